@@ -1,0 +1,50 @@
+// swift-tools-version:6.0
+// sdcluster: a distributed Stable Diffusion sampler for Linux CPUs.
+// Module layering (no upward arrows): C shims -> Compute -> StableDiffusion -> Cluster -> sdcluster.
+import PackageDescription
+
+let optimize: [SwiftSetting] = [.unsafeFlags(["-Ounchecked", "-wmo"], .when(configuration: .release))]
+
+let package = Package(
+    name: "sdcluster",
+    platforms: [.macOS(.v13)],
+    products: [
+        .executable(name: "sdcluster", targets: ["sdcluster"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
+    ],
+    targets: [
+        // System libraries, from Debian packages (module maps only).
+        .systemLibrary(name: "CDNNL", providers: [.apt(["libdnnl-dev"])]),
+        .systemLibrary(name: "CZeroMQ", pkgConfig: "libzmq", providers: [.apt(["libzmq3-dev"])]),
+        .systemLibrary(name: "CPNG", pkgConfig: "libpng", providers: [.apt(["libpng-dev"])]),
+        .systemLibrary(name: "CSQLite", providers: [.apt(["libsqlite3-dev"])]),
+
+        // Tensors and oneDNN-backed operations.
+        .target(name: "Compute", dependencies: ["CDNNL"], swiftSettings: optimize),
+        // Models, tokenizer, schedulers, guidance plans, the sampling state machine, the local pipeline.
+        .target(name: "StableDiffusion", dependencies: ["Compute"], swiftSettings: optimize),
+        // PNG encode/decode with text chunks.
+        .target(name: "ImageIO", dependencies: ["CPNG"], swiftSettings: optimize),
+        // The synthetic world of the default model: data generator and judge.
+        .target(name: "ShapesWorld", dependencies: ["ImageIO"], swiftSettings: optimize),
+        // ZeroMQ wrapper, wire protocol, coordinator, worker, client.
+        .target(name: "Cluster", dependencies: ["StableDiffusion", "ImageIO", "CZeroMQ", "CSQLite"], swiftSettings: optimize),
+        // The command-line tool.
+        .executableTarget(
+            name: "sdcluster",
+            dependencies: [
+                "Compute", "StableDiffusion", "ImageIO", "ShapesWorld", "Cluster",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            ],
+            swiftSettings: optimize),
+
+        .testTarget(name: "ComputeTests", dependencies: ["Compute"]),
+        .testTarget(name: "StableDiffusionTests", dependencies: ["StableDiffusion", "Compute"],
+                    resources: [.copy("Fixtures")]),
+        .testTarget(name: "ImageIOTests", dependencies: ["ImageIO"]),
+        .testTarget(name: "ShapesWorldTests", dependencies: ["ShapesWorld", "ImageIO"]),
+        .testTarget(name: "ClusterTests", dependencies: ["Cluster", "StableDiffusion"]),
+    ]
+)
