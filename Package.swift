@@ -41,8 +41,7 @@ let package = Package(
             swiftSettings: optimize),
 
         .testTarget(name: "ComputeTests", dependencies: ["Compute"]),
-        .testTarget(name: "StableDiffusionTests", dependencies: ["StableDiffusion", "Compute"],
-                    resources: [.copy("Fixtures")]),
+        .testTarget(name: "StableDiffusionTests", dependencies: ["StableDiffusion", "Compute"]),
         .testTarget(name: "ImageIOTests", dependencies: ["ImageIO"]),
         .testTarget(name: "ShapesWorldTests", dependencies: ["ShapesWorld", "ImageIO"]),
         .testTarget(name: "ClusterTests", dependencies: ["Cluster", "StableDiffusion"]),

@@ -1,0 +1,1 @@
+// StableDiffusion module.

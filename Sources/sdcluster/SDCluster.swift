@@ -1,0 +1,20 @@
+import ArgumentParser
+
+/// The `sdcluster` command: every subcommand lives in its own file under `Commands/`.
+@main
+struct SDCluster: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "sdcluster",
+        abstract: "Distributed Stable Diffusion sampling on Linux CPUs.",
+        discussion: """
+            Runs Stable Diffusion v1.x models (diffusers folders or single-file .safetensors \
+            checkpoints) on CPUs, in one process (`generate`) or spread over many machines \
+            (`coordinator`, `worker`, `submit`).
+            """,
+        version: "0.1.0",
+        subcommands: [
+            // Subcommands, one per line (keep one per line: branches add lines here).
+            BenchCommand.self,
+        ]
+    )
+}

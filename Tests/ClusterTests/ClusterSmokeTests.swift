@@ -1,0 +1,8 @@
+import XCTest
+@testable import Cluster
+
+final class ClusterSmokeTests: XCTestCase {
+    func testModuleLinks() {
+        XCTAssertTrue(true)
+    }
+}

@@ -1,0 +1,8 @@
+import XCTest
+@testable import Compute
+
+final class ComputeSmokeTests: XCTestCase {
+    func testModuleLinks() {
+        XCTAssertTrue(true)
+    }
+}

@@ -1,0 +1,8 @@
+import XCTest
+@testable import ShapesWorld
+
+final class ShapesWorldSmokeTests: XCTestCase {
+    func testModuleLinks() {
+        XCTAssertTrue(true)
+    }
+}
