@@ -1,0 +1,59 @@
+/// Which single pass runs after the guidance cut-off (see docs/sampling.md).
+public enum LatePass: String, Codable, Sendable, CaseIterable {
+    /// The paper's rule: drop the text, keep the unconditional (negative-prompt) pass.
+    case uncond
+    /// diffusers' `SDCFGCutoffCallback` rule: keep the conditional pass.
+    case cond
+}
+
+/// The schedulers sdcluster implements, by their command-line names.
+public enum SchedulerKind: String, Codable, Sendable, CaseIterable {
+    case ddim
+    case pndm
+    case euler
+    case eulerAncestral = "euler-a"
+    case dpmpp2m = "dpmpp-2m"
+    case dpmpp2mKarras = "dpmpp-2m-karras"
+}
+
+/// One image to make: everything that determines its pixels, given the model.
+/// Field names in JSON are the snake_case names users write in JSONL prompt files.
+public struct GenerationRequest: Codable, Sendable, Equatable {
+    public var prompt: String
+    public var negativePrompt: String
+    public var seed: UInt64
+    public var steps: Int
+    public var guidanceScale: Float
+    /// Share of steps (from the start) that run full classifier-free guidance; 1 = plain CFG.
+    public var guidanceCutoff: Float
+    public var latePass: LatePass
+    public var scheduler: SchedulerKind
+    public var width: Int
+    public var height: Int
+    /// Optional model name for routing in a cluster; nil = the default model.
+    public var model: String?
+
+    public init(prompt: String, negativePrompt: String = "", seed: UInt64 = 0, steps: Int = 25,
+                guidanceScale: Float = 7.5, guidanceCutoff: Float = 1, latePass: LatePass = .uncond,
+                scheduler: SchedulerKind = .pndm, width: Int = 128, height: Int = 128, model: String? = nil) {
+        self.prompt = prompt
+        self.negativePrompt = negativePrompt
+        self.seed = seed
+        self.steps = steps
+        self.guidanceScale = guidanceScale
+        self.guidanceCutoff = guidanceCutoff
+        self.latePass = latePass
+        self.scheduler = scheduler
+        self.width = width
+        self.height = height
+        self.model = model
+    }
+
+    enum CodingKeys: String, CodingKey {
+        case prompt, seed, steps, scheduler, width, height, model
+        case negativePrompt = "negative_prompt"
+        case guidanceScale = "guidance_scale"
+        case guidanceCutoff = "guidance_cutoff"
+        case latePass = "late_pass"
+    }
+}
