@@ -45,5 +45,7 @@ let package = Package(
         .testTarget(name: "ImageIOTests", dependencies: ["ImageIO"]),
         .testTarget(name: "ShapesWorldTests", dependencies: ["ShapesWorld", "ImageIO"]),
         .testTarget(name: "ClusterTests", dependencies: ["Cluster", "StableDiffusion"]),
-    ]
+    ],
+    // Swift 5 language mode: the engine shares raw buffers across its own worker threads on purpose.
+    swiftLanguageModes: [.v5]
 )

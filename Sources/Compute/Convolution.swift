@@ -1,0 +1,113 @@
+import CDNNL
+
+/// 2-D convolution on channels-last activations (`[N, H, W, C]`), weights pre-packed by oneDNN.
+///
+/// Each sample runs through a batch-1 primitive, so a sample's result never depends on what
+/// else is in the batch (bit-exact batch invariance by construction). Primitives and packed
+/// weights are cached per input size and fused post-op set.
+public final class Conv2D: @unchecked Sendable {
+    public let inChannels: Int
+    public let outChannels: Int
+    public let kernel: Int
+    public let stride: Int
+    /// Padding as (top, left, bottom, right).
+    public let padding: (Int, Int, Int, Int)
+
+    private let bias: Tensor?
+    /// Weights in the first layout oneDNN asked for; other layouts are reordered from it.
+    private var packed: [(md: dnnl_memory_desc_t, buffer: AlignedBuffer)] = []
+    private var plainWeights: Tensor?
+    private var primitives: [Key: (Primitive, AlignedBuffer)] = [:]
+
+    private struct Key: Hashable { let h: Int, w: Int, post: PostOps }
+
+    /// `weight` is PyTorch's `[O, I, kh, kw]`; `bias` is `[O]` or nil.
+    public convenience init(weight: Tensor, bias: Tensor?, stride: Int = 1, padding: Int) {
+        self.init(weight: weight, bias: bias, stride: stride, padding: (padding, padding, padding, padding))
+    }
+
+    public init(weight: Tensor, bias: Tensor?, stride: Int = 1, padding: (Int, Int, Int, Int)) {
+        precondition(weight.shape.count == 4 && weight.shape[2] == weight.shape[3], "conv weight must be [O, I, k, k], got \(weight.shape)")
+        outChannels = weight.shape[0]
+        inChannels = weight.shape[1]
+        kernel = weight.shape[2]
+        self.stride = stride
+        self.padding = padding
+        self.bias = bias
+        plainWeights = weight
+    }
+
+    public func outputSize(height: Int, width: Int) -> (Int, Int) {
+        ((height + padding.0 + padding.2 - kernel) / stride + 1, (width + padding.1 + padding.3 - kernel) / stride + 1)
+    }
+
+    /// Convolves `x` (`[N, H, W, inChannels]`). With `residual`, returns conv(x) + residual
+    /// (fused); with `silu`, applies SiLU to the result (before any residual is added).
+    public func callAsFunction(_ x: Tensor, residual: Tensor? = nil, silu: Bool = false) -> Tensor {
+        precondition(x.shape.count == 4 && x.shape[3] == inChannels, "conv expects [N, H, W, \(inChannels)], got \(x.shape)")
+        let (n, h, w) = (x.shape[0], x.shape[1], x.shape[2])
+        let (oh, ow) = outputSize(height: h, width: w)
+        var post = PostOps()
+        if silu { post.ops.append(.eltwise(dnnl_eltwise_swish, 1)) }
+        if residual != nil { post.ops.append(.sum) }
+        let (prim, weights) = primitive(h: h, w: w, post: post)
+        let out: Tensor
+        if let residual {
+            precondition(residual.shape == [n, oh, ow, outChannels], "residual \(residual.shape) does not match conv output")
+            out = residual.copy()
+        } else {
+            out = Tensor(uninitialized: [n, oh, ow, outChannels])
+        }
+        let srcMD = MemoryDesc.tagged([1, inChannels, h, w], dnnl_nhwc)
+        let dstMD = MemoryDesc.tagged([1, outChannels, oh, ow], dnnl_nhwc)
+        let wMD = prim.queryMD(dnnl_query_weights_md)
+        for b in 0..<n {
+            var args: [(Int32, dnnl_memory_desc_t, UnsafeMutableRawPointer)] = [
+                (DNNLArg.src, srcMD, UnsafeMutableRawPointer(x.pointer + b * h * w * inChannels)),
+                (DNNLArg.weights, wMD, weights.raw),
+                (DNNLArg.dst, dstMD, UnsafeMutableRawPointer(out.pointer + b * oh * ow * outChannels)),
+            ]
+            if let bias { args.append((DNNLArg.bias, MemoryDesc.tagged([outChannels], dnnl_a), UnsafeMutableRawPointer(bias.pointer))) }
+            prim.execute(args)
+        }
+        return out
+    }
+
+    private func primitive(h: Int, w: Int, post: PostOps) -> (Primitive, AlignedBuffer) {
+        let key = Key(h: h, w: w, post: post)
+        if let cached = primitives[key] { return cached }
+        let (oh, ow) = outputSize(height: h, width: w)
+        var src = MemoryDesc.tagged([1, inChannels, h, w], dnnl_nhwc)
+        var dst = MemoryDesc.tagged([1, outChannels, oh, ow], dnnl_nhwc)
+        var wts = MemoryDesc.tagged([outChannels, inChannels, kernel, kernel], dnnl_format_tag_any)
+        var b = MemoryDesc.tagged([outChannels], dnnl_a)
+        var desc = dnnl_convolution_desc_t()
+        let hasBias = bias != nil
+        dnnlCheck(withUnsafePointer(to: &b) { bp in
+            dnnl_convolution_forward_desc_init(&desc, dnnl_forward_inference, dnnl_convolution_direct,
+                                                     &src, &wts, hasBias ? bp : nil, &dst,
+                                                     MemoryDesc.dims([stride, stride]),
+                                                     MemoryDesc.dims([padding.0, padding.1]),
+                                                     MemoryDesc.dims([padding.2, padding.3])) }, "convolution_forward_desc_init")
+        let prim = withUnsafePointer(to: &desc) { Primitive.make(UnsafeRawPointer($0), postOps: post, name: "conv \(inChannels)->\(outChannels) k\(kernel) @\(h)x\(w)") }
+        let weights = packedWeights(for: prim.queryMD(dnnl_query_weights_md))
+        primitives[key] = (prim, weights)
+        return (prim, weights)
+    }
+
+    /// Weights in `md`'s layout: reuses a packed copy when the layout matches, else reorders.
+    private func packedWeights(for md: dnnl_memory_desc_t) -> AlignedBuffer {
+        if let hit = packed.first(where: { MemoryDesc.equal($0.md, md) }) { return hit.buffer }
+        let buffer: AlignedBuffer
+        if let plain = plainWeights {
+            let plainMD = MemoryDesc.tagged([outChannels, inChannels, kernel, kernel], dnnl_oihw)
+            buffer = reorder(UnsafeMutableRawPointer(plain.pointer), from: plainMD, to: md)
+            plainWeights = nil  // the packed copy is the only one kept
+        } else {
+            let first = packed[0]
+            buffer = reorder(first.buffer.raw, from: first.md, to: md)
+        }
+        packed.append((md, buffer))
+        return buffer
+    }
+}

@@ -1,0 +1,186 @@
+import Foundation
+import CDNNL
+
+/// A oneDNN call failed: names the call and oneDNN's status.
+public struct DNNLError: Error, CustomStringConvertible {
+    public let call: String
+    public let status: dnnl_status_t
+    public var description: String { "oneDNN \(call) failed with status \(status.rawValue)" }
+}
+
+@inline(__always)
+func dnnlCheck(_ status: dnnl_status_t, _ call: @autoclosure () -> String) {
+    if status != dnnl_success { fatalError(DNNLError(call: call(), status: status).description) }
+}
+
+/// The one CPU engine and stream every primitive runs on.
+final class DNNLContext: @unchecked Sendable {
+    static let shared = DNNLContext()
+    let engine: dnnl_engine_t
+    let stream: dnnl_stream_t
+
+    private init() {
+        var e: dnnl_engine_t?
+        dnnlCheck(dnnl_engine_create(&e, dnnl_cpu, 0), "engine_create")
+        engine = e!
+        var s: dnnl_stream_t?
+        dnnlCheck(dnnl_stream_create(&s, engine, UInt32(dnnl_stream_default_flags.rawValue)), "stream_create")
+        stream = s!
+    }
+}
+
+/// oneDNN argument indices (C macros Swift does not import).
+enum DNNLArg {
+    static let src: Int32 = 1
+    static let src1: Int32 = 2
+    static let dst: Int32 = 17
+    static let weights: Int32 = 33
+    static let bias: Int32 = 41
+    static let scratchpad: Int32 = 80
+}
+
+/// Builders for memory descriptors.
+enum MemoryDesc {
+    static func dims(_ d: [Int]) -> [Int64] {
+        var out = [Int64](repeating: 0, count: 12)
+        for (i, v) in d.enumerated() { out[i] = Int64(v) }
+        return out
+    }
+
+    static func tagged(_ d: [Int], _ tag: dnnl_format_tag_t, _ type: dnnl_data_type_t = dnnl_f32) -> dnnl_memory_desc_t {
+        var md = dnnl_memory_desc_t()
+        dnnlCheck(dnnl_memory_desc_init_by_tag(&md, Int32(d.count), dims(d), type, tag), "memory_desc_init_by_tag \(d)")
+        return md
+    }
+
+    static func strided(_ d: [Int], strides: [Int], _ type: dnnl_data_type_t = dnnl_f32) -> dnnl_memory_desc_t {
+        var md = dnnl_memory_desc_t()
+        dnnlCheck(dnnl_memory_desc_init_by_strides(&md, Int32(d.count), dims(d), type, dims(strides)),
+                  "memory_desc_init_by_strides \(d) \(strides)")
+        return md
+    }
+
+    static func equal(_ a: dnnl_memory_desc_t, _ b: dnnl_memory_desc_t) -> Bool {
+        var a = a, b = b
+        return dnnl_memory_desc_equal(&a, &b) != 0
+    }
+
+    static func size(_ md: dnnl_memory_desc_t) -> Int {
+        var md = md
+        return dnnl_memory_desc_get_size(&md)
+    }
+}
+
+/// A primitive plus the memory descriptors it was created for; executes on raw pointers.
+final class Primitive: @unchecked Sendable {
+    let primitive: dnnl_primitive_t
+    let descriptor: dnnl_primitive_desc_t
+    /// Memory objects are created once per primitive and re-pointed at each call's buffers.
+    private var memories: [Int32: dnnl_memory_t] = [:]
+    let implementation: String
+
+    init(descriptor: dnnl_primitive_desc_t) {
+        self.descriptor = descriptor
+        var p: dnnl_primitive_t?
+        dnnlCheck(dnnl_primitive_create(&p, descriptor), "primitive_create")
+        primitive = p!
+        var info: UnsafePointer<CChar>?
+        dnnl_primitive_desc_query(descriptor, dnnl_query_impl_info_str, 0, &info)
+        implementation = info.map { String(cString: $0) } ?? "?"
+    }
+
+    deinit {
+        for m in memories.values { dnnl_memory_destroy(m) }
+        dnnl_primitive_destroy(primitive)
+        dnnl_primitive_desc_destroy(descriptor)
+    }
+
+    func queryMD(_ what: dnnl_query_t, _ index: Int32 = 0) -> dnnl_memory_desc_t {
+        dnnl_primitive_desc_query_md(descriptor, what, index).pointee
+    }
+
+    /// Runs the primitive; `args` maps argument ids to (descriptor, buffer).
+    func execute(_ args: [(Int32, dnnl_memory_desc_t, UnsafeMutableRawPointer)]) {
+        var execArgs = [dnnl_exec_arg_t]()
+        execArgs.reserveCapacity(args.count)
+        for (arg, md, ptr) in args {
+            let mem: dnnl_memory_t
+            if let existing = memories[arg] {
+                mem = existing
+                dnnlCheck(dnnl_memory_set_data_handle(mem, ptr), "memory_set_data_handle")
+            } else {
+                var md = md
+                var m: dnnl_memory_t?
+                dnnlCheck(dnnl_memory_create(&m, &md, DNNLContext.shared.engine, ptr), "memory_create")
+                mem = m!
+                memories[arg] = mem
+            }
+            execArgs.append(dnnl_exec_arg_t(arg: arg, memory: mem))
+        }
+        dnnlCheck(dnnl_primitive_execute(primitive, DNNLContext.shared.stream, Int32(execArgs.count), execArgs), "primitive_execute")
+        dnnlCheck(dnnl_stream_wait(DNNLContext.shared.stream), "stream_wait")
+    }
+
+    /// Creates a primitive descriptor from an op descriptor and optional post-ops.
+    static func make(_ opDesc: UnsafeRawPointer, postOps: PostOps = PostOps(), name: String) -> Primitive {
+        var attr: dnnl_primitive_attr_t?
+        dnnlCheck(dnnl_primitive_attr_create(&attr), "primitive_attr_create")
+        defer { dnnl_primitive_attr_destroy(attr) }
+        if !postOps.isEmpty {
+            var ops: dnnl_post_ops_t?
+            dnnlCheck(dnnl_post_ops_create(&ops), "post_ops_create")
+            defer { dnnl_post_ops_destroy(ops) }
+            for op in postOps.ops {
+                switch op {
+                case .sum: dnnlCheck(dnnl_post_ops_append_sum(ops, 1), "post_ops_append_sum")
+                case .eltwise(let alg, let alpha):
+                    dnnlCheck(dnnl_post_ops_append_eltwise(ops, 1, alg, alpha, 0), "post_ops_append_eltwise")
+                }
+            }
+            dnnlCheck(dnnl_primitive_attr_set_post_ops(attr, ops), "primitive_attr_set_post_ops")
+        }
+        var pd: dnnl_primitive_desc_t?
+        dnnlCheck(dnnl_primitive_desc_create(&pd, opDesc, attr, DNNLContext.shared.engine, nil), "primitive_desc_create (\(name))")
+        return Primitive(descriptor: pd!)
+    }
+}
+
+/// Post-operations fused into a convolution or matmul.
+struct PostOps: Hashable {
+    enum Op: Hashable {
+        /// dst = op(...) + dst (a residual add: fill dst with the residual first).
+        case sum
+        case eltwise(dnnl_alg_kind_t, Float)
+    }
+    var ops: [Op] = []
+    var isEmpty: Bool { ops.isEmpty }
+}
+
+extension dnnl_alg_kind_t: @retroactive Hashable {
+    public func hash(into hasher: inout Hasher) { hasher.combine(rawValue) }
+}
+
+/// Reorders `src` (described by `from`) into a new buffer laid out as `to`.
+func reorder(_ src: UnsafeMutableRawPointer, from: dnnl_memory_desc_t, to: dnnl_memory_desc_t) -> AlignedBuffer {
+    var pd: dnnl_primitive_desc_t?
+    var f = from, t = to
+    let engine = DNNLContext.shared.engine
+    dnnlCheck(dnnl_reorder_primitive_desc_create(&pd, &f, engine, &t, engine, nil), "reorder_primitive_desc_create")
+    let prim = Primitive(descriptor: pd!)
+    let out = AlignedBuffer(bytes: MemoryDesc.size(to))
+    prim.execute([(DNNLArg.src, from, src), (DNNLArg.dst, to, out.raw)])
+    return out
+}
+
+/// Raw 64-byte-aligned bytes owned by oneDNN-facing code (pre-packed weights).
+final class AlignedBuffer: @unchecked Sendable {
+    let raw: UnsafeMutableRawPointer
+    let bytes: Int
+    init(bytes: Int) {
+        self.bytes = bytes
+        var p: UnsafeMutableRawPointer?
+        guard posix_memalign(&p, 64, max(64, (bytes + 63) & ~63)) == 0, let p else { fatalError("out of memory") }
+        raw = p
+    }
+    deinit { free(raw) }
+}

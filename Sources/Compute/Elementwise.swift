@@ -1,0 +1,127 @@
+import Foundation
+
+/// Vectorised SiLU, x * sigmoid(x).
+@inline(__always)
+func siluVector(_ v: SIMD8<Float>) -> SIMD8<Float> {
+    var e = SIMD8<Float>()
+    for k in 0..<8 { e[k] = expf(-v[k]) }
+    return v / (1 + e)
+}
+
+/// Cheap element-wise operations on tensors (the heavy lifting is in oneDNN primitives).
+public enum Elementwise {
+    /// x * sigmoid(x), element-wise.
+    public static func silu(_ x: Tensor) -> Tensor {
+        let out = Tensor(uninitialized: x.shape)
+        let s = x.pointer, d = out.pointer
+        Threads.parallelFor(x.count, grain: 4096) { a, b in
+            for i in a..<b { d[i] = s[i] / (1 + expf(-s[i])) }
+        }
+        return out
+    }
+
+    /// a + b (same shapes).
+    public static func add(_ a: Tensor, _ b: Tensor) -> Tensor {
+        precondition(a.shape == b.shape, "add: \(a.shape) vs \(b.shape)")
+        let out = Tensor(uninitialized: a.shape)
+        let x = a.pointer, y = b.pointer, d = out.pointer
+        Threads.parallelFor(a.count, grain: 4096) { s, e in
+            for i in s..<e { d[i] = x[i] + y[i] }
+        }
+        return out
+    }
+
+    /// x + v broadcast over the last dimension (`v` has the last dimension's size), per sample
+    /// when `v` is `[N, C]` and x is `[N, ..., C]`.
+    public static func addPerSampleChannel(_ x: Tensor, _ v: Tensor) -> Tensor {
+        let c = x.shape[x.shape.count - 1], n = x.shape[0]
+        precondition(v.count == n * c, "broadcast add: \(v.shape) onto \(x.shape)")
+        let out = Tensor(uninitialized: x.shape)
+        let rows = x.count / c / n
+        let src = x.pointer, dst = out.pointer, vp = v.pointer
+        for b in 0..<n {
+            let base = b * rows * c
+            Threads.parallelFor(rows, grain: 64) { r0, r1 in
+                for r in r0..<r1 {
+                    let o = base + r * c
+                    for i in 0..<c { dst[o + i] = src[o + i] + vp[b * c + i] }
+                }
+            }
+        }
+        return out
+    }
+
+    /// a * b (same shapes), in place into a new tensor.
+    public static func multiply(_ a: Tensor, _ b: Tensor) -> Tensor {
+        precondition(a.shape == b.shape, "multiply: \(a.shape) vs \(b.shape)")
+        let out = Tensor(uninitialized: a.shape)
+        let x = a.pointer, y = b.pointer, d = out.pointer
+        Threads.parallelFor(a.count, grain: 4096) { s, e in
+            for i in s..<e { d[i] = x[i] * y[i] }
+        }
+        return out
+    }
+
+    /// Multiplies every element by `s`.
+    public static func scale(_ a: Tensor, _ s: Float) -> Tensor {
+        let out = Tensor(uninitialized: a.shape)
+        let x = a.pointer, d = out.pointer
+        Threads.parallelFor(a.count, grain: 4096) { b, e in
+            for i in b..<e { d[i] = x[i] * s }
+        }
+        return out
+    }
+
+    /// Nearest-neighbour 2x upsampling of `[N, H, W, C]`.
+    public static func upsampleNearest2x(_ x: Tensor) -> Tensor {
+        let (n, h, w, c) = (x.shape[0], x.shape[1], x.shape[2], x.shape[3])
+        let out = Tensor(uninitialized: [n, 2 * h, 2 * w, c])
+        let src = x.pointer, dst = out.pointer
+        Threads.parallelFor(n * 2 * h, grain: 4) { r0, r1 in
+            for r in r0..<r1 {
+                let b = r / (2 * h), oy = r % (2 * h), iy = oy / 2
+                for ox in 0..<(2 * w) {
+                    (dst + ((b * 2 * h + oy) * 2 * w + ox) * c).update(from: src + ((b * h + iy) * w + ox / 2) * c, count: c)
+                }
+            }
+        }
+        return out
+    }
+
+    /// Concatenates channels-last tensors along the last dimension.
+    public static func concatChannels(_ a: Tensor, _ b: Tensor) -> Tensor {
+        precondition(a.shape.dropLast() == b.shape.dropLast(), "concat: \(a.shape) vs \(b.shape)")
+        let ca = a.shape.last!, cb = b.shape.last!
+        var shape = a.shape
+        shape[shape.count - 1] = ca + cb
+        let out = Tensor(uninitialized: shape)
+        let rows = a.count / ca
+        let pa = a.pointer, pb = b.pointer, d = out.pointer
+        Threads.parallelFor(rows, grain: 256) { r0, r1 in
+            for r in r0..<r1 {
+                (d + r * (ca + cb)).update(from: pa + r * ca, count: ca)
+                (d + r * (ca + cb) + ca).update(from: pb + r * cb, count: cb)
+            }
+        }
+        return out
+    }
+
+    /// Row-wise softmax of `rows x cols` values in place, after multiplying by `scale`.
+    public static func softmaxRows(_ p: UnsafeMutablePointer<Float>, rows: Int, cols: Int, scale: Float) {
+        Threads.parallelFor(rows, grain: 8) { r0, r1 in
+            for r in r0..<r1 {
+                let row = p + r * cols
+                var m = -Float.infinity
+                for i in 0..<cols { m = max(m, row[i]) }
+                var sum: Float = 0
+                for i in 0..<cols {
+                    let e = expf((row[i] - m) * scale)
+                    row[i] = e
+                    sum += e
+                }
+                let inv = 1 / sum
+                for i in 0..<cols { row[i] *= inv }
+            }
+        }
+    }
+}

@@ -1,0 +1,45 @@
+import CDNNL
+
+/// Thread settings and the parallel loop the engine's own kernels use.
+///
+/// Element-wise kernels run on libgomp's OpenMP team (`GOMP_parallel`), the same threads oneDNN
+/// uses: a second pool (Dispatch) would compete with OpenMP workers that are still spinning
+/// after each oneDNN call.
+public enum Threads {
+    /// Sets the number of threads for oneDNN and the engine's own loops.
+    public static func setCount(_ n: Int) {
+        omp_set_num_threads(Int32(max(1, n)))
+    }
+
+    public static var count: Int { Int(omp_get_max_threads()) }
+
+    /// Runs `body(start, end)` over `0..<total` split into contiguous chunks, one per thread.
+    /// Small totals (below `grain`) run on the calling thread.
+    public static func parallelFor(_ total: Int, grain: Int = 1, _ body: (Int, Int) -> Void) {
+        if total <= 0 { return }
+        let threads = min(count, max(1, total / max(grain, 1)))
+        if threads <= 1 {
+            body(0, total)
+            return
+        }
+        withoutActuallyEscaping(body) { escapable in
+            var job = ParallelJob(total: total, body: escapable)
+            withUnsafeMutablePointer(to: &job) { ptr in
+                GOMP_parallel(parallelTrampoline, UnsafeMutableRawPointer(ptr), UInt32(threads), 0)
+            }
+        }
+    }
+}
+
+private struct ParallelJob {
+    let total: Int
+    let body: (Int, Int) -> Void
+}
+
+private let parallelTrampoline: @convention(c) (UnsafeMutableRawPointer?) -> Void = { raw in
+    let job = raw!.assumingMemoryBound(to: ParallelJob.self).pointee
+    let t = Int(omp_get_thread_num()), n = Int(omp_get_num_threads())
+    let chunk = (job.total + n - 1) / n
+    let start = t * chunk, end = min(job.total, start + chunk)
+    if start < end { job.body(start, end) }
+}

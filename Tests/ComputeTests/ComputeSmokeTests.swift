@@ -1,8 +1,0 @@
-import XCTest
-@testable import Compute
-
-final class ComputeSmokeTests: XCTestCase {
-    func testModuleLinks() {
-        XCTAssertTrue(true)
-    }
-}
