@@ -43,8 +43,11 @@ public final class Conv2D: @unchecked Sendable {
 
     /// Convolves `x` (`[N, H, W, inChannels]`). With `residual`, returns conv(x) + residual
     /// (fused); with `silu`, applies SiLU to the result (before any residual is added).
-    public func callAsFunction(_ x: Tensor, residual: Tensor? = nil, silu: Bool = false) -> Tensor {
+    /// `biasOverride` (`[outChannels]`) replaces the layer's bias for this call: a ResNet block
+    /// folds its per-sample time embedding into the first convolution's bias this way.
+    public func callAsFunction(_ x: Tensor, residual: Tensor? = nil, silu: Bool = false, biasOverride: Tensor? = nil) -> Tensor {
         precondition(x.shape.count == 4 && x.shape[3] == inChannels, "conv expects [N, H, W, \(inChannels)], got \(x.shape)")
+        precondition(biasOverride == nil || (bias != nil && biasOverride!.count == outChannels), "bias override needs a layer with bias")
         let (n, h, w) = (x.shape[0], x.shape[1], x.shape[2])
         let (oh, ow) = outputSize(height: h, width: w)
         var post = PostOps()
@@ -67,7 +70,9 @@ public final class Conv2D: @unchecked Sendable {
                 (DNNLArg.weights, wMD, weights.raw),
                 (DNNLArg.dst, dstMD, UnsafeMutableRawPointer(out.pointer + b * oh * ow * outChannels)),
             ]
-            if let bias { args.append((DNNLArg.bias, MemoryDesc.tagged([outChannels], dnnl_a), UnsafeMutableRawPointer(bias.pointer))) }
+            if let b = biasOverride ?? bias {
+                args.append((DNNLArg.bias, MemoryDesc.tagged([outChannels], dnnl_a), UnsafeMutableRawPointer(b.pointer)))
+            }
             prim.execute(args)
         }
         return out

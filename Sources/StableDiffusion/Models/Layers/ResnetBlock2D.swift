@@ -1,0 +1,41 @@
+import Compute
+
+/// diffusers' `ResnetBlock2D`: norm, SiLU, conv, (+ time embedding), norm, SiLU, conv, plus a
+/// shortcut (a 1x1 convolution when the channel count changes).
+final class ResnetBlock2D {
+    let norm1: GroupNorm
+    let conv1: Conv2D
+    let timeEmbeddingProjection: Linear?
+    let norm2: GroupNorm
+    let conv2: Conv2D
+    let shortcut: Conv2D?
+    let outChannels: Int
+    /// conv1's bias as a `[1, C]` row, the residual of the time-embedding projection.
+    private let conv1BiasRow: Tensor
+
+    init(_ w: WeightScope, in inChannels: Int, out outChannels: Int, timeEmbeddingChannels: Int?,
+         groups: Int, epsilon: Float) throws {
+        self.outChannels = outChannels
+        norm1 = try .load(w("norm1"), channels: inChannels, groups: groups, epsilon: epsilon)
+        conv1 = try .load(w("conv1"), in: inChannels, out: outChannels, kernel: 3)
+        conv1BiasRow = try w("conv1").tensor("bias", [outChannels]).reshaped([1, outChannels])
+        timeEmbeddingProjection = try timeEmbeddingChannels.map { try .load(w("time_emb_proj"), in: $0, out: outChannels) }
+        norm2 = try .load(w("norm2"), channels: outChannels, groups: groups, epsilon: epsilon)
+        conv2 = try .load(w("conv2"), in: outChannels, out: outChannels, kernel: 3)
+        shortcut = inChannels == outChannels ? nil : try .load(w("conv_shortcut"), in: inChannels, out: outChannels, kernel: 1)
+    }
+
+    /// `x` is one sample `[1, H, W, C]`; `timeEmbedding` is that sample's SiLU-activated
+    /// embedding `[1, T]` (nil in the VAE).
+    func callAsFunction(_ x: Tensor, timeEmbedding: Tensor? = nil) -> Tensor {
+        var bias: Tensor? = nil
+        if let timeEmbeddingProjection, let timeEmbedding {
+            // conv1's bias + this sample's projected time embedding, added in one place.
+            bias = timeEmbeddingProjection(timeEmbedding, residual: conv1BiasRow).reshaped([outChannels])
+        }
+        let h = conv1(norm1(x, silu: true), biasOverride: bias)
+        let skip = shortcut.map { $0(x) } ?? x
+        return conv2(norm2(h, silu: true), residual: skip)
+    }
+
+}

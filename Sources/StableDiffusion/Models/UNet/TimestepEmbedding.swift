@@ -1,0 +1,42 @@
+import Compute
+import Foundation
+
+/// Sinusoidal timestep features followed by diffusers' `TimestepEmbedding` MLP
+/// (linear, SiLU, linear). Computed in float32 in the same order as diffusers'
+/// `get_timestep_embedding`, so the features match to the last bit or so.
+final class TimestepEmbedding {
+    let channels: Int
+    let flipSinToCos: Bool
+    let freqShift: Float
+    let linear1: Linear
+    let linear2: Linear
+
+    init(_ w: WeightScope, channels: Int, embeddingChannels: Int, flipSinToCos: Bool, freqShift: Float) throws {
+        self.channels = channels
+        self.flipSinToCos = flipSinToCos
+        self.freqShift = freqShift
+        linear1 = try .load(w("linear_1"), in: channels, out: embeddingChannels)
+        linear2 = try .load(w("linear_2"), in: embeddingChannels, out: embeddingChannels)
+    }
+
+    /// Sinusoidal features of one timestep, `[1, channels]`.
+    func features(_ t: Float) -> Tensor {
+        let half = channels / 2
+        var values = [Float](repeating: 0, count: channels)
+        let logPeriod = -Float(log(10000.0))
+        for i in 0..<half {
+            let exponent = logPeriod * Float(i) / (Float(half) - freqShift)
+            let arg = t * expf(exponent)
+            let (s, c) = (sinf(arg), cosf(arg))
+            values[i] = flipSinToCos ? c : s
+            values[half + i] = flipSinToCos ? s : c
+        }
+        return Tensor(shape: [1, channels], values: values)
+    }
+
+    /// The embedding of one timestep after the MLP, with the SiLU every ResNet block applies
+    /// to it already done (`[1, embeddingChannels]`).
+    func activated(_ t: Float) -> Tensor {
+        linear2(linear1(features(t), activation: .silu), activation: .silu)
+    }
+}

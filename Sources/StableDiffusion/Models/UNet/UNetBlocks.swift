@@ -1,0 +1,87 @@
+import Compute
+
+/// One resolution level of the UNet, used for both paths: `layers` ResNet blocks, each followed
+/// by a transformer when the block has attention, then an optional resampler (a stride-2
+/// convolution going down, nearest 2x upsampling + convolution going up).
+/// Down blocks push every intermediate output onto the skip stack; up blocks pop one per
+/// ResNet and concatenate it to their input.
+final class UNetBlock {
+    enum Direction { case down, up }
+    let direction: Direction
+    let resnets: [ResnetBlock2D]
+    let attentions: [Transformer2DModel]
+    let resampler: Conv2D?
+
+    /// `skipChannels` is the channel stack the down path left behind (up blocks pop from it;
+    /// down blocks push to it).
+    init(_ w: WeightScope, direction: Direction, block: UNetLayout.Block, inChannels: Int, addResampler: Bool,
+         layout: UNetLayout, skipChannels: inout [Int]) throws {
+        self.direction = direction
+        var resnets: [ResnetBlock2D] = []
+        var attentions: [Transformer2DModel] = []
+        var channels = inChannels
+        for i in 0..<block.layers {
+            let resnetIn = direction == .up ? channels + skipChannels.removeLast() : channels
+            resnets.append(try ResnetBlock2D(w("resnets.\(i)"), in: resnetIn, out: block.outChannels,
+                                             timeEmbeddingChannels: layout.timeEmbeddingChannels,
+                                             groups: layout.groups, epsilon: layout.epsilon))
+            channels = block.outChannels
+            if block.hasAttention {
+                attentions.append(try Transformer2DModel(w("attentions.\(i)"), channels: channels, heads: block.heads,
+                                                         layers: block.transformerLayers, contextChannels: layout.crossAttentionDim,
+                                                         groups: layout.groups, onlyCrossAttention: block.onlyCrossAttention,
+                                                         linearProjection: layout.linearProjection))
+            }
+            if direction == .down { skipChannels.append(channels) }
+        }
+        if addResampler {
+            let p = direction == .down ? layout.downsamplePadding : 1
+            resampler = try .load(w(direction == .down ? "downsamplers.0.conv" : "upsamplers.0.conv"),
+                                  in: channels, out: channels, kernel: 3, stride: direction == .down ? 2 : 1, padding: (p, p, p, p))
+            if direction == .down { skipChannels.append(channels) }
+        } else {
+            resampler = nil
+        }
+        self.resnets = resnets
+        self.attentions = attentions
+    }
+
+    func callAsFunction(_ x: Tensor, time: Tensor, context: Tensor, skips: inout [Tensor]) -> Tensor {
+        var h = x
+        for (i, resnet) in resnets.enumerated() {
+            if direction == .up { h = Elementwise.concatChannels(h, skips.removeLast()) }
+            h = resnet(h, timeEmbedding: time)
+            if !attentions.isEmpty { h = attentions[i](h, context: context) }
+            if direction == .down { skips.append(h) }
+        }
+        if let resampler {
+            h = direction == .down ? resampler(h) : resampler(Elementwise.upsampleNearest2x(h))
+            if direction == .down { skips.append(h) }
+        }
+        return h
+    }
+}
+
+/// `UNetMidBlock2DCrossAttn`: ResNet, then (transformer, ResNet) pairs.
+final class UNetMidBlock {
+    let first: ResnetBlock2D
+    let pairs: [(Transformer2DModel, ResnetBlock2D)]
+
+    init(_ w: WeightScope, channels c: Int, layout: UNetLayout) throws {
+        first = try ResnetBlock2D(w("resnets.0"), in: c, out: c, timeEmbeddingChannels: layout.timeEmbeddingChannels,
+                                  groups: layout.groups, epsilon: layout.epsilon)
+        pairs = [(
+            try Transformer2DModel(w("attentions.0"), channels: c, heads: layout.midHeads, layers: layout.midTransformerLayers,
+                                   contextChannels: layout.crossAttentionDim, groups: layout.groups,
+                                   onlyCrossAttention: false, linearProjection: layout.linearProjection),
+            try ResnetBlock2D(w("resnets.1"), in: c, out: c, timeEmbeddingChannels: layout.timeEmbeddingChannels,
+                              groups: layout.groups, epsilon: layout.epsilon)
+        )]
+    }
+
+    func callAsFunction(_ x: Tensor, time: Tensor, context: Tensor) -> Tensor {
+        var h = first(x, timeEmbedding: time)
+        for (attention, resnet) in pairs { h = resnet(attention(h, context: context), timeEmbedding: time) }
+        return h
+    }
+}
