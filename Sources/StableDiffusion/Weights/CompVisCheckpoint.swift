@@ -1,0 +1,73 @@
+import Foundation
+
+/// A single-file CompVis/LDM Stable Diffusion v1 checkpoint split into diffusers-named stores.
+///
+/// Keys under `model.diffusion_model.` (UNet), `first_stage_model.` (VAE) and
+/// `cond_stage_model.transformer.` (CLIP) are renamed through `CompVisKeyMap`s built from the
+/// configs. Keys of one of those components that no rule covers stay in its store under their
+/// original name, so `checkAllUsed()` names them. Everything else (EMA copies, the noise schedule
+/// buffers `betas`, `alphas_cumprod`, ..., `logvar`) is not a model weight and is skipped.
+public struct CompVisCheckpoint {
+    public static let unetPrefix = "model.diffusion_model."
+    public static let vaePrefixes = ["first_stage_model.", "vae."]
+    public static let textEncoderPrefix = "cond_stage_model.transformer."
+
+    public let unet: WeightStore
+    public let textEncoder: WeightStore
+    public let vae: WeightStore
+    /// Keys outside the three components, sorted.
+    public let skippedKeys: [String]
+
+    /// Splits `file` using the configs' block structure (which LDM block index is which layer).
+    public init(file: SafeTensorsFile, unet unetConfig: UNetConfig, vae vaeConfig: VAEConfig) throws {
+        let unetMap = CompVisKeyMap.unet(unetConfig)
+        let vaeMap = CompVisKeyMap.vae(vaeConfig)
+        let clipMap = CompVisKeyMap.clipText()
+        var unet: [String: WeightStore.Location] = [:]
+        var vae: [String: WeightStore.Location] = [:]
+        var clip: [String: WeightStore.Location] = [:]
+        var skipped: [String] = []
+        for key in file.names {
+            let shape = file.shape(of: key)!
+            if let rest = Self.strip(key, [Self.unetPrefix]) {
+                try Self.place(key, as: unetMap.diffusersName(rest), shape: shape, file: file, into: &unet)
+            } else if let rest = Self.strip(key, Self.vaePrefixes) {
+                let name = vaeMap.diffusersName(rest)
+                let squeezed = name.map { Self.isVAEAttentionProjection($0, vaeMap) } ?? false
+                try Self.place(key, as: name, shape: squeezed ? Array(shape.prefix(2)) : shape, file: file, into: &vae)
+            } else if let rest = Self.strip(key, [Self.textEncoderPrefix]) {
+                let name = clipMap.diffusersName(CompVisKeyMap.withTextModelLevel(rest))
+                try Self.place(key, as: name, shape: shape, file: file, into: &clip)
+            } else {
+                skipped.append(key)
+            }
+        }
+        let hint = "These weights do not match the configs used (SD v1.5 defaults unless a config folder was given): "
+            + "pass the diffusers folder holding this checkpoint's configs as the config folder."
+        let label = (file.path as NSString).lastPathComponent
+        self.unet = WeightStore(locations: unet, source: "\(label) (UNet)", shapeHint: hint)
+        self.vae = WeightStore(locations: vae, source: "\(label) (VAE)", shapeHint: hint)
+        self.textEncoder = WeightStore(locations: clip, source: "\(label) (text encoder)", shapeHint: hint)
+        skippedKeys = skipped
+    }
+
+    private static func strip(_ key: String, _ prefixes: [String]) -> String? {
+        for prefix in prefixes where key.hasPrefix(prefix) { return String(key.dropFirst(prefix.count)) }
+        return nil
+    }
+
+    /// Records `key` under its diffusers name, or under its own name when unmapped (so that it
+    /// surfaces as surplus rather than vanishing).
+    private static func place(_ key: String, as name: String?, shape: [Int], file: SafeTensorsFile,
+                              into locations: inout [String: WeightStore.Location]) throws {
+        let target = name ?? key
+        guard locations[target] == nil else { throw WeightError.duplicateKey(source: file.path, key: target) }
+        locations[target] = WeightStore.Location(file: file, key: key, shape: shape)
+    }
+
+    /// diffusers' VAE attention projections are linear layers; CompVis stores them as 1x1 convolutions.
+    private static func isVAEAttentionProjection(_ name: String, _ map: CompVisKeyMap) -> Bool {
+        guard map.rule(forDiffusers: name)?.suffixes == .vaeAttention else { return false }
+        return ["to_q.weight", "to_k.weight", "to_v.weight", "to_out.0.weight"].contains { name.hasSuffix($0) }
+    }
+}

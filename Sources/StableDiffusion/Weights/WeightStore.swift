@@ -1,0 +1,137 @@
+import Compute
+import Foundation
+
+/// A diffusers-named view over the weights of one model component (UNet, text encoder or VAE).
+///
+/// Modules ask for each weight by its diffusers name and the shape their config implies; the store
+/// reads it from whichever file holds it (under whatever name that file uses), widens it to float32
+/// and remembers that it was used. After building a module, `checkAllUsed()` reports weights nobody
+/// asked for, which catches a config that describes a smaller model than the file holds.
+public final class WeightStore: @unchecked Sendable {
+    /// Where one diffusers-named weight comes from.
+    public struct Location: Sendable {
+        public let file: SafeTensorsFile
+        /// The tensor's name inside `file` (a CompVis name for single-file checkpoints).
+        public let key: String
+        /// The shape under the diffusers name; differs from the stored shape only by dropped
+        /// size-1 dimensions (CompVis stores VAE attention projections as 1x1 convolutions).
+        public let shape: [Int]
+
+        public init(file: SafeTensorsFile, key: String, shape: [Int]) {
+            self.file = file
+            self.key = key
+            self.shape = shape
+        }
+    }
+
+    /// Names that models carry as buffers rather than parameters; never reported as surplus.
+    public static let harmlessSuffixes = ["position_ids"]
+
+    /// Names the files or component in messages (e.g. `sd15/unet`).
+    public let source: String
+    /// What to do when a weight's shape disagrees with the config, appended to the error.
+    public let shapeHint: String
+    private let locations: [String: Location]
+    private let memory: [String: Tensor]
+    private var used: Set<String> = []
+    private let lock = NSLock()
+
+    /// A store over weights located by name (used by the folder and single-file loaders).
+    public init(locations: [String: Location], source: String, shapeHint: String = WeightStore.defaultShapeHint) {
+        self.locations = locations
+        self.memory = [:]
+        self.source = source
+        self.shapeHint = shapeHint
+    }
+
+    private init(memory: [String: Tensor], source: String) {
+        self.locations = [:]
+        self.memory = memory
+        self.source = source
+        self.shapeHint = Self.defaultShapeHint
+    }
+
+    public static let defaultShapeHint = "The config does not describe these weights; use the config.json that came with them."
+
+    /// A store over the tensors of safetensors files, under the names those files use.
+    /// `rename` maps a file's name to the diffusers name (identity by default).
+    public convenience init(files: [SafeTensorsFile], source: String,
+                            rename: (String) -> String = { $0 }) throws {
+        var locations: [String: Location] = [:]
+        for file in files {
+            for name in file.names {
+                let target = rename(name)
+                guard locations[target] == nil else { throw WeightError.duplicateKey(source: source, key: target) }
+                locations[target] = Location(file: file, key: name, shape: file.shape(of: name)!)
+            }
+        }
+        self.init(locations: locations, source: source)
+    }
+
+    /// A store over tensors already in memory: for tests and for random-weight benchmarks.
+    public static func inMemory(_ tensors: [String: Tensor], source: String) -> WeightStore {
+        WeightStore(memory: tensors, source: source)
+    }
+
+    /// All diffusers names, sorted.
+    public var names: [String] { (Array(locations.keys) + Array(memory.keys)).sorted() }
+
+    public func contains(_ name: String) -> Bool { locations[name] != nil || memory[name] != nil }
+
+    /// The shape under the diffusers name, without reading data.
+    public func shape(of name: String) -> [Int]? { locations[name]?.shape ?? memory[name]?.shape }
+
+    /// The weight `name` as float32 with exactly `shape`, marked as used.
+    ///
+    /// A stored shape that differs from `shape` only by trailing size-1 dimensions is accepted
+    /// (a 1x1 convolution kernel `[O, I, 1, 1]` read as a linear weight `[O, I]`, or the reverse):
+    /// the element order is the same.
+    public func tensor(_ name: String, shape: [Int]) throws -> Tensor {
+        guard let found = self.shape(of: name) else { throw WeightError.missingKey(source: source, key: name) }
+        guard Self.sameLayout(found, shape) else {
+            throw WeightError.wrongShape(source: source, key: name, expected: shape, found: found,
+                                         hint: shapeHint)
+        }
+        return try tensor(name).reshaped(shape)
+    }
+
+    /// The weight `name` as float32 in its stored (diffusers) shape, marked as used.
+    public func tensor(_ name: String) throws -> Tensor {
+        let result: Tensor
+        if let location = locations[name] {
+            result = try location.file.tensor(location.key).reshaped(location.shape)
+        } else if let stored = memory[name] {
+            result = stored
+        } else {
+            throw WeightError.missingKey(source: source, key: name)
+        }
+        lock.lock()
+        used.insert(name)
+        lock.unlock()
+        return result
+    }
+
+    /// Names that were never requested, excluding harmless buffers.
+    public var unusedNames: [String] {
+        lock.lock()
+        defer { lock.unlock() }
+        return names.filter { name in
+            !used.contains(name) && !Self.harmlessSuffixes.contains { name.hasSuffix($0) }
+        }
+    }
+
+    /// Throws `WeightError.surplusKeys` listing every weight no module asked for.
+    public func checkAllUsed() throws {
+        let surplus = unusedNames
+        if !surplus.isEmpty { throw WeightError.surplusKeys(source: source, keys: surplus) }
+    }
+
+    static func sameLayout(_ a: [Int], _ b: [Int]) -> Bool {
+        func trimmed(_ s: [Int]) -> ArraySlice<Int> {
+            var s = s[...]
+            while s.count > 1, s.last == 1 { s = s.dropLast() }
+            return s
+        }
+        return trimmed(a) == trimmed(b)
+    }
+}
