@@ -10,3 +10,15 @@ public struct ModelComponent<Config: ModelConfig>: Sendable {
         self.weights = weights
     }
 }
+
+extension ModelComponent {
+    /// Opens one component folder on its own (`config.json` + weights), e.g. a `unet/` folder.
+    public static func open(directory: String) throws -> ModelComponent {
+        let path = directory.count > 1 && directory.hasSuffix("/") ? String(directory.dropLast()) : directory
+        let root = (path as NSString).deletingLastPathComponent, name = (path as NSString).lastPathComponent
+        let config = try DiffusersFolder.config(Config.self, root: root, component: name)
+        let files = try DiffusersFolder.weightFiles(root: root, component: name)
+        let rename: (String) -> String = Config.self == VAEConfig.self ? DeprecatedAttentionNames.modernName : { $0 }
+        return ModelComponent(config: config, weights: try WeightStore(files: files, source: name, rename: rename))
+    }
+}

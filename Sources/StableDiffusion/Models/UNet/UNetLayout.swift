@@ -28,3 +28,61 @@ struct UNetLayout: Equatable {
     var timeChannels: Int { down[0].outChannels }
     var timeEmbeddingChannels: Int { 4 * down[0].outChannels }
 }
+
+/// A model config asks for something this engine does not implement.
+public struct UnsupportedModelError: Error, CustomStringConvertible {
+    public let component: String
+    public let detail: String
+    public var description: String {
+        "\(component): \(detail). sdcluster runs Stable Diffusion v1.x-style models (SD 1.4/1.5 and smaller models of the same structure)."
+    }
+}
+
+extension UNetLayout {
+    /// Resolves diffusers' `UNet2DConditionModel` config the way its constructor does
+    /// (head counts per block, reversed lists for the up path, the mid block's last entry).
+    init(config c: UNetConfig) throws {
+        func unsupported(_ detail: String) -> UnsupportedModelError { UnsupportedModelError(component: "unet/config.json", detail: detail) }
+        let n = c.blockOutChannels.count
+        guard c.downBlockTypes.count == n, c.upBlockTypes.count == n else {
+            throw unsupported("down_block_types and up_block_types need one entry per block_out_channels entry (\(n))")
+        }
+        if c.classEmbedType != nil || c.additionEmbedType != nil { throw unsupported("class/addition embeddings (SD-XL style) are not supported") }
+        if c.timeCondProjDim != nil { throw unsupported("time_cond_proj_dim (LCM) is not supported") }
+        if c.resnetTimeScaleShift != "default" { throw unsupported("resnet_time_scale_shift '\(c.resnetTimeScaleShift)' is not supported") }
+        if c.timeEmbeddingType != "positional" { throw unsupported("time_embedding_type '\(c.timeEmbeddingType)' is not supported") }
+        if c.convInKernel != 3 || c.convOutKernel != 3 { throw unsupported("conv_in/conv_out kernels other than 3") }
+        if c.dualCrossAttention || c.centerInputSample { throw unsupported("dual cross-attention / center_input_sample") }
+        if c.actFn != "silu" { throw unsupported("act_fn '\(c.actFn)'") }
+        guard let groups = c.normNumGroups else { throw unsupported("norm_num_groups null (no group norm)") }
+        guard case .one(let crossDim) = c.crossAttentionDim else { throw unsupported("per-block cross_attention_dim") }
+        let heads = (c.numAttentionHeads ?? c.attentionHeadDim).expanded(to: n)
+        let layers = c.layersPerBlock.expanded(to: n)
+        let transformerLayers = c.transformerLayersPerBlock.expanded(to: n)
+        let onlyCross = c.onlyCrossAttention.expanded(to: n)
+        guard heads.count == n, layers.count == n, transformerLayers.count == n, onlyCross.count == n else {
+            throw unsupported("per-block lists must have \(n) entries")
+        }
+        var down: [Block] = []
+        for (i, type) in c.downBlockTypes.enumerated() {
+            guard type == "CrossAttnDownBlock2D" || type == "DownBlock2D" else { throw unsupported("down block type '\(type)'") }
+            down.append(Block(outChannels: c.blockOutChannels[i], layers: layers[i], hasAttention: type == "CrossAttnDownBlock2D",
+                              heads: heads[i], transformerLayers: transformerLayers[i], onlyCrossAttention: onlyCross[i]))
+        }
+        var up: [Block] = []
+        for (i, type) in c.upBlockTypes.enumerated() {
+            guard type == "CrossAttnUpBlock2D" || type == "UpBlock2D" else { throw unsupported("up block type '\(type)'") }
+            let r = n - 1 - i
+            up.append(Block(outChannels: c.blockOutChannels[r], layers: layers[r] + 1, hasAttention: type == "CrossAttnUpBlock2D",
+                            heads: heads[r], transformerLayers: transformerLayers[r], onlyCrossAttention: onlyCross[r]))
+        }
+        switch c.midBlockType {
+        case "UNetMidBlock2DCrossAttn", nil: break
+        case let other?: throw unsupported("mid block type '\(other)'")
+        }
+        self.init(inChannels: c.inChannels, outChannels: c.outChannels, down: down, up: up,
+                  midHeads: heads[n - 1], midTransformerLayers: transformerLayers[n - 1], hasMidBlock: c.midBlockType != nil,
+                  crossAttentionDim: crossDim, groups: groups, epsilon: Float(c.normEps), flipSinToCos: c.flipSinToCos,
+                  freqShift: Float(c.freqShift), linearProjection: c.useLinearProjection, downsamplePadding: c.downsamplePadding)
+    }
+}
