@@ -27,6 +27,16 @@ public enum Attention {
     public static func compute(q: Operand, k: Operand, v: Operand, queryCount: Int, keyCount: Int,
                                heads: Int, headDim: Int, causal: Bool = false,
                                out: UnsafeMutablePointer<Float>, outStride: Int) {
+        OpStatistics.shared.measure("attention \(queryCount)x\(keyCount) h\(heads)x\(headDim)",
+                                    flops: 4.0 * Double(queryCount * keyCount * heads * headDim)) {
+            computeTiles(q: q, k: k, v: v, queryCount: queryCount, keyCount: keyCount, heads: heads, headDim: headDim,
+                         causal: causal, out: out, outStride: outStride)
+        }
+    }
+
+    private static func computeTiles(q: Operand, k: Operand, v: Operand, queryCount: Int, keyCount: Int,
+                                     heads: Int, headDim: Int, causal: Bool,
+                                     out: UnsafeMutablePointer<Float>, outStride: Int) {
         let tile = max(1, min(queryCount, maxTileFloats / max(1, heads * keyCount)))
         let scores = Tensor(uninitialized: [heads, tile, keyCount])
         let scale = 1 / Float(headDim).squareRoot()

@@ -73,7 +73,10 @@ public final class Conv2D: @unchecked Sendable {
             if let b = biasOverride ?? bias {
                 args.append((DNNLArg.bias, MemoryDesc.tagged([outChannels], dnnl_a), UnsafeMutableRawPointer(b.pointer)))
             }
-            prim.execute(args)
+            OpStatistics.shared.measure("conv\(kernel)x\(kernel) \(inChannels)->\(outChannels) @\(h)x\(w)",
+                                        flops: 2.0 * Double(oh * ow * outChannels * inChannels * kernel * kernel)) {
+                prim.execute(args)
+            }
         }
         return out
     }

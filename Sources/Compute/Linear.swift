@@ -73,7 +73,9 @@ public final class Linear: @unchecked Sendable {
                 (DNNLArg.dst, dstMD, UnsafeMutableRawPointer(output + b * rows * outFeatures)),
             ]
             if let bias { args.append((DNNLArg.bias, biasMD, UnsafeMutableRawPointer(bias.pointer))) }
-            prim.execute(args)
+            OpStatistics.shared.measure("linear \(inFeatures)->\(outFeatures) x\(rows)", flops: 2.0 * Double(rows * inFeatures * outFeatures)) {
+                prim.execute(args)
+            }
         }
     }
 

@@ -18,6 +18,10 @@ public struct GroupNorm: Sendable {
     }
 
     public func callAsFunction(_ x: Tensor, silu: Bool = false) -> Tensor {
+        OpStatistics.shared.measure("group norm\(silu ? " + silu" : "") \(x.shape.dropFirst())") { apply(x, silu: silu) }
+    }
+
+    private func apply(_ x: Tensor, silu: Bool) -> Tensor {
         let c = x.shape[x.shape.count - 1]
         precondition(c == gamma.count, "group norm over \(gamma.count) channels got \(x.shape)")
         let n = x.shape[0]

@@ -1,12 +1,144 @@
 import ArgumentParser
+import Compute
+import Foundation
+import StableDiffusion
 
-/// `sdcluster bench`: engine benchmarks with random weights (no download).
-struct BenchCommand: AsyncParsableCommand {
+/// `sdcluster bench`: engine benchmarks on real Stable Diffusion 1.5 shapes with random weights.
+struct BenchCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "bench",
-        abstract: "Time the engine's modules on real Stable Diffusion 1.5 shapes with random weights.")
+        abstract: "Time the engine on Stable Diffusion 1.5 shapes with random weights (nothing to download).",
+        subcommands: [BenchUNet.self, BenchTextEncoder.self, BenchVAE.self])
+}
 
-    func run() async throws {
-        print("bench: not yet implemented")
+/// Options every benchmark shares.
+struct BenchOptions: ParsableArguments {
+    @Option(help: "Threads for oneDNN and the engine's loops (default: all cores).")
+    var threads: Int?
+
+    @Option(name: .customLong("repeat"), help: "Timed runs per case, after one untimed warm-up run (which creates oneDNN's primitives).")
+    var repeats: Int = 2
+
+    @Option(help: "Model config: 'sd15' (built in) or a diffusers model folder whose configs to use (its weights are not loaded).")
+    var config: String = "sd15"
+
+    @Flag(help: "Print the time spent per operation (slowest first).")
+    var profile = false
+
+    func apply() {
+        if let threads { Threads.setCount(threads) }
+        OpStatistics.shared.countFlops = true
+        OpStatistics.shared.profile = profile
+    }
+
+    /// Runs `body` once untimed and `repeat` times timed; returns the best time and its FLOPs.
+    func time(_ body: () -> Void) -> (seconds: Double, flops: Double) {
+        body()
+        var best = Double.infinity, flops = 0.0
+        OpStatistics.shared.reset()
+        for _ in 0..<max(1, repeats) {
+            let before = OpStatistics.shared.flops
+            let start = DispatchTime.now().uptimeNanoseconds
+            body()
+            let seconds = Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9
+            if seconds < best { best = seconds; flops = OpStatistics.shared.flops - before }
+        }
+        return (best, flops)
+    }
+
+    func report(_ label: String, _ result: (seconds: Double, flops: Double)) {
+        let gflops = result.flops / 1e9
+        let padded = label.padding(toLength: max(28, label.count), withPad: " ", startingAt: 0)
+        print(padded + String(format: " %8.3f s  %8.1f GFLOP  %7.1f GFLOP/s  peak RSS %6.2f GiB",
+                              result.seconds, gflops, gflops / result.seconds, Double(ProcessMemory.peakResidentBytes) / 1_073_741_824))
+    }
+
+    func printProfile(top: Int = 25) {
+        guard profile else { return }
+        let entries = OpStatistics.shared.entries.sorted { $0.value.seconds > $1.value.seconds }
+        let total = entries.reduce(0) { $0 + $1.value.seconds }
+        print("\nprofile (all timed runs, slowest operations first; total \(String(format: "%.3f", total)) s in measured ops):")
+        for (name, e) in entries.prefix(top) {
+            print(String(format: "  %7.3f s %5.1f%%  %6d calls  %7.1f GFLOP/s  ", e.seconds, 100 * e.seconds / max(total, 1e-9), e.calls,
+                         e.flops > 0 ? e.flops / e.seconds / 1e9 : 0) + name)
+        }
+    }
+
+    func configs() throws -> (UNetConfig, CLIPTextConfig, VAEConfig) {
+        if config == "sd15" { return (.stableDiffusion15, .stableDiffusion15, .stableDiffusion15) }
+        let location = try ModelLocation.open(config)
+        return (location.unet.config, location.textEncoder.config, location.vae.config)
+    }
+}
+
+struct BenchUNet: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "unet", abstract: "One UNet evaluation per latent size and batch size.")
+
+    @OptionGroup var options: BenchOptions
+
+    @Option(help: "Latent sizes (square), comma separated: 32 is a 256x256 image, 64 a 512x512 one.")
+    var sizes: String = "32,64"
+
+    @Option(help: "Batch sizes, comma separated (2 = one classifier-free guidance step).")
+    var batches: String = "1,2"
+
+    func run() throws {
+        options.apply()
+        let (config, _, _) = try options.configs()
+        let weights = RandomWeights()
+        let unet = try UNet2DConditionModel(config: config, weights: weights)
+        print("UNet: \(weights.parameterCount / 1_000_000)M parameters, fp32, \(Threads.count) threads")
+        for size in sizes.split(separator: ",").compactMap({ Int($0) }) {
+            for batch in batches.split(separator: ",").compactMap({ Int($0) }) {
+                let sample = Tensor(zeros: [batch, unet.inChannels, size, size])
+                let context = Tensor(zeros: [batch, 77, unet.crossAttentionDim])
+                let result = options.time { _ = unet(sample: sample, timesteps: Array(repeating: 500, count: batch), context: context) }
+                options.report("unet \(size)x\(size) batch \(batch)", result)
+            }
+        }
+        options.printProfile()
+    }
+}
+
+struct BenchTextEncoder: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "text-encoder", abstract: "The CLIP text encoder on a batch of 77-token prompts.")
+
+    @OptionGroup var options: BenchOptions
+
+    @Option(help: "Prompts per batch.")
+    var batch: Int = 2
+
+    func run() throws {
+        options.apply()
+        let (_, config, _) = try options.configs()
+        let model = try CLIPTextModel(config: config, weights: RandomWeights())
+        let ids = [49406] + Array(repeating: 320, count: 20) + Array(repeating: 49407, count: 56)
+        let result = options.time { for _ in 0..<batch { _ = model.encode(ids) } }
+        options.report("text encoder batch \(batch)", result)
+        options.printProfile()
+    }
+}
+
+struct BenchVAE: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "vae", abstract: "The VAE decoder at the given image sizes.")
+
+    @OptionGroup var options: BenchOptions
+
+    @Option(help: "Image sizes (square, pixels), comma separated.")
+    var sizes: String = "256,512"
+
+    func run() throws {
+        options.apply()
+        let (_, _, config) = try options.configs()
+        let vae = try AutoencoderKL(config: config, weights: RandomWeights())
+        for size in sizes.split(separator: ",").compactMap({ Int($0) }) {
+            let latent = Tensor(zeros: [1, config.latentChannels, size / config.downscaleFactor, size / config.downscaleFactor])
+            let result = options.time { _ = vae.decode(latent) }
+            options.report("vae decode \(size)x\(size)", result)
+        }
+        options.printProfile()
     }
 }
