@@ -1,0 +1,80 @@
+#!/usr/bin/env python3
+"""Time diffusers (PyTorch, CPU) on the same SD 1.5 shapes `sdcluster bench` uses.
+
+Random weights from the real SD 1.5 configs (nothing downloaded). Prints one line per case in
+the same format as `sdcluster bench`, so scripts/bench/bench-vs-diffusers.sh can pair them.
+Usage: bench_diffusers.py unet|text-encoder|vae [--sizes ..] [--batches ..] [--repeat N] [--bf16]
+"""
+import argparse, resource, sys, time
+
+import torch
+from diffusers import AutoencoderKL, UNet2DConditionModel
+from transformers import CLIPTextConfig, CLIPTextModel
+
+SD15_UNET = dict(sample_size=64, in_channels=4, out_channels=4, layers_per_block=2,
+                 block_out_channels=(320, 640, 1280, 1280), attention_head_dim=8, cross_attention_dim=768,
+                 down_block_types=("CrossAttnDownBlock2D",) * 3 + ("DownBlock2D",),
+                 up_block_types=("UpBlock2D",) + ("CrossAttnUpBlock2D",) * 3)
+SD15_VAE = dict(in_channels=3, out_channels=3, latent_channels=4, layers_per_block=2, norm_num_groups=32,
+                block_out_channels=(128, 256, 512, 512), down_block_types=("DownEncoderBlock2D",) * 4,
+                up_block_types=("UpDecoderBlock2D",) * 4, sample_size=512)
+SD15_CLIP = dict(vocab_size=49408, hidden_size=768, intermediate_size=3072, num_hidden_layers=12,
+                 num_attention_heads=12, max_position_embeddings=77, hidden_act="quick_gelu")
+
+
+def peak_rss_gib():
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024 / 1024
+
+
+def timed(fn, repeat):
+    with torch.inference_mode():
+        fn()
+        best = float("inf")
+        for _ in range(repeat):
+            start = time.perf_counter()
+            fn()
+            best = min(best, time.perf_counter() - start)
+    return best
+
+
+def report(label, seconds):
+    print(f"{label:<28} {seconds:8.3f} s  peak RSS {peak_rss_gib():6.2f} GiB", flush=True)
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("what", choices=["unet", "text-encoder", "vae"])
+    ap.add_argument("--sizes", default=None)
+    ap.add_argument("--batches", default="1,2")
+    ap.add_argument("--batch", type=int, default=2)
+    ap.add_argument("--repeat", type=int, default=2)
+    ap.add_argument("--threads", type=int, default=None)
+    ap.add_argument("--bf16", action="store_true", help="cast the model to bfloat16 (PyTorch's own bf16 kernels)")
+    args = ap.parse_args()
+    if args.threads:
+        torch.set_num_threads(args.threads)
+    torch.manual_seed(0)
+    dtype = torch.bfloat16 if args.bf16 else torch.float32
+    tag = "diffusers" + (" bf16" if args.bf16 else "")
+    if args.what == "unet":
+        model = UNet2DConditionModel(**SD15_UNET).eval().to(dtype)
+        for size in [int(s) for s in (args.sizes or "32,64").split(",")]:
+            for batch in [int(b) for b in args.batches.split(",")]:
+                x = torch.randn(batch, 4, size, size, dtype=dtype)
+                ctx = torch.randn(batch, 77, 768, dtype=dtype)
+                t = torch.full((batch,), 500)
+                report(f"unet {size}x{size} batch {batch}", timed(lambda: model(x, t, ctx), args.repeat))
+    elif args.what == "text-encoder":
+        model = CLIPTextModel(CLIPTextConfig(**SD15_CLIP)).eval().to(dtype)
+        ids = torch.tensor([[49406] + [320] * 20 + [49407] * 56] * args.batch)
+        report(f"text encoder batch {args.batch}", timed(lambda: model(ids), args.repeat))
+    else:
+        model = AutoencoderKL(**SD15_VAE).eval().to(dtype)
+        for size in [int(s) for s in (args.sizes or "256,512").split(",")]:
+            z = torch.randn(1, 4, size // 8, size // 8, dtype=dtype)
+            report(f"vae decode {size}x{size}", timed(lambda: model.decode(z), args.repeat))
+    print(f"({tag}, torch {torch.__version__}, {torch.get_num_threads()} threads)", file=sys.stderr)
+
+
+if __name__ == "__main__":
+    main()
