@@ -104,7 +104,7 @@ struct SafeTensorsHeader {
         var out: [Int] = []
         out.reserveCapacity(values.count)
         for value in values {
-            guard let number = value as? NSNumber, !(value is Bool) else { return nil }
+            guard let number = value as? NSNumber else { return nil }
             let double = number.doubleValue
             guard double == double.rounded(), abs(double) < 0x1p62 else { return nil }
             out.append(number.intValue)
