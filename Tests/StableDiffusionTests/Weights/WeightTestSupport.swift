@@ -58,12 +58,14 @@ func assertWeightError(_ fragments: [String], file: StaticString = #filePath, li
 /// Deterministic pseudo-random values for test tensors (xorshift; no global RNG state).
 func testValues(_ count: Int, seed: UInt64) -> [Float] {
     var state = seed &* 0x9E37_79B9_7F4A_7C15 | 1
-    return (0..<count).map { _ in
+    var out = [Float](repeating: 0, count: count)
+    for i in 0..<count {
         state ^= state << 13
         state ^= state >> 7
         state ^= state << 17
-        return Float(Int64(state % 20001) - 10000) / 4096
+        out[i] = Float(Int32(truncatingIfNeeded: state >> 50) - 8192) / 4096
     }
+    return out
 }
 
 /// The fixture written by scripts/weights/make_compvis_key_fixtures.py (diffusers-checked pairs).
@@ -101,7 +103,12 @@ struct CompVisKeyFixture: Decodable {
 
     let cases: [Case]
 
-    static func load() throws -> CompVisKeyFixture {
+    /// Decoded once per test run: the file is large enough for repeated decoding to show.
+    static func load() throws -> CompVisKeyFixture { try cached.get() }
+
+    private static let cached = Result { try decode() }
+
+    private static func decode() throws -> CompVisKeyFixture {
         let url = URL(fileURLWithPath: #filePath).deletingLastPathComponent()
             .appendingPathComponent("Fixtures/compvis_keys.json")
         return try JSONDecoder().decode(CompVisKeyFixture.self, from: Data(contentsOf: url))
