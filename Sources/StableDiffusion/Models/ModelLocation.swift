@@ -72,7 +72,8 @@ public struct ModelLocation: Sendable {
             layout: .diffusersFolder,
             unet: ModelComponent(config: unetConfig, weights: try WeightStore(files: unetFiles, source: "\(name)/unet")),
             textEncoder: ModelComponent(config: clipConfig,
-                                        weights: try WeightStore(files: clipFiles, source: "\(name)/text_encoder")),
+                                        weights: try WeightStore(files: clipFiles, source: "\(name)/text_encoder",
+                                                                 rename: CompVisKeyMap.withTextModelLevel)),
             vae: ModelComponent(config: vaeConfig, weights: try WeightStore(
                 files: vaeFiles, source: "\(name)/vae", rename: DeprecatedAttentionNames.modernName)),
             tokenizerDirectory: DiffusersFolder.tokenizerDirectory(root: root),

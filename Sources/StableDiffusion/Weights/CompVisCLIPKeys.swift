@@ -11,7 +11,9 @@ extension CompVisKeyMap {
     }
 
     /// `embeddings.token_embedding.weight` -> `text_model.embeddings.token_embedding.weight`;
-    /// names that already have the level pass unchanged.
+    /// names that already have the level pass unchanged. Text encoder stores use the `text_model.`
+    /// spelling (that of every SD v1 file on the Hub) and accept both: transformers 5 drops the
+    /// level from its module names and from the files it saves.
     public static func withTextModelLevel(_ name: String) -> String {
         name.hasPrefix("text_model.") ? name : "text_model." + name
     }

@@ -47,7 +47,8 @@ public struct CompVisCheckpoint {
         let label = (file.path as NSString).lastPathComponent
         self.unet = WeightStore(locations: unet, source: "\(label) (UNet)", shapeHint: hint)
         self.vae = WeightStore(locations: vae, source: "\(label) (VAE)", shapeHint: hint)
-        self.textEncoder = WeightStore(locations: clip, source: "\(label) (text encoder)", shapeHint: hint)
+        self.textEncoder = WeightStore(locations: clip, source: "\(label) (text encoder)", shapeHint: hint,
+                                       canonicalName: CompVisKeyMap.withTextModelLevel)
         skippedKeys = skipped
     }
 

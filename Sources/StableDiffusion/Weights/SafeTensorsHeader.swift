@@ -104,8 +104,7 @@ struct SafeTensorsHeader {
         var out: [Int] = []
         out.reserveCapacity(values.count)
         for value in values {
-            // `is Bool` is true for any NSNumber 0 or 1 on Linux; only a real Bool is refused.
-            guard type(of: value) != Bool.self, let number = value as? NSNumber else { return nil }
+            guard let number = value as? NSNumber else { return nil }
             let double = number.doubleValue
             guard double == double.rounded(), abs(double) < 0x1p62 else { return nil }
             out.append(number.intValue)

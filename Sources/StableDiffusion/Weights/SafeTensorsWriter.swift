@@ -26,15 +26,17 @@ public struct SafeTensorsWriter {
     }
 
     public mutating func add(_ name: String, shape: [Int], values: [Float], as dtype: SafeTensorsDType = .f32) {
+        precondition(1.littleEndian == 1, "safetensors is little-endian; big-endian hosts are not supported")
         precondition(shape.reduce(1, *) == values.count, "shape \(shape) does not hold \(values.count) values")
-        var data = Data(capacity: values.count * dtype.size)
+        let data: Data
         switch dtype {
         case .f32:
-            for v in values { data.appendLittleEndian(v.bitPattern) }
+            // Float bit patterns in host order are the file's bytes on little-endian hosts.
+            data = values.withUnsafeBytes { Data($0) }
         case .f16:
-            for v in values { data.appendLittleEndian(Float16(v).bitPattern) }
+            data = Self.littleEndianBytes(values.map { Float16($0).bitPattern })
         case .bf16:
-            for v in values { data.appendLittleEndian(Self.bfloat16Bits(v)) }
+            data = Self.littleEndianBytes(values.map(Self.bfloat16Bits))
         default:
             preconditionFailure("writer stores floats as F32, F16 or BF16, not \(dtype)")
         }
@@ -69,6 +71,10 @@ public struct SafeTensorsWriter {
 
     public func write(to path: String) throws {
         try serialized().write(to: URL(fileURLWithPath: path))
+    }
+
+    private static func littleEndianBytes<T: FixedWidthInteger>(_ words: [T]) -> Data {
+        words.map(\.littleEndian).withUnsafeBytes { Data($0) }
     }
 
     /// Round to nearest even on the dropped 16 bits; NaN stays NaN (quiet).

@@ -33,15 +33,20 @@ public final class WeightStore: @unchecked Sendable {
     public let shapeHint: String
     private let locations: [String: Location]
     private let memory: [String: Tensor]
+    /// Maps a requested name onto the stored one, for components whose names have two spellings.
+    private let canonical: @Sendable (String) -> String
     private var used: Set<String> = []
     private let lock = NSLock()
 
     /// A store over weights located by name (used by the folder and single-file loaders).
-    public init(locations: [String: Location], source: String, shapeHint: String = WeightStore.defaultShapeHint) {
+    /// `canonicalName` maps names as modules may spell them onto the names in `locations`.
+    public init(locations: [String: Location], source: String, shapeHint: String = WeightStore.defaultShapeHint,
+                canonicalName: @escaping @Sendable (String) -> String = { $0 }) {
         self.locations = locations
         self.memory = [:]
         self.source = source
         self.shapeHint = shapeHint
+        self.canonical = canonicalName
     }
 
     private init(memory: [String: Tensor], source: String) {
@@ -49,14 +54,16 @@ public final class WeightStore: @unchecked Sendable {
         self.memory = memory
         self.source = source
         self.shapeHint = Self.defaultShapeHint
+        self.canonical = { $0 }
     }
 
     public static let defaultShapeHint = "The config does not describe these weights; use the config.json that came with them."
 
     /// A store over the tensors of safetensors files, under the names those files use.
-    /// `rename` maps a file's name to the diffusers name (identity by default).
+    /// `rename` maps a file's name to the diffusers name (identity by default); it is also applied
+    /// to requested names, so it must map canonical names to themselves.
     public convenience init(files: [SafeTensorsFile], source: String,
-                            rename: (String) -> String = { $0 }) throws {
+                            rename: @escaping @Sendable (String) -> String = { $0 }) throws {
         var locations: [String: Location] = [:]
         for file in files {
             for name in file.names {
@@ -65,7 +72,7 @@ public final class WeightStore: @unchecked Sendable {
                 locations[target] = Location(file: file, key: name, shape: file.shape(of: name)!)
             }
         }
-        self.init(locations: locations, source: source)
+        self.init(locations: locations, source: source, canonicalName: rename)
     }
 
     /// A store over tensors already in memory: for tests and for random-weight benchmarks.
@@ -76,10 +83,16 @@ public final class WeightStore: @unchecked Sendable {
     /// All diffusers names, sorted.
     public var names: [String] { (Array(locations.keys) + Array(memory.keys)).sorted() }
 
-    public func contains(_ name: String) -> Bool { locations[name] != nil || memory[name] != nil }
+    public func contains(_ name: String) -> Bool {
+        let name = canonical(name)
+        return locations[name] != nil || memory[name] != nil
+    }
 
     /// The shape under the diffusers name, without reading data.
-    public func shape(of name: String) -> [Int]? { locations[name]?.shape ?? memory[name]?.shape }
+    public func shape(of name: String) -> [Int]? {
+        let name = canonical(name)
+        return locations[name]?.shape ?? memory[name]?.shape
+    }
 
     /// The weight `name` as float32 with exactly `shape`, marked as used.
     ///
@@ -97,6 +110,7 @@ public final class WeightStore: @unchecked Sendable {
 
     /// The weight `name` as float32 in its stored (diffusers) shape, marked as used.
     public func tensor(_ name: String) throws -> Tensor {
+        let name = canonical(name)
         let result: Tensor
         if let location = locations[name] {
             result = try location.file.tensor(location.key).reshaped(location.shape)
