@@ -40,7 +40,10 @@ final class SchedulerParityTests: XCTestCase {
         for c in try cases(kind) {
             let label = "\(c.kind) steps \(c.steps) spacing \(c.config.timestepSpacing ?? "-") prediction \(c.config.predictionType ?? "-")"
             let scheduler = try Schedulers.make(kind, config: c.config, steps: c.steps)
-            XCTAssertEqual(scheduler.timesteps, c.timesteps, label)
+            // Equal, except fractional Karras timesteps of Euler: NumPy's float32 log is not
+            // correctly rounded, so they can differ in the 7th digit.
+            assertClose(scheduler.timesteps, c.timesteps, relative: 1e-6, "timesteps, \(label)")
+            if !(kind == .euler && c.config.useKarrasSigmas == true) { XCTAssertEqual(scheduler.timesteps, c.timesteps, label) }
             XCTAssertEqual(scheduler.initNoiseSigma, c.init_noise_sigma, accuracy: 1e-6 * c.init_noise_sigma, label)
             if let sigmas = c.sigmas, let mine = (scheduler as? EulerDiscreteScheduler)?.sigmas
                 ?? (scheduler as? EulerAncestralDiscreteScheduler)?.sigmas ?? (scheduler as? DPMSolverMultistepScheduler)?.sigmas {
