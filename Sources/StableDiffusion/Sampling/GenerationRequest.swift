@@ -32,10 +32,17 @@ public struct GenerationRequest: Codable, Sendable, Equatable {
     public var height: Int
     /// Optional model name for routing in a cluster; nil = the default model.
     public var model: String?
+    /// Optional guidance interval (Kynkaanniemi et al.): CFG only while sigma lies in
+    /// (low, high], the conditional pass alone outside it. nil = no interval.
+    public var guidanceInterval: GuidanceInterval?
+    /// Optional adaptive guidance (Castillo et al.): once the cosine similarity of the conditional
+    /// and unconditional predictions exceeds this threshold, the rest runs conditional only.
+    public var adaptiveGuidanceThreshold: Float?
 
     public init(prompt: String, negativePrompt: String = "", seed: UInt64 = 0, steps: Int = 25,
                 guidanceScale: Float = 7.5, guidanceCutoff: Float = 1, latePass: LatePass = .uncond,
-                scheduler: SchedulerKind = .pndm, width: Int = 128, height: Int = 128, model: String? = nil) {
+                scheduler: SchedulerKind = .pndm, width: Int = 128, height: Int = 128, model: String? = nil,
+                guidanceInterval: GuidanceInterval? = nil, adaptiveGuidanceThreshold: Float? = nil) {
         self.prompt = prompt
         self.negativePrompt = negativePrompt
         self.seed = seed
@@ -47,6 +54,8 @@ public struct GenerationRequest: Codable, Sendable, Equatable {
         self.width = width
         self.height = height
         self.model = model
+        self.guidanceInterval = guidanceInterval
+        self.adaptiveGuidanceThreshold = adaptiveGuidanceThreshold
     }
 
     enum CodingKeys: String, CodingKey {
@@ -55,5 +64,7 @@ public struct GenerationRequest: Codable, Sendable, Equatable {
         case guidanceScale = "guidance_scale"
         case guidanceCutoff = "guidance_cutoff"
         case latePass = "late_pass"
+        case guidanceInterval = "guidance_interval"
+        case adaptiveGuidanceThreshold = "adaptive_guidance_threshold"
     }
 }

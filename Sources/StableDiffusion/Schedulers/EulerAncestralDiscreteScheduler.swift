@@ -1,0 +1,43 @@
+import Compute
+
+/// diffusers' `EulerAncestralDiscreteScheduler` ("Euler a"): an Euler step down to `sigma_down`,
+/// then fresh noise of size `sigma_up` drawn from the image's own generator, exactly as
+/// diffusers draws it (the same generator that made the initial latents).
+public struct EulerAncestralDiscreteScheduler: Scheduler {
+    public let settings: SchedulerSettings
+    public let timesteps: [Float]
+    public let sigmas: [Float]
+    public let initNoiseSigma: Float
+
+    public init(settings: SchedulerSettings, steps: Int) throws {
+        self.settings = settings
+        let schedule = SigmaSchedule(settings, schedule: NoiseSchedule(settings), steps: steps, allowKarras: false)
+        timesteps = schedule.timesteps
+        sigmas = schedule.sigmas
+        initNoiseSigma = schedule.initNoiseSigma(settings.timestepSpacing)
+    }
+
+    public func sigma(atStep stepIndex: Int) -> Float { sigmas[stepIndex] }
+
+    public func scaleModelInput(_ sample: Tensor, stepIndex: Int) -> Tensor {
+        let sigma = sigmas[stepIndex]
+        let divisor = (sigma * sigma + 1).squareRoot()
+        return Elementwise.map(sample) { $0 / divisor }
+    }
+
+    public func step(_ modelOutput: Tensor, stepIndex: Int, sample: Tensor,
+                     state: inout SchedulerState, generator: inout TorchGenerator) throws -> Tensor {
+        guard stepIndex >= 0, stepIndex < timesteps.count else {
+            throw SchedulerError.stepOutOfRange(stepIndex: stepIndex, stepCount: timesteps.count)
+        }
+        let sigmaFrom = sigmas[stepIndex], sigmaTo = sigmas[stepIndex + 1]
+        let x0 = try EulerMath.originalSample(modelOutput, sample: sample, sigma: sigmaFrom, prediction: settings.predictionType)
+        let sigmaUp = ((sigmaTo * sigmaTo) * (sigmaFrom * sigmaFrom - sigmaTo * sigmaTo) / (sigmaFrom * sigmaFrom)).squareRoot()
+        let sigmaDown = (sigmaTo * sigmaTo - sigmaUp * sigmaUp).squareRoot()
+        let dt = sigmaDown - sigmaFrom
+        let deterministic = try Elementwise.map(sample, x0) { s, x in s + ((s - x) / sigmaFrom) * dt }
+        // diffusers draws the noise on every step, the last one included (where sigma_up is 0).
+        let noise = generator.randn(shape: modelOutput.shape)
+        return try Elementwise.map(deterministic, noise) { p, n in p + n * sigmaUp }
+    }
+}

@@ -1,0 +1,54 @@
+import Compute
+
+/// diffusers' `EulerDiscreteScheduler` (Karras et al. 2022, Algorithm 2 without churn):
+/// deterministic first-order steps in sigma.
+public struct EulerDiscreteScheduler: Scheduler {
+    public let settings: SchedulerSettings
+    public let timesteps: [Float]
+    /// Per-step sigmas plus the final one.
+    public let sigmas: [Float]
+    public let initNoiseSigma: Float
+
+    public init(settings: SchedulerSettings, steps: Int) throws {
+        self.settings = settings
+        let schedule = SigmaSchedule(settings, schedule: NoiseSchedule(settings), steps: steps, allowKarras: true)
+        timesteps = schedule.timesteps
+        sigmas = schedule.sigmas
+        initNoiseSigma = schedule.initNoiseSigma(settings.timestepSpacing)
+    }
+
+    public func sigma(atStep stepIndex: Int) -> Float { sigmas[stepIndex] }
+
+    /// `sample / sqrt(sigma^2 + 1)`.
+    public func scaleModelInput(_ sample: Tensor, stepIndex: Int) -> Tensor {
+        let sigma = sigmas[stepIndex]
+        let divisor = (sigma * sigma + 1).squareRoot()
+        return Elementwise.map(sample) { $0 / divisor }
+    }
+
+    public func step(_ modelOutput: Tensor, stepIndex: Int, sample: Tensor,
+                     state: inout SchedulerState, generator: inout TorchGenerator) throws -> Tensor {
+        guard stepIndex >= 0, stepIndex < timesteps.count else {
+            throw SchedulerError.stepOutOfRange(stepIndex: stepIndex, stepCount: timesteps.count)
+        }
+        let sigma = sigmas[stepIndex]
+        let x0 = try EulerMath.originalSample(modelOutput, sample: sample, sigma: sigma, prediction: settings.predictionType)
+        let dt = sigmas[stepIndex + 1] - sigma
+        return try Elementwise.map(sample, x0) { s, x in s + ((s - x) / sigma) * dt }
+    }
+}
+
+/// Shared by the Euler schedulers.
+enum EulerMath {
+    /// The denoised estimate from the model output, as diffusers forms it.
+    static func originalSample(_ modelOutput: Tensor, sample: Tensor, sigma: Float, prediction: PredictionType) throws -> Tensor {
+        switch prediction {
+        case .epsilon:
+            return try Elementwise.map(sample, modelOutput) { s, m in s - sigma * m }
+        case .vPrediction:
+            let c1 = -sigma / (sigma * sigma + 1).squareRoot()
+            let c2 = sigma * sigma + 1
+            return try Elementwise.map(modelOutput, sample) { m, s in m * c1 + s / c2 }
+        }
+    }
+}
