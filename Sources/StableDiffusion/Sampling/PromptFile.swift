@@ -1,0 +1,248 @@
+import Foundation
+
+/// A list of images to make, read from a file, checked completely before anything runs.
+///
+/// Two formats:
+/// - plain text: one prompt a line (surrounding white space trimmed); blank lines and lines
+///   starting with `#` are skipped;
+/// - JSONL: one JSON object a line, with any of the fields `prompt`, `negative_prompt`, `seed`,
+///   `count`, `steps`, `guidance_scale`, `guidance_cutoff`, `late_pass`, `scheduler`, `width`,
+///   `height`, `model`; blank and `#` lines are skipped here too.
+///
+/// A file is JSONL when its first line that is not skipped starts with `{` and ends with `}`
+/// (or when `format` says so, e.g. for a `.jsonl` path). Fields left out take the `defaults`
+/// (the command-line options). `count` makes that many requests with seeds seed, seed + 1, ...
+/// An empty prompt is allowed: it is a valid Stable Diffusion prompt (unconditional images).
+public enum PromptFile {
+    /// How to read the lines.
+    public enum Format: Sendable {
+        case plainText, jsonLines
+    }
+
+    /// The JSONL field names, in the order they are documented.
+    public static let fieldNames = ["prompt", "negative_prompt", "seed", "count", "steps", "guidance_scale",
+                                    "guidance_cutoff", "late_pass", "scheduler", "width", "height", "model"]
+
+    /// The largest `count` one line may ask for.
+    public static let maximumCount = 10_000
+
+    /// Reads the file at `path`; a `.jsonl` name means JSONL, a `.txt` name plain text.
+    /// - Throws: `PromptFileError` listing every problem, or it when the file cannot be read.
+    public static func read(path: String, defaults: GenerationRequest, count: Int = 1) throws -> [GenerationRequest] {
+        guard let data = FileManager.default.contents(atPath: path),
+              let text = String(data: data, encoding: .utf8) else {
+            throw PromptFileError(source: path, problems: [.init(line: nil, message: "cannot read the file as UTF-8 text")])
+        }
+        let name = path.lowercased()
+        let format: Format? = name.hasSuffix(".jsonl") ? .jsonLines : name.hasSuffix(".txt") ? .plainText : nil
+        return try parse(text: text, defaults: defaults, count: count, format: format, source: path)
+    }
+
+    /// Parses prompt-file text into requests, defaults filling what lines leave out.
+    /// - Parameters:
+    ///   - count: images per plain-text prompt (and per JSONL line without `count`).
+    ///   - format: nil to tell plain text from JSONL by the first line.
+    /// - Throws: `PromptFileError` with every problem found, each with its line number.
+    public static func parse(text: String, defaults: GenerationRequest, count: Int = 1,
+                             format: Format? = nil, source: String = "prompt text") throws -> [GenerationRequest] {
+        var problems = problems(in: defaults, count: count).map { PromptFileError.Problem(line: nil, message: "defaults: " + $0) }
+        guard problems.isEmpty else { throw PromptFileError(source: source, problems: problems) }
+        let lines = contentLines(text)
+        let isJSON = format.map { $0 == .jsonLines } ?? lines.first.map { $0.text.hasPrefix("{") && $0.text.hasSuffix("}") } ?? false
+        var requests: [GenerationRequest] = []
+        for line in lines {
+            if isJSON {
+                do {
+                    requests += try JSONLine(line.text).requests(defaults: defaults, count: count)
+                } catch let lineProblems as LineProblems {
+                    problems += lineProblems.messages.map { .init(line: line.number, message: $0) }
+                } catch {
+                    problems.append(.init(line: line.number, message: "\(error)"))
+                }
+            } else {
+                var request = defaults
+                request.prompt = line.text
+                requests += expand(request, count: count)
+            }
+        }
+        if lines.isEmpty { problems.append(.init(line: nil, message: "the file holds no prompts")) }
+        guard problems.isEmpty else { throw PromptFileError(source: source, problems: problems) }
+        return requests
+    }
+
+    /// What is wrong with a request's values (empty when nothing is): the checks every line's
+    /// fields go through, for checking command-line options the same way.
+    public static func problems(in request: GenerationRequest, count: Int = 1) -> [String] {
+        var problems: [String] = []
+        if request.steps < 1 || request.steps > 1000 { problems.append("steps must be 1...1000, not \(request.steps)") }
+        if !request.guidanceScale.isFinite || request.guidanceScale < 0 {
+            problems.append("guidance_scale must be a number >= 0, not \(request.guidanceScale)")
+        }
+        if !(0...1).contains(request.guidanceCutoff) {
+            problems.append("guidance_cutoff must be within [0, 1], not \(request.guidanceCutoff)")
+        }
+        for (name, value) in [("width", request.width), ("height", request.height)] where value < 8 || value % 8 != 0 {
+            problems.append("\(name) must be a positive multiple of 8, not \(value)")
+        }
+        if count < 1 || count > maximumCount { problems.append("count must be 1...\(maximumCount), not \(count)") }
+        if count >= 1, request.seed > UInt64.max - UInt64(count - 1) {
+            problems.append("seed \(request.seed) + count \(count) runs past the largest seed \(UInt64.max)")
+        }
+        return problems
+    }
+
+    /// `count` copies of `request` with seeds seed, seed + 1, ...
+    static func expand(_ request: GenerationRequest, count: Int) -> [GenerationRequest] {
+        (0..<count).map { offset in
+            var copy = request
+            copy.seed = request.seed + UInt64(offset)
+            return copy
+        }
+    }
+
+    /// Lines that are not blank or comments, trimmed, with their 1-based numbers.
+    private static func contentLines(_ text: String) -> [(number: Int, text: String)] {
+        text.split(separator: "\n", omittingEmptySubsequences: false).enumerated().compactMap { index, line in
+            let trimmed = line.trimmingCharacters(in: .whitespacesAndNewlines)
+            return trimmed.isEmpty || trimmed.hasPrefix("#") ? nil : (index + 1, trimmed)
+        }
+    }
+}
+
+/// The problems of one JSONL line.
+private struct LineProblems: Error {
+    let messages: [String]
+}
+
+/// One JSONL line's object, checked field by field.
+private struct JSONLine {
+    private let fields: [String: JSONValue]
+
+    init(_ text: String) throws {
+        do {
+            fields = try JSONDecoder().decode([String: JSONValue].self, from: Data(text.utf8))
+        } catch {
+            throw LineProblems(messages: ["not a JSON object (a JSONL file has one {...} object a line)"])
+        }
+    }
+
+    /// The line's requests: defaults overridden by the fields, expanded by `count`.
+    func requests(defaults: GenerationRequest, count defaultCount: Int) throws -> [GenerationRequest] {
+        var problems: [String] = []
+        for key in fields.keys.sorted() where !PromptFile.fieldNames.contains(key) {
+            problems.append("unknown field \"\(key)\" (known: \(PromptFile.fieldNames.joined(separator: ", ")))")
+        }
+        var request = defaults
+        var count = defaultCount
+        for key in PromptFile.fieldNames {
+            guard let value = fields[key] else { continue }
+            if let problem = apply(key, value, to: &request, count: &count) { problems.append(problem) }
+        }
+        // Fields of the wrong type kept the (valid) defaults, so the range checks see only
+        // values that were given well-typed.
+        problems += PromptFile.problems(in: request, count: count)
+        guard problems.isEmpty else { throw LineProblems(messages: problems) }
+        return PromptFile.expand(request, count: count)
+    }
+
+    /// Sets one field; returns what is wrong with its type or value, if anything.
+    private func apply(_ key: String, _ value: JSONValue, to request: inout GenerationRequest, count: inout Int) -> String? {
+        switch key {
+        case "prompt": return value.string(key).map { request.prompt = $0 }.problem
+        case "negative_prompt": return value.string(key).map { request.negativePrompt = $0 }.problem
+        case "model":
+            if case .null = value { request.model = nil; return nil }
+            return value.string(key).map { request.model = $0 }.problem
+        case "seed":
+            guard case .unsigned(let seed) = value else { return "seed must be a whole number >= 0, not \(value)" }
+            request.seed = seed
+        case "count": return value.integer(key).map { count = $0 }.problem
+        case "steps": return value.integer(key).map { request.steps = $0 }.problem
+        case "width": return value.integer(key).map { request.width = $0 }.problem
+        case "height": return value.integer(key).map { request.height = $0 }.problem
+        case "guidance_scale": return value.number(key).map { request.guidanceScale = $0 }.problem
+        case "guidance_cutoff": return value.number(key).map { request.guidanceCutoff = $0 }.problem
+        case "late_pass":
+            guard case .string(let text) = value, let pass = LatePass(rawValue: text) else {
+                return "late_pass must be \"uncond\" or \"cond\", not \(value)"
+            }
+            request.latePass = pass
+        case "scheduler":
+            guard case .string(let text) = value, let kind = SchedulerKind(rawValue: text) else {
+                let known = SchedulerKind.allCases.map(\.rawValue).joined(separator: ", ")
+                return "unknown scheduler \(value) (known: \(known))"
+            }
+            request.scheduler = kind
+        default: break
+        }
+        return nil
+    }
+}
+
+/// A JSON value as a prompt file line may hold it; numbers keep whether they were integers.
+private enum JSONValue: Decodable, CustomStringConvertible {
+    case null, bool(Bool), integer(Int64), unsigned(UInt64), number(Double), string(String), structure
+
+    init(from decoder: Decoder) throws {
+        let container = try decoder.singleValueContainer()
+        if container.decodeNil() { self = .null }
+        else if let value = try? container.decode(Bool.self) { self = .bool(value) }
+        else if let value = try? container.decode(UInt64.self) { self = .unsigned(value) }
+        else if let value = try? container.decode(Int64.self) { self = .integer(value) }
+        else if let value = try? container.decode(Double.self) { self = .number(value) }
+        else if let value = try? container.decode(String.self) { self = .string(value) }
+        else { self = .structure }
+    }
+
+    var description: String {
+        switch self {
+        case .null: return "null"
+        case .bool(let value): return String(value)
+        case .integer(let value): return String(value)
+        case .unsigned(let value): return String(value)
+        case .number(let value): return String(value)
+        case .string(let value): return "\"\(value)\""
+        case .structure: return "an array or object"
+        }
+    }
+
+    func string(_ key: String) -> Checked<String> {
+        guard case .string(let value) = self else { return .problem("\(key) must be a string, not \(self)") }
+        return .value(value)
+    }
+
+    func integer(_ key: String) -> Checked<Int> {
+        switch self {
+        case .unsigned(let value) where value <= UInt64(Int.max): return .value(Int(value))
+        case .integer(let value): return .value(Int(value))
+        default: return .problem("\(key) must be a whole number, not \(self)")
+        }
+    }
+
+    func number(_ key: String) -> Checked<Float> {
+        switch self {
+        case .unsigned(let value): return .value(Float(value))
+        case .integer(let value): return .value(Float(value))
+        case .number(let value): return .value(Float(value))
+        default: return .problem("\(key) must be a number, not \(self)")
+        }
+    }
+}
+
+/// A field's value or what is wrong with it.
+private enum Checked<Value> {
+    case value(Value)
+    case problem(String)
+
+    func map<Other>(_ transform: (Value) -> Other) -> Checked<Other> {
+        switch self {
+        case .value(let value): return .value(transform(value))
+        case .problem(let message): return .problem(message)
+        }
+    }
+
+    var problem: String? {
+        if case .problem(let message) = self { return message }
+        return nil
+    }
+}

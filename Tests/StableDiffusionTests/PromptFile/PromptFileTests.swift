@@ -1,0 +1,166 @@
+import Foundation
+import XCTest
+@testable import StableDiffusion
+
+/// Prompt files: plain text and JSONL, defaults, `count`, and validation before anything runs.
+final class PromptFileTests: XCTestCase {
+    let defaults = GenerationRequest(prompt: "default", negativePrompt: "blurry", seed: 100, steps: 25,
+                                     guidanceScale: 7.5, scheduler: .pndm, width: 128, height: 128)
+
+    private func problems(_ text: String, count: Int = 1, defaults: GenerationRequest? = nil) -> [PromptFileError.Problem] {
+        do {
+            _ = try PromptFile.parse(text: text, defaults: defaults ?? self.defaults, count: count)
+            XCTFail("expected problems in \(text.debugDescription)")
+            return []
+        } catch let error as PromptFileError {
+            return error.problems
+        } catch {
+            XCTFail("unexpected error \(error)")
+            return []
+        }
+    }
+
+    // MARK: plain text
+
+    func testPlainTextIsOnePromptALineWithDefaults() throws {
+        let requests = try PromptFile.parse(text: "a red circle\n  a blue star  \n", defaults: defaults)
+        XCTAssertEqual(requests.map(\.prompt), ["a red circle", "a blue star"])
+        XCTAssertEqual(requests[0], GenerationRequest(prompt: "a red circle", negativePrompt: "blurry", seed: 100,
+                                                      steps: 25, guidanceScale: 7.5, scheduler: .pndm,
+                                                      width: 128, height: 128))
+    }
+
+    func testPlainTextSkipsBlankAndCommentLines() throws {
+        let requests = try PromptFile.parse(text: "# shapes\n\na red circle\r\n   \n# done\na cross", defaults: defaults)
+        XCTAssertEqual(requests.map(\.prompt), ["a red circle", "a cross"])
+    }
+
+    func testPlainTextPromptsWithBracesStayPrompts() throws {
+        let requests = try PromptFile.parse(text: "{red|blue} car\na {big} dog", defaults: defaults)
+        XCTAssertEqual(requests.map(\.prompt), ["{red|blue} car", "a {big} dog"])
+    }
+
+    func testCountExpandsPlainPromptsWithConsecutiveSeeds() throws {
+        let requests = try PromptFile.parse(text: "a\nb", defaults: defaults, count: 3)
+        XCTAssertEqual(requests.map(\.prompt), ["a", "a", "a", "b", "b", "b"])
+        XCTAssertEqual(requests.map(\.seed), [100, 101, 102, 100, 101, 102])
+    }
+
+    func testFileWithoutPromptsIsAProblem() {
+        XCTAssertEqual(problems("# nothing\n\n"), [.init(line: nil, message: "the file holds no prompts")])
+    }
+
+    // MARK: JSONL
+
+    func testJSONLinesSetEveryField() throws {
+        let line = #"{"prompt": "a star", "negative_prompt": "", "seed": 7, "steps": 30, "guidance_scale": 5, "#
+            + #""guidance_cutoff": 0.4, "late_pass": "cond", "scheduler": "dpmpp-2m-karras", "width": 64, "#
+            + #""height": 96, "model": "shapes"}"#
+        let requests = try PromptFile.parse(text: line, defaults: defaults)
+        XCTAssertEqual(requests, [GenerationRequest(prompt: "a star", negativePrompt: "", seed: 7, steps: 30,
+                                                    guidanceScale: 5, guidanceCutoff: 0.4, latePass: .cond,
+                                                    scheduler: .dpmpp2mKarras, width: 64, height: 96, model: "shapes")])
+    }
+
+    func testJSONFieldsLeftOutTakeTheDefaults() throws {
+        let requests = try PromptFile.parse(text: #"{"seed": 5}"# + "\n" + #"{"prompt": "x"}"#, defaults: defaults)
+        XCTAssertEqual(requests.map(\.prompt), ["default", "x"])
+        XCTAssertEqual(requests.map(\.seed), [5, 100])
+        XCTAssertEqual(requests.map(\.steps), [25, 25])
+    }
+
+    func testJSONCountExpandsWithConsecutiveSeeds() throws {
+        let requests = try PromptFile.parse(text: #"{"prompt": "a", "seed": 41, "count": 3}"#, defaults: defaults)
+        XCTAssertEqual(requests.map(\.seed), [41, 42, 43])
+    }
+
+    func testEmptyPromptIsAllowed() throws {
+        let requests = try PromptFile.parse(text: #"{"prompt": ""}"#, defaults: defaults)
+        XCTAssertEqual(requests.map(\.prompt), [""])
+    }
+
+    func testJSONLinesFormatCanBeForced() throws {
+        let requests = try PromptFile.parse(text: "\n" + #" {"prompt": "a"} "#, defaults: defaults, format: .jsonLines)
+        XCTAssertEqual(requests.map(\.prompt), ["a"])
+    }
+
+    func testLargestSeedIsAccepted() throws {
+        let requests = try PromptFile.parse(text: #"{"seed": 18446744073709551615}"#, defaults: defaults)
+        XCTAssertEqual(requests.map(\.seed), [UInt64.max])
+    }
+
+    // MARK: validation
+
+    func testUnknownFieldIsReportedWithItsLine() {
+        let found = problems(#"{"prompt": "a"}"# + "\n" + #"{"promt": "b"}"#)
+        XCTAssertEqual(found.map(\.line), [2])
+        XCTAssertTrue(found[0].message.hasPrefix(#"unknown field "promt""#), found[0].message)
+    }
+
+    func testWrongTypesAreReported() {
+        let found = problems(#"{"prompt": 3, "seed": "7", "steps": 2.5, "width": true, "guidance_scale": "high"}"#)
+        XCTAssertEqual(found.map(\.message), [
+            "prompt must be a string, not 3",
+            "seed must be a whole number >= 0, not \"7\"",
+            "steps must be a whole number, not 2.5",
+            "guidance_scale must be a number, not \"high\"",
+            "width must be a whole number, not true",
+        ])
+    }
+
+    func testOutOfRangeValuesAreReported() {
+        let found = problems(#"{"steps": 0, "guidance_cutoff": 1.5, "width": 100, "height": 0, "count": 0, "seed": -1}"#)
+        XCTAssertEqual(found.map(\.message), [
+            "seed must be a whole number >= 0, not -1",
+            "steps must be 1...1000, not 0",
+            "guidance_cutoff must be within [0, 1], not 1.5",
+            "width must be a positive multiple of 8, not 100",
+            "height must be a positive multiple of 8, not 0",
+            "count must be 1...10000, not 0",
+        ])
+    }
+
+    func testUnknownSchedulerAndLatePassAreReported() {
+        let found = problems(#"{"scheduler": "lms", "late_pass": "both"}"#)
+        XCTAssertEqual(found.count, 2)
+        XCTAssertTrue(found[0].message.hasPrefix("late_pass must be \"uncond\" or \"cond\""), found[0].message)
+        XCTAssertTrue(found[1].message.hasPrefix("unknown scheduler \"lms\" (known: ddim, pndm,"), found[1].message)
+    }
+
+    func testSeedPlusCountPastTheLargestSeedIsReported() {
+        let found = problems(#"{"seed": 18446744073709551615, "count": 2}"#)
+        XCTAssertEqual(found.count, 1)
+        XCTAssertTrue(found[0].message.contains("runs past the largest seed"), found[0].message)
+    }
+
+    func testLineThatIsNotJSONInAJSONLFileIsReported() {
+        let found = problems(#"{"prompt": "a"}"# + "\n" + "a plain prompt\n" + #"{"prompt": }"#)
+        XCTAssertEqual(found.map(\.line), [2, 3])
+        XCTAssertTrue(found.allSatisfy { $0.message.hasPrefix("not a JSON object") })
+    }
+
+    func testEveryBadLineIsCollectedIntoOneError() throws {
+        let text = [#"{"steps": 0}"#, #"{"prompt": "fine"}"#, "# comment", #"{"width": 12}"#, #"{"x": 1}"#]
+            .joined(separator: "\n")
+        let found = problems(text)
+        XCTAssertEqual(found.map(\.line), [1, 4, 5])
+        let error = PromptFileError(source: "p.jsonl", problems: found)
+        XCTAssertTrue(error.description.hasPrefix("p.jsonl: 3 problems; nothing was run."), error.description)
+        XCTAssertTrue(error.description.contains("  line 4: width must be a positive multiple of 8, not 12"))
+    }
+
+    func testBadDefaultsAreReportedOnce() {
+        var bad = defaults
+        bad.steps = 0
+        XCTAssertEqual(problems("a\nb\nc", defaults: bad), [.init(line: nil, message: "defaults: steps must be 1...1000, not 0")])
+    }
+
+    func testReadsAPathAndTakesTheFormatFromItsExtension() throws {
+        let path = FileManager.default.temporaryDirectory.appendingPathComponent("prompts-\(UUID().uuidString).jsonl").path
+        try #"{"prompt": "from a file", "count": 2}"#.write(toFile: path, atomically: true, encoding: .utf8)
+        defer { try? FileManager.default.removeItem(atPath: path) }
+        let requests = try PromptFile.read(path: path, defaults: defaults)
+        XCTAssertEqual(requests.map(\.prompt), ["from a file", "from a file"])
+        XCTAssertThrowsError(try PromptFile.read(path: path + ".missing", defaults: defaults))
+    }
+}
