@@ -15,6 +15,7 @@ struct SDCluster: AsyncParsableCommand {
         subcommands: [
             // Subcommands, one per line (keep one per line: branches add lines here).
             BenchCommand.self,
+            ShapesCommand.self,
         ]
     )
 }
