@@ -16,6 +16,7 @@ struct SDCluster: AsyncParsableCommand {
             // Subcommands, one per line (keep one per line: branches add lines here).
             BenchCommand.self,
             TokenizeCommand.self,
+            ShapesCommand.self,
         ]
     )
 }
