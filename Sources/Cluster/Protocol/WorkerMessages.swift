@@ -44,7 +44,21 @@ public struct Disconnect: Codable, Sendable, Equatable {
 }
 
 /// HEARTBEAT: no fields; its header is `{}`.
-struct EmptyHeader: Codable, Equatable {}
+struct EmptyHeader: Codable, Equatable {
+    private struct NoKeys: CodingKey {
+        var stringValue: String
+        var intValue: Int? { nil }
+        init?(stringValue: String) { self.stringValue = stringValue }
+        init?(intValue: Int) { nil }
+    }
+
+    init() {}
+
+    /// Asks for a keyed container so that anything but a JSON object is refused.
+    init(from decoder: Decoder) throws {
+        _ = try decoder.container(keyedBy: NoKeys.self)
+    }
+}
 
 /// Which text an embedding or an evaluation belongs to.
 public enum TextSlot: String, Codable, Sendable, CaseIterable {
