@@ -1,0 +1,31 @@
+/// Frame 1 of every message: the message type as short ASCII.
+public enum MessageType: String, Sendable, CaseIterable, Codable {
+    // worker -> coordinator
+    case ready = "READY"
+    case textEncodeResult = "RESULT-TEXT"
+    case unetResult = "RESULT-UNET"
+    case vaeDecodeResult = "RESULT-VAE"
+    case missingEmbedding = "MISSING-EMBEDDING"
+    // coordinator -> worker
+    case textEncodeTask = "TASK-TEXT"
+    case unetTask = "TASK-UNET"
+    case vaeDecodeTask = "TASK-VAE"
+    // both directions between worker and coordinator
+    case heartbeat = "HEARTBEAT"
+    case disconnect = "DISCONNECT"
+    // client -> coordinator
+    case submit = "SUBMIT"
+    case status = "STATUS"
+    case cancel = "CANCEL"
+    case fetch = "FETCH"
+    // coordinator -> client
+    case accepted = "ACCEPTED"
+    case progress = "PROGRESS"
+    case result = "RESULT"
+    case statusReply = "STATUS-REPLY"
+    // any direction
+    case error = "ERROR"
+
+    /// Frame 1 as sent.
+    public var frame: [UInt8] { Array(rawValue.utf8) }
+}

@@ -1,0 +1,121 @@
+import Compute
+
+/// Element types a tensor frame can carry. Always little-endian.
+public enum WireDType: String, Codable, Sendable, CaseIterable {
+    /// IEEE float32: exact, the default (the cluster's bit-for-bit guarantee needs it).
+    case f32
+    /// bfloat16 (the top half of a float32, rounded to nearest even): half the bytes, lossy.
+    case bf16
+
+    public var byteWidth: Int { self == .f32 ? 4 : 2 }
+}
+
+/// What the header says about one tensor frame.
+public struct TensorSpec: Codable, Sendable, Equatable {
+    public var dtype: WireDType
+    public var shape: [Int]
+
+    public init(dtype: WireDType, shape: [Int]) {
+        self.dtype = dtype
+        self.shape = shape
+    }
+
+    /// Element count and byte count, or an error when the shape is unacceptable.
+    func byteCount(field: String, limits: ProtocolLimits) throws -> (elements: Int, bytes: Int) {
+        guard (1...limits.maxTensorRank).contains(shape.count) else {
+            throw ProtocolError.invalidTensorShape(field: field, shape: shape,
+                                                   reason: "rank must be 1...\(limits.maxTensorRank)")
+        }
+        var elements = 1
+        for d in shape {
+            guard d >= 1 else {
+                throw ProtocolError.invalidTensorShape(field: field, shape: shape, reason: "dimensions must be positive")
+            }
+            let (product, overflow) = elements.multipliedReportingOverflow(by: d)
+            guard !overflow, product <= limits.maxTensorBytes else {
+                throw ProtocolError.tensorTooLarge(field: field, bytes: Int.max, limit: limits.maxTensorBytes)
+            }
+            elements = product
+        }
+        let bytes = elements * dtype.byteWidth
+        guard bytes <= limits.maxTensorBytes else {
+            throw ProtocolError.tensorTooLarge(field: field, bytes: bytes, limit: limits.maxTensorBytes)
+        }
+        return (elements, bytes)
+    }
+}
+
+/// A tensor as it travels: float32 values in memory, with the element type to use on the wire.
+/// Equality compares shape, dtype and the exact bits of every value.
+public struct WireTensor: Sendable, Equatable {
+    public var tensor: Tensor
+    public var dtype: WireDType
+
+    public init(_ tensor: Tensor, dtype: WireDType = .f32) {
+        self.tensor = tensor
+        self.dtype = dtype
+    }
+
+    public var spec: TensorSpec { TensorSpec(dtype: dtype, shape: tensor.shape) }
+
+    public static func == (a: WireTensor, b: WireTensor) -> Bool {
+        guard a.dtype == b.dtype, a.tensor.shape == b.tensor.shape else { return false }
+        for i in 0..<a.tensor.count where a.tensor.pointer[i].bitPattern != b.tensor.pointer[i].bitPattern {
+            return false
+        }
+        return true
+    }
+
+    /// The frame's bytes, little-endian.
+    public func encodedFrame() -> [UInt8] {
+        let n = tensor.count, src = tensor.pointer
+        switch dtype {
+        case .f32:
+            return [UInt8](unsafeUninitializedCapacity: n * 4) { buffer, count in
+                let out = UnsafeMutableRawPointer(buffer.baseAddress!)
+                for i in 0..<n { out.storeBytes(of: src[i].bitPattern.littleEndian, toByteOffset: i * 4, as: UInt32.self) }
+                count = n * 4
+            }
+        case .bf16:
+            return [UInt8](unsafeUninitializedCapacity: n * 2) { buffer, count in
+                let out = UnsafeMutableRawPointer(buffer.baseAddress!)
+                for i in 0..<n { out.storeBytes(of: Self.bf16(src[i]).littleEndian, toByteOffset: i * 2, as: UInt16.self) }
+                count = n * 2
+            }
+        }
+    }
+
+    /// Decodes a frame against its spec: checks shape, byte count and finiteness while copying
+    /// into a fresh aligned tensor (one pass, one copy).
+    public static func decode(_ frame: [UInt8], spec: TensorSpec, field: String,
+                              limits: ProtocolLimits = .standard) throws -> WireTensor {
+        let (elements, bytes) = try spec.byteCount(field: field, limits: limits)
+        guard frame.count == bytes else {
+            throw ProtocolError.tensorSizeMismatch(field: field, expectedBytes: bytes, foundBytes: frame.count)
+        }
+        let tensor = Tensor(uninitialized: spec.shape)
+        let dst = tensor.pointer
+        var firstBad = -1
+        frame.withUnsafeBytes { raw in
+            for i in 0..<elements {
+                let value: Float
+                switch spec.dtype {
+                case .f32: value = Float(bitPattern: UInt32(littleEndian: raw.loadUnaligned(fromByteOffset: i * 4, as: UInt32.self)))
+                case .bf16: value = Float(bitPattern: UInt32(UInt16(littleEndian: raw.loadUnaligned(fromByteOffset: i * 2, as: UInt16.self))) << 16)
+                }
+                if !value.isFinite && firstBad < 0 { firstBad = i }
+                dst[i] = value
+            }
+        }
+        if firstBad >= 0 { throw ProtocolError.nonFiniteTensor(field: field, elementIndex: firstBad) }
+        return WireTensor(tensor, dtype: spec.dtype)
+    }
+
+    /// float32 -> bfloat16 bits, rounding to nearest even; NaN stays NaN.
+    static func bf16(_ x: Float) -> UInt16 {
+        let bits = x.bitPattern
+        if x.isNaN { return UInt16(bits >> 16) | 0x0040 }
+        let rounding = 0x7FFF + ((bits >> 16) & 1)
+        return UInt16((bits &+ rounding) >> 16)
+    }
+}

@@ -1,0 +1,147 @@
+import Foundation
+import StableDiffusion
+
+/// Per-image state changes and the queries the coordinator resumes from.
+extension JobStore {
+    /// Marks a queued image as running. Returns false (and changes nothing) when it is not
+    /// queued any more (running, finished or cancelled).
+    @discardableResult
+    public func markRunning(_ key: ImageKey) throws -> Bool {
+        let changed = try storeCall {
+            try db.prepare("UPDATE images SET state = 'running', updated = ? WHERE batch_id = ? AND idx = ? AND state = 'queued'")
+                .run([.real(Date().timeIntervalSince1970), .text(key.batchId), .integer(Int64(key.index))])
+            return db.changes == 1
+        }
+        if !changed { try requireImage(key) }
+        return changed
+    }
+
+    /// Saves an unfinished image's sampling state (opaque bytes) and its work so far, so that
+    /// a restarted coordinator resumes from here. Returns false when the image is finished or
+    /// cancelled (the caller should stop working on it).
+    @discardableResult
+    public func saveCheckpoint(_ key: ImageKey, checkpoint: [UInt8], unetEvaluations: Int, workers: [String]) throws -> Bool {
+        let changed = try storeCall {
+            try db.prepare("""
+                UPDATE images SET state = 'running', checkpoint = ?, unet_evaluations = ?, workers = ?, updated = ?
+                WHERE batch_id = ? AND idx = ? AND state IN ('queued', 'running')
+                """)
+                .run([.blob(checkpoint), .integer(Int64(unetEvaluations)), .text(Self.json(workers)),
+                      .real(Date().timeIntervalSince1970), .text(key.batchId), .integer(Int64(key.index))])
+            return db.changes == 1
+        }
+        if !changed { try requireImage(key) }
+        return changed
+    }
+
+    /// Records a finished image durably. Returns its finishing sequence number in the batch, or
+    /// nil when it was already finished or cancelled (a late duplicate: ignore it).
+    @discardableResult
+    public func markDone(_ key: ImageKey, outcome: ImageOutcome) throws -> Int? {
+        try finish(key, state: .done, file: outcome.fileName, manifestLine: outcome.manifestLine, error: nil,
+                   unetEvaluations: outcome.unetEvaluations, workers: outcome.workers)
+    }
+
+    /// Records that an image was given up on. Same return value as `markDone`.
+    @discardableResult
+    public func markFailed(_ key: ImageKey, error: String, unetEvaluations: Int = 0, workers: [String] = []) throws -> Int? {
+        try finish(key, state: .failed, file: nil, manifestLine: nil, error: error,
+                   unetEvaluations: unetEvaluations, workers: workers)
+    }
+
+    private func finish(_ key: ImageKey, state: ImageState, file: String?, manifestLine: String?, error: String?,
+                        unetEvaluations: Int, workers: [String]) throws -> Int? {
+        try durably {
+            guard let current = try imageState(key) else { throw JobStoreError.unknownImage(key) }
+            guard current.isUnfinished else { return nil }
+            let next = try db.prepare("SELECT COALESCE(MAX(finish_seq) + 1, 0) FROM images WHERE batch_id = ?")
+            _ = try next.bind([.text(key.batchId)]).step()
+            let sequence = next.int(0)
+            try db.prepare("""
+                UPDATE images SET state = ?, result_file = ?, manifest_line = ?, error = ?, unet_evaluations = ?,
+                    workers = ?, checkpoint = NULL, finish_seq = ?, updated = ?
+                WHERE batch_id = ? AND idx = ?
+                """)
+                .run([.text(state.rawValue), file.map { .text($0) } ?? .null, manifestLine.map { .text($0) } ?? .null,
+                      error.map { .text($0) } ?? .null, .integer(Int64(unetEvaluations)), .text(Self.json(workers)),
+                      .integer(Int64(sequence)), .real(Date().timeIntervalSince1970), .text(key.batchId), .integer(Int64(key.index))])
+            try db.prepare("""
+                UPDATE batches SET state = 'finished' WHERE id = ?1 AND state = 'active'
+                AND NOT EXISTS (SELECT 1 FROM images WHERE batch_id = ?1 AND state IN ('queued', 'running'))
+                """).run([.text(key.batchId)])
+            return sequence
+        }
+    }
+
+    /// The state of one image, or nil when there is no such image.
+    public func imageState(_ key: ImageKey) throws -> ImageState? {
+        try storeCall {
+            let q = try db.prepare("SELECT state FROM images WHERE batch_id = ? AND idx = ?")
+            guard try q.bind([.text(key.batchId), .integer(Int64(key.index))]).step() else { return nil }
+            return q.text(0).flatMap(ImageState.init(rawValue:))
+        }
+    }
+
+    /// Every queued or running image of active batches, oldest batch first, in index order:
+    /// what a (re)started coordinator has to do. Finished images never appear here.
+    public func unfinishedImages() throws -> [StoredImage] {
+        let rows = try storeCall {
+            let q = try db.prepare("""
+                SELECT i.batch_id, i.idx, i.request_json, i.state, b.output_dir, i.checkpoint, i.unet_evaluations, i.workers
+                FROM images i JOIN batches b ON b.id = i.batch_id
+                WHERE i.state IN ('queued', 'running') AND b.state = 'active'
+                ORDER BY b.created, b.rowid, i.idx
+                """)
+            try q.bind([])
+            var rows: [(ImageKey, String, String, String, [UInt8]?, Int, String)] = []
+            while try q.step() {
+                rows.append((ImageKey(batchId: q.text(0) ?? "", index: q.int(1)), q.text(2) ?? "", q.text(3) ?? "",
+                             q.text(4) ?? "", q.blob(5), q.int(6), q.text(7) ?? "[]"))
+            }
+            return rows
+        }
+        return try rows.map { key, requestJSON, state, dir, checkpoint, evaluations, workers in
+            StoredImage(key: key, request: try Self.request(requestJSON, key), state: ImageState(rawValue: state) ?? .queued,
+                        outputDirectory: dir, checkpoint: checkpoint, unetEvaluations: evaluations, workers: Self.names(workers))
+        }
+    }
+
+    /// Finished (done or failed) images of a batch whose sequence number is >= `since`, in
+    /// finishing order, at most `limit` of them.
+    public func resultsSince(batchId: String, since: Int, limit: Int = 1000) throws -> [StoredResult] {
+        if try batch(batchId) == nil { throw JobStoreError.unknownBatch(batchId) }
+        return try storeCall {
+            let q = try db.prepare("""
+                SELECT idx, finish_seq, state, result_file, manifest_line, error, unet_evaluations, workers FROM images
+                WHERE batch_id = ? AND finish_seq >= ? ORDER BY finish_seq LIMIT ?
+                """)
+            try q.bind([.text(batchId), .integer(Int64(since)), .integer(Int64(limit))])
+            var out: [StoredResult] = []
+            while try q.step() {
+                out.append(StoredResult(key: ImageKey(batchId: batchId, index: q.int(0)), sequence: q.int(1),
+                                        state: ImageState(rawValue: q.text(2) ?? "") ?? .failed, fileName: q.text(3),
+                                        manifestLine: q.text(4), error: q.text(5), unetEvaluations: q.int(6),
+                                        workers: Self.names(q.text(7) ?? "[]")))
+            }
+            return out
+        }
+    }
+
+    private func requireImage(_ key: ImageKey) throws {
+        if try imageState(key) == nil { throw JobStoreError.unknownImage(key) }
+    }
+
+    static func json(_ names: [String]) -> String { String(decoding: HeaderCoding.encode(names), as: UTF8.self) }
+
+    static func names(_ json: String) -> [String] {
+        (try? JSONDecoder().decode([String].self, from: Data(json.utf8))) ?? []
+    }
+
+    static func request(_ json: String, _ key: ImageKey) throws -> GenerationRequest {
+        do {
+            return try JSONDecoder().decode(GenerationRequest.self, from: Data(json.utf8))
+        } catch {
+            throw JobStoreError.corruptRecord("request of image \(key): \(error)")
+        }
+    }
+}

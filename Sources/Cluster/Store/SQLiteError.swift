@@ -1,0 +1,29 @@
+import CSQLite
+
+/// A failed SQLite call: the result code, `sqlite3_errmsg`'s text and what was being done.
+public struct SQLiteError: Error, Equatable, Sendable, CustomStringConvertible {
+    /// The (extended) SQLite result code, e.g. 19 (SQLITE_CONSTRAINT) or 5 (SQLITE_BUSY).
+    public let code: Int32
+    public let message: String
+    /// The operation or SQL that failed.
+    public let context: String
+
+    public init(code: Int32, message: String, context: String) {
+        self.code = code
+        self.message = message
+        self.context = context
+    }
+
+    /// The error the connection reports right after a failed call.
+    static func last(_ db: OpaquePointer?, code: Int32, context: String) -> SQLiteError {
+        let text = db.flatMap { sqlite3_errmsg($0) }.map { String(cString: $0) } ?? String(cString: sqlite3_errstr(code))
+        return SQLiteError(code: code, message: text, context: context)
+    }
+
+    /// The primary result code (the low byte of the extended code).
+    public var primaryCode: Int32 { code & 0xFF }
+
+    public var description: String {
+        "SQLite error \(code) (\(message)) while \(context)"
+    }
+}

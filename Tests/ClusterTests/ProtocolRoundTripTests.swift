@@ -1,0 +1,109 @@
+import XCTest
+import Compute
+@testable import Cluster
+
+final class ProtocolRoundTripTests: XCTestCase {
+    func testEveryWorkerToCoordinatorMessageRoundTrips() throws {
+        let messages: [WorkerToCoordinator] = [
+            .ready(Samples.ready), .heartbeat, .disconnect(Disconnect(reason: "SIGTERM")), .disconnect(Disconnect()),
+            .textEncodeResult(Samples.textResult), .unetResult(Samples.unetResult), .vaeDecodeResult(Samples.vaeResult),
+            .missingEmbedding(MissingEmbedding(taskId: "t2", embeddingIds: ["b1/0/c"])),
+            .error(ErrorReply(code: .unknownModel, message: "no model sd-xl here", inReplyTo: "TASK-UNET", taskId: "t9")),
+        ]
+        for message in messages {
+            XCTAssertEqual(try WorkerToCoordinator.decode(message.encode()), message)
+        }
+    }
+
+    func testEveryCoordinatorToWorkerMessageRoundTrips() throws {
+        let messages: [CoordinatorToWorker] = [
+            .textEncodeTask(Samples.textTask), .unetTask(Samples.unetTask), .vaeDecodeTask(Samples.vaeTask),
+            .heartbeat, .disconnect(Disconnect(reason: "coordinator stopping")),
+            .error(ErrorReply(code: .badTensor, message: "x")),
+        ]
+        for message in messages {
+            XCTAssertEqual(try CoordinatorToWorker.decode(message.encode()), message)
+        }
+    }
+
+    func testEveryClientToCoordinatorMessageRoundTrips() throws {
+        let messages: [ClientToCoordinator] = [
+            .submit(Samples.submit), .status(StatusQuery()), .status(StatusQuery(batchId: "b1")),
+            .cancel(CancelBatch(batchId: "b1")), .fetch(FetchResults(batchId: "b1", since: 4, waitMilliseconds: 1000)),
+        ]
+        for message in messages {
+            XCTAssertEqual(try ClientToCoordinator.decode(message.encode()), message)
+        }
+    }
+
+    func testEveryCoordinatorToClientMessageRoundTrips() throws {
+        let messages: [CoordinatorToClient] = [
+            .accepted(BatchAccepted(batchId: "b1", clientBatchName: "p", submissionId: "u", count: 2)),
+            .progress(BatchProgress(batchId: "b1", counts: ImageCounts(queued: 1, done: 4, cancelled: 2), nextSince: 4)),
+            .result(Samples.finished), .result(Samples.failed), .statusReply(Samples.status),
+            .error(ErrorReply(code: .noWorkerForModel, message: "no worker hosts sd-xl", inReplyTo: "SUBMIT")),
+        ]
+        for message in messages {
+            XCTAssertEqual(try CoordinatorToClient.decode(message.encode()), message)
+        }
+    }
+
+    func testFrameLayoutIsSignatureTypeHeaderThenPayloadsInHeaderOrder() throws {
+        let frames = CoordinatorToWorker.unetTask(Samples.unetTask).encode()
+        XCTAssertEqual(frames[0], Array("SDC1".utf8))
+        XCTAssertEqual(frames[1], Array("TASK-UNET".utf8))
+        let header = try JSONSerialization.jsonObject(with: Data(frames[2])) as? [String: Any]
+        XCTAssertEqual((header?["items"] as? [Any])?.count, 3)
+        XCTAssertEqual(frames.count, 3 + 3 + 1, "three latents then one embedding")
+        XCTAssertEqual(frames[3], Samples.unetTask.items[0].latent.encodedFrame())
+        XCTAssertEqual(frames[5].count, 4 * 4 * 4 * 2, "bf16 latent takes two bytes per value")
+        XCTAssertEqual(frames[6], Samples.unetTask.embeddings[0].embedding.encodedFrame())
+    }
+
+    func testFloat32FramesAreLittleEndianIEEE() {
+        let t = WireTensor(Tensor(shape: [2], values: [1.0, -2.0]))
+        XCTAssertEqual(t.encodedFrame(), [0x00, 0x00, 0x80, 0x3F, 0x00, 0x00, 0x00, 0xC0])
+    }
+
+    func testFloat32RoundTripIsBitExactIncludingSubnormalsAndNegativeZero() throws {
+        let values: [Float] = [0, -0.0, .leastNonzeroMagnitude, .greatestFiniteMagnitude, -1e-30, 3.1415927]
+        let t = WireTensor(Tensor(shape: [6], values: values))
+        let back = try WireTensor.decode(t.encodedFrame(), spec: t.spec, field: "t")
+        XCTAssertEqual(back.tensor.values.map(\.bitPattern), values.map(\.bitPattern))
+    }
+
+    func testBFloat16RoundsToNearestEven() throws {
+        // IEEE round-to-nearest-even on the dropped 16 bits.
+        XCTAssertEqual(WireTensor.bf16(1.0), 0x3F80)
+        XCTAssertEqual(WireTensor.bf16(Float(bitPattern: 0x3F80_8000)), 0x3F80, "tie goes to the even 0x3F80")
+        XCTAssertEqual(WireTensor.bf16(Float(bitPattern: 0x3F81_8000)), 0x3F82, "tie goes to the even 0x3F82")
+        XCTAssertEqual(WireTensor.bf16(Float(bitPattern: 0x3F80_8001)), 0x3F81, "above the tie rounds up")
+        XCTAssertEqual(WireTensor.bf16(-2.0), 0xC000)
+        let t = WireTensor(Tensor(shape: [3], values: [1.0, Float(bitPattern: 0x3F81_8000), -2.0]), dtype: .bf16)
+        XCTAssertEqual(t.encodedFrame(), [0x80, 0x3F, 0x82, 0x3F, 0x00, 0xC0])
+        let back = try WireTensor.decode(t.encodedFrame(), spec: t.spec, field: "t")
+        XCTAssertEqual(back.tensor.values, [1.0, Float(bitPattern: 0x3F82_0000), -2.0])
+    }
+
+    func testRoutedFramesSplitAndRejoinTheIdentity() throws {
+        let message = WorkerToCoordinator.heartbeat.encode()
+        let routed = try RoutedFrames(received: [Array("id-1".utf8)] + message)
+        XCTAssertEqual(routed.identity, Array("id-1".utf8))
+        XCTAssertEqual(routed.frames, message)
+        XCTAssertEqual(routed.toSend, [Array("id-1".utf8)] + message)
+        XCTAssertThrowsError(try RoutedFrames(received: [Array("id-1".utf8)]))
+    }
+
+    func testMessagesTravelThroughRealSockets() throws {
+        let context = try ZMQContext()
+        let router = try context.socket(.router)
+        try router.bind("inproc://protocol")
+        let dealer = try context.socket(.dealer)
+        try dealer.connect("inproc://protocol")
+        try dealer.send(frames: WorkerToCoordinator.unetResult(Samples.unetResult).encode())
+        let routed = try RoutedFrames(received: try XCTUnwrap(try receive(router)))
+        XCTAssertEqual(try WorkerToCoordinator.decode(routed.frames), .unetResult(Samples.unetResult))
+        try router.send(frames: RoutedFrames(identity: routed.identity, frames: CoordinatorToWorker.vaeDecodeTask(Samples.vaeTask).encode()).toSend)
+        XCTAssertEqual(try CoordinatorToWorker.decode(try XCTUnwrap(try receive(dealer))), .vaeDecodeTask(Samples.vaeTask))
+    }
+}
