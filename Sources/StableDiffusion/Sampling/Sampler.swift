@@ -80,7 +80,7 @@ public enum Sampler {
 
     /// `uncond + w * (cond - uncond)`, in the order diffusers computes it.
     public static func classifierFreeGuidance(cond: Tensor, uncond: Tensor, scale: Float) throws -> Tensor {
-        try Elementwise.map(uncond, cond) { u, c in u + scale * (c - u) }
+        try SchedulerMath.map(uncond, cond) { u, c in u + scale * (c - u) }
     }
 
     /// The image's scheduler, rebuilt from its request and model (cheap: no model involved).

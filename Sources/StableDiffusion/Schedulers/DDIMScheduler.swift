@@ -54,18 +54,18 @@ public struct DDIMScheduler: Scheduler {
         var x0: Tensor, eps: Tensor
         switch settings.predictionType {
         case .epsilon:
-            x0 = try Elementwise.map(sample, modelOutput) { s, m in (s - sqrtBeta * m) / sqrtAlpha }
+            x0 = try SchedulerMath.map(sample, modelOutput) { s, m in (s - sqrtBeta * m) / sqrtAlpha }
             eps = modelOutput
         case .vPrediction:
-            x0 = try Elementwise.map(sample, modelOutput) { s, m in sqrtAlpha * s - sqrtBeta * m }
-            eps = try Elementwise.map(sample, modelOutput) { s, m in sqrtAlpha * m + sqrtBeta * s }
+            x0 = try SchedulerMath.map(sample, modelOutput) { s, m in sqrtAlpha * s - sqrtBeta * m }
+            eps = try SchedulerMath.map(sample, modelOutput) { s, m in sqrtAlpha * m + sqrtBeta * s }
         }
         if settings.clipSample {
             let r = Float(settings.clipSampleRange)
-            x0 = Elementwise.map(x0) { min(max($0, -r), r) }
+            x0 = SchedulerMath.map(x0) { min(max($0, -r), r) }
         }
         let direction = (1 - alphaPrev - 0).squareRoot()
         let sqrtAlphaPrev = alphaPrev.squareRoot()
-        return try Elementwise.map(x0, eps) { x, e in sqrtAlphaPrev * x + direction * e }
+        return try SchedulerMath.map(x0, eps) { x, e in sqrtAlphaPrev * x + direction * e }
     }
 }

@@ -69,12 +69,12 @@ public struct DPMSolverMultistepScheduler: Scheduler {
             && (settings.eulerAtFinal || (settings.lowerOrderFinal && count < 15) || settings.finalSigmaIsZero)
         // diffusers' `lower_order_second` only lowers third-order steps; order 2 is the highest here.
         let x0 = try dataPrediction(modelOutput, sample: sample, stepIndex: stepIndex)
-        state.history = Array((state.history + [Elementwise.packed(x0)]).suffix(settings.solverOrder))
+        state.history = Array((state.history + [SchedulerMath.packed(x0)]).suffix(settings.solverOrder))
         let next: Tensor
         if settings.solverOrder == 1 || state.lowerOrderCount < 1 || lowerOrderFinal {
             next = try firstOrderUpdate(x0, sample: sample, stepIndex: stepIndex)
         } else {
-            let previous = Elementwise.tensor(state.history[state.history.count - 2], shape: sample.shape)
+            let previous = SchedulerMath.tensor(state.history[state.history.count - 2], shape: sample.shape)
             next = try secondOrderUpdate(x0, previous, sample: sample, stepIndex: stepIndex)
         }
         if state.lowerOrderCount < settings.solverOrder { state.lowerOrderCount += 1 }
@@ -86,9 +86,9 @@ public struct DPMSolverMultistepScheduler: Scheduler {
         let (alphaT, sigmaT) = Self.alphaSigma(sigmas[stepIndex])
         switch settings.predictionType {
         case .epsilon:
-            return try Elementwise.map(sample, modelOutput) { s, m in (s - sigmaT * m) / alphaT }
+            return try SchedulerMath.map(sample, modelOutput) { s, m in (s - sigmaT * m) / alphaT }
         case .vPrediction:
-            return try Elementwise.map(sample, modelOutput) { s, m in alphaT * s - sigmaT * m }
+            return try SchedulerMath.map(sample, modelOutput) { s, m in alphaT * s - sigmaT * m }
         }
     }
 
@@ -97,7 +97,7 @@ public struct DPMSolverMultistepScheduler: Scheduler {
         let (alphaS, sigmaS) = Self.alphaSigma(sigmas[stepIndex])
         let h = (log(alphaT) - log(sigmaT)) - (log(alphaS) - log(sigmaS))
         let c1 = sigmaT / sigmaS, c2 = alphaT * (exp(-h) - 1)
-        return try Elementwise.map(sample, x0) { s, m in c1 * s - c2 * m }
+        return try SchedulerMath.map(sample, x0) { s, m in c1 * s - c2 * m }
     }
 
     func secondOrderUpdate(_ m0: Tensor, _ m1: Tensor, sample: Tensor, stepIndex: Int) throws -> Tensor {
@@ -110,7 +110,7 @@ public struct DPMSolverMultistepScheduler: Scheduler {
         let h = lambdaT - lambdaS0, h0 = lambdaS0 - lambdaS1
         let inverseR0 = 1 / (h0 / h)
         let c1 = sigmaT / sigmaS0, c2 = alphaT * (exp(-h) - 1), c3 = 0.5 * (alphaT * (exp(-h) - 1))
-        let d1 = try Elementwise.map(m0, m1) { a, b in inverseR0 * (a - b) }
-        return try Elementwise.map(sample, m0, d1) { s, d0, d1 in c1 * s - c2 * d0 - c3 * d1 }
+        let d1 = try SchedulerMath.map(m0, m1) { a, b in inverseR0 * (a - b) }
+        return try SchedulerMath.map(sample, m0, d1) { s, d0, d1 in c1 * s - c2 * d0 - c3 * d1 }
     }
 }

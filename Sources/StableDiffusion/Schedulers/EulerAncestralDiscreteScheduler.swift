@@ -22,7 +22,7 @@ public struct EulerAncestralDiscreteScheduler: Scheduler {
     public func scaleModelInput(_ sample: Tensor, stepIndex: Int) -> Tensor {
         let sigma = sigmas[stepIndex]
         let divisor = (sigma * sigma + 1).squareRoot()
-        return Elementwise.map(sample) { $0 / divisor }
+        return SchedulerMath.map(sample) { $0 / divisor }
     }
 
     public func step(_ modelOutput: Tensor, stepIndex: Int, sample: Tensor,
@@ -35,9 +35,9 @@ public struct EulerAncestralDiscreteScheduler: Scheduler {
         let sigmaUp = ((sigmaTo * sigmaTo) * (sigmaFrom * sigmaFrom - sigmaTo * sigmaTo) / (sigmaFrom * sigmaFrom)).squareRoot()
         let sigmaDown = (sigmaTo * sigmaTo - sigmaUp * sigmaUp).squareRoot()
         let dt = sigmaDown - sigmaFrom
-        let deterministic = try Elementwise.map(sample, x0) { s, x in s + ((s - x) / sigmaFrom) * dt }
+        let deterministic = try SchedulerMath.map(sample, x0) { s, x in s + ((s - x) / sigmaFrom) * dt }
         // diffusers draws the noise on every step, the last one included (where sigma_up is 0).
         let noise = generator.randn(shape: modelOutput.shape)
-        return try Elementwise.map(deterministic, noise) { p, n in p + n * sigmaUp }
+        return try SchedulerMath.map(deterministic, noise) { p, n in p + n * sigmaUp }
     }
 }

@@ -23,7 +23,7 @@ public struct EulerDiscreteScheduler: Scheduler {
     public func scaleModelInput(_ sample: Tensor, stepIndex: Int) -> Tensor {
         let sigma = sigmas[stepIndex]
         let divisor = (sigma * sigma + 1).squareRoot()
-        return Elementwise.map(sample) { $0 / divisor }
+        return SchedulerMath.map(sample) { $0 / divisor }
     }
 
     public func step(_ modelOutput: Tensor, stepIndex: Int, sample: Tensor,
@@ -34,7 +34,7 @@ public struct EulerDiscreteScheduler: Scheduler {
         let sigma = sigmas[stepIndex]
         let x0 = try EulerMath.originalSample(modelOutput, sample: sample, sigma: sigma, prediction: settings.predictionType)
         let dt = sigmas[stepIndex + 1] - sigma
-        return try Elementwise.map(sample, x0) { s, x in s + ((s - x) / sigma) * dt }
+        return try SchedulerMath.map(sample, x0) { s, x in s + ((s - x) / sigma) * dt }
     }
 }
 
@@ -44,11 +44,11 @@ enum EulerMath {
     static func originalSample(_ modelOutput: Tensor, sample: Tensor, sigma: Float, prediction: PredictionType) throws -> Tensor {
         switch prediction {
         case .epsilon:
-            return try Elementwise.map(sample, modelOutput) { s, m in s - sigma * m }
+            return try SchedulerMath.map(sample, modelOutput) { s, m in s - sigma * m }
         case .vPrediction:
             let c1 = -sigma / (sigma * sigma + 1).squareRoot()
             let c2 = sigma * sigma + 1
-            return try Elementwise.map(modelOutput, sample) { m, s in m * c1 + s / c2 }
+            return try SchedulerMath.map(modelOutput, sample) { m, s in m * c1 + s / c2 }
         }
     }
 }

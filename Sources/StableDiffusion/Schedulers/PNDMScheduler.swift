@@ -55,30 +55,30 @@ public struct PNDMScheduler: Scheduler {
         var t = integerTimesteps[stepIndex]
         var prevT = t - stepRatio
         if stepIndex != 1 {
-            state.history = Array(state.history.suffix(3)) + [Elementwise.packed(modelOutput)]
+            state.history = Array(state.history.suffix(3)) + [SchedulerMath.packed(modelOutput)]
         } else {
             prevT = t
             t += stepRatio
         }
-        let ets = state.history.map { Elementwise.tensor($0, shape: sample.shape) }
+        let ets = state.history.map { SchedulerMath.tensor($0, shape: sample.shape) }
         var combined: Tensor
         var base = sample
         switch (ets.count, stepIndex) {
         case (1, 0):
             combined = modelOutput
-            state.pendingSample = Elementwise.packed(sample)
+            state.pendingSample = SchedulerMath.packed(sample)
         case (1, 1):
-            combined = try Elementwise.map(modelOutput, ets[0]) { m, e in (m + e) / 2 }
-            base = Elementwise.tensor(state.pendingSample ?? Elementwise.packed(sample), shape: sample.shape)
+            combined = try SchedulerMath.map(modelOutput, ets[0]) { m, e in (m + e) / 2 }
+            base = SchedulerMath.tensor(state.pendingSample ?? SchedulerMath.packed(sample), shape: sample.shape)
             state.pendingSample = nil
         case (2, _):
-            combined = try Elementwise.map(ets[1], ets[0]) { e1, e2 in (3 * e1 - e2) / 2 }
+            combined = try SchedulerMath.map(ets[1], ets[0]) { e1, e2 in (3 * e1 - e2) / 2 }
         case (3, _):
-            combined = try Elementwise.map(ets[2], ets[1], ets[0]) { e1, e2, e3 in (23 * e1 - 16 * e2 + 5 * e3) / 12 }
+            combined = try SchedulerMath.map(ets[2], ets[1], ets[0]) { e1, e2, e3 in (23 * e1 - 16 * e2 + 5 * e3) / 12 }
         default:
             let (e1, e2, e3, e4) = (ets[3], ets[2], ets[1], ets[0])
-            let sum3 = try Elementwise.map(e1, e2, e3) { a, b, c in 55 * a - 59 * b + 37 * c }
-            combined = try Elementwise.map(sum3, e4) { s, d in Float(1.0 / 24.0) * (s - 9 * d) }
+            let sum3 = try SchedulerMath.map(e1, e2, e3) { a, b, c in 55 * a - 59 * b + 37 * c }
+            combined = try SchedulerMath.map(sum3, e4) { s, d in Float(1.0 / 24.0) * (s - 9 * d) }
         }
         return try previousSample(base, t: t, prevT: prevT, modelOutput: combined)
     }
@@ -91,11 +91,11 @@ public struct PNDMScheduler: Scheduler {
         var output = modelOutput
         if settings.predictionType == .vPrediction {
             let (a, b) = (alphaT.squareRoot(), betaT.squareRoot())
-            output = try Elementwise.map(modelOutput, sample) { m, s in a * m + b * s }
+            output = try SchedulerMath.map(modelOutput, sample) { m, s in a * m + b * s }
         }
         let sampleCoeff = (alphaPrev / alphaT).squareRoot()
         let denominator = alphaT * betaPrev.squareRoot() + (alphaT * betaT * alphaPrev).squareRoot()
         let difference = alphaPrev - alphaT
-        return try Elementwise.map(sample, output) { s, m in sampleCoeff * s - difference * m / denominator }
+        return try SchedulerMath.map(sample, output) { s, m in sampleCoeff * s - difference * m / denominator }
     }
 }

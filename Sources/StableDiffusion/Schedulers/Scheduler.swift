@@ -81,8 +81,8 @@ public enum Schedulers {
     }
 }
 
-/// Element-wise arithmetic on equally shaped tensors, for the schedulers' update rules.
-enum Elementwise {
+/// Element-wise arithmetic on equally shaped tensors (named apart from `Compute.Elementwise`), for the schedulers' update rules.
+enum SchedulerMath {
     static func map(_ a: Tensor, _ f: (Float) -> Float) -> Tensor {
         let out = Tensor(uninitialized: a.shape)
         for i in 0..<a.count { out.pointer[i] = f(a.pointer[i]) }

@@ -12,7 +12,7 @@ final class FakeUNet: UNetEvaluator, @unchecked Sendable {
     static func predict(_ input: Tensor, timestep: Float, slot: TextSlot) -> Tensor {
         let b = bias[slot]!
         let timeTerm = Float(0.01 * Double(timestep) / 1000)
-        return Elementwise.map(input) { 0.3 * sin($0 + b) + timeTerm + 0.05 * b }
+        return SchedulerMath.map(input) { 0.3 * sin($0 + b) + timeTerm + 0.05 * b }
     }
 
     func callAsFunction(_ pending: [Evaluation]) -> [Tensor] {

@@ -37,7 +37,7 @@ final class SamplerTests: XCTestCase {
             // The same loop written directly against the scheduler and generator.
             let scheduler = try Schedulers.make(kind, config: .stableDiffusion15, steps: r.steps)
             var generator = TorchGenerator(seed: r.seed)
-            var sample = Elementwise.map(generator.randn(shape: [1, 4, 6, 8])) { $0 * scheduler.initNoiseSigma }
+            var sample = SchedulerMath.map(generator.randn(shape: [1, 4, 6, 8])) { $0 * scheduler.initNoiseSigma }
             var schedulerState = SchedulerState()
             let k = GuidancePlan.guidedStepCount(cutoff: r.guidanceCutoff, steps: scheduler.stepCount)
             for i in 0..<scheduler.stepCount {

@@ -51,7 +51,7 @@ final class SchedulerParityTests: XCTestCase {
             }
             var generator = TorchGenerator(seed: c.seed)
             let noise = generator.randn(shape: c.shape)
-            let start = Elementwise.map(noise) { $0 * scheduler.initNoiseSigma }
+            let start = SchedulerMath.map(noise) { $0 * scheduler.initNoiseSigma }
             assertClose(start.values, c.trajectory[0], relative: 1e-6, "initial sample, \(label)")
             // Continue from diffusers' own start so that each step is compared on equal inputs.
             var sample = Tensor(shape: c.shape, values: c.trajectory[0])
@@ -59,7 +59,7 @@ final class SchedulerParityTests: XCTestCase {
             for i in 0..<scheduler.stepCount {
                 let input = scheduler.scaleModelInput(sample, stepIndex: i)
                 let t = scheduler.timesteps[i]
-                let eps = Elementwise.map(input) { 0.3 * sin($0) + 0.01 * t / 1000 }
+                let eps = SchedulerMath.map(input) { 0.3 * sin($0) + 0.01 * t / 1000 }
                 sample = try scheduler.step(eps, stepIndex: i, sample: sample, state: &state, generator: &generator)
                 assertClose(sample.values, c.trajectory[i + 1], relative: 1e-5, "step \(i), \(label)")
             }
