@@ -17,6 +17,8 @@ struct SDCluster: AsyncParsableCommand {
             BenchCommand.self,
             TokenizeCommand.self,
             ShapesCommand.self,
+            GenerateCommand.self,
+            InfoCommand.self,
         ]
     )
 }

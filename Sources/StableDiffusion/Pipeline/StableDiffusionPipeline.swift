@@ -1,0 +1,123 @@
+import Compute
+import Foundation
+
+/// One finished image: 8-bit RGB pixels plus what it took to make them.
+public struct GeneratedImage: Sendable {
+    public let request: GenerationRequest
+    public let width: Int
+    public let height: Int
+    /// Interleaved RGB, row-major, `width * height * 3` bytes.
+    public let rgb: [UInt8]
+    public let unetEvaluations: Int
+    /// What plain classifier-free guidance would have used for the same steps.
+    public let fullGuidanceEvaluations: Int
+    /// Tokens cut from the prompt and the negative prompt (CLIP reads at most 75).
+    public let truncatedTokens: Int
+}
+
+/// The local text-to-image pipeline: tokenizer, CLIP text encoder, the sampling state machine
+/// driving the UNet in-process, and the VAE decoder. The cluster runs the same state machine with
+/// the UNet on workers, so both give the same pixels for the same request.
+public final class StableDiffusionPipeline {
+    public let location: ModelLocation
+    public let tokenizer: CLIPTokenizer
+    public let textEncoder: CLIPTextModel
+    public let unet: UNet2DConditionModel
+    public let vae: AutoencoderKL
+    public let modelInfo: SamplingModelInfo
+    private var embeddingCache: [String: Tensor] = [:]
+
+    /// Loads every component of the model at `location`; `tokenizerDirectory` is used when the
+    /// model brings no tokenizer of its own (single-file checkpoints).
+    public init(location: ModelLocation, fallbackTokenizerDirectory: String? = nil) throws {
+        self.location = location
+        guard let tokenizerDirectory = location.tokenizerDirectory ?? fallbackTokenizerDirectory else {
+            throw PipelineError.noTokenizer(model: location.name)
+        }
+        tokenizer = try CLIPTokenizer(directory: tokenizerDirectory)
+        textEncoder = try CLIPTextModel(config: location.textEncoder.config, weights: location.textEncoder.weights)
+        unet = try UNet2DConditionModel(config: location.unet.config, weights: location.unet.weights)
+        vae = try AutoencoderKL(config: location.vae.config, weights: location.vae.weights)
+        for store in [location.unet.weights, location.textEncoder.weights, location.vae.weights] { try store.checkAllUsed() }
+        let schedulerConfig = try location.schedulerConfigData.map { try JSONDecoder().decode(SchedulerConfig.self, from: $0) }
+            ?? SchedulerConfig.stableDiffusion15
+        modelInfo = SamplingModelInfo(latentChannels: unet.inChannels, vaeScaleFactor: vae.shape.downscaleFactor,
+                                      schedulerConfig: schedulerConfig)
+    }
+
+    /// The text embedding `[1, 77, D]` of a prompt, cached (the empty prompt recurs in every image).
+    public func embed(_ prompt: String) -> (embedding: Tensor, truncatedTokens: Int) {
+        let tokenized = tokenizer.tokenize(prompt, length: textEncoder.shape.maxPositions)
+        if let cached = embeddingCache[prompt] { return (cached, tokenized.truncatedTokenCount) }
+        let out = textEncoder.encode(tokenized.ids)
+        let embedding = out.reshaped([1] + out.shape)
+        embeddingCache[prompt] = embedding
+        return (embedding, tokenized.truncatedTokenCount)
+    }
+
+    /// Makes one image. `progress` is called after each step; returning false cancels.
+    public func generate(_ request: GenerationRequest, progress: ((SamplingProgress) -> Bool)? = nil) throws -> GeneratedImage {
+        let state = try Sampler.prepare(request, model: modelInfo)
+        let cond = embed(request.prompt)
+        var embeddings: [TextSlot: Tensor] = [.cond: cond.embedding]
+        var truncated = cond.truncatedTokens
+        if state.plan.steps.contains(where: { $0.slots.contains(.uncond) }) {
+            let uncond = embed(request.negativePrompt)
+            embeddings[.uncond] = uncond.embedding
+            truncated += uncond.truncatedTokens
+        }
+        let final = try Sampler.run(state, textEmbeddings: embeddings, evaluator: LocalUNetEvaluator(unet: unet), progress: progress)
+        guard let latents = final.finalLatents else { throw PipelineError.unfinished }
+        let pixels = decode(latents)
+        return GeneratedImage(request: request, width: request.width, height: request.height, rgb: pixels,
+                              unetEvaluations: final.evaluationsUsed,
+                              fullGuidanceEvaluations: state.plan.plainGuidanceEvaluations, truncatedTokens: truncated)
+    }
+
+    /// VAE-decodes final latents (`[1, C, h, w]`, before scaling) to 8-bit RGB the way diffusers'
+    /// image processor does: `(x / 2 + 0.5)` clamped to [0, 1], times 255, rounded.
+    public func decode(_ latents: Tensor) -> [UInt8] {
+        let image = vae.decode(Elementwise.scale(latents, 1 / vae.shape.scalingFactor))
+        return Self.rgbBytes(image)
+    }
+
+    /// `[1, 3, H, W]` in about [-1, 1] to interleaved RGB bytes.
+    public static func rgbBytes(_ image: Tensor) -> [UInt8] {
+        let (h, w) = (image.shape[2], image.shape[3])
+        var out = [UInt8](repeating: 0, count: h * w * 3)
+        for c in 0..<3 {
+            let plane = image.pointer + c * h * w
+            for p in 0..<(h * w) {
+                let v = min(1, max(0, plane[p] / 2 + 0.5))
+                out[p * 3 + c] = UInt8((v * 255).rounded(.toNearestOrEven))
+            }
+        }
+        return out
+    }
+}
+
+/// Runs a step's evaluations on the in-process UNet, all of them in one call.
+struct LocalUNetEvaluator: UNetEvaluator {
+    let unet: UNet2DConditionModel
+
+    func evaluate(_ batch: [(evaluation: Evaluation, textEmbedding: Tensor)]) throws -> [Tensor] {
+        let sample = Tensor.concatenateBatch(batch.map(\.evaluation.latentInput))
+        let context = Tensor.concatenateBatch(batch.map(\.textEmbedding))
+        let out = unet(sample: sample, timesteps: batch.map(\.evaluation.timestep), context: context)
+        return (0..<batch.count).map { out.sample($0) }
+    }
+}
+
+public enum PipelineError: Error, CustomStringConvertible {
+    case noTokenizer(model: String)
+    case unfinished
+
+    public var description: String {
+        switch self {
+        case .noTokenizer(let model):
+            return "\(model): no tokenizer (vocab.json + merges.txt) found; pass --config with a diffusers folder that has one"
+        case .unfinished:
+            return "sampling ended before its last step"
+        }
+    }
+}

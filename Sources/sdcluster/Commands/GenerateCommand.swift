@@ -1,0 +1,73 @@
+import ArgumentParser
+import Compute
+import Foundation
+import StableDiffusion
+
+/// `sdcluster generate`: text to images in this process, no setup.
+struct GenerateCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "generate",
+        abstract: "Generate images from prompts in this process (no cluster needed).",
+        discussion: """
+            Examples:
+              sdcluster generate "a red circle on a blue background"
+              sdcluster generate "a large white cross" --count 4 --guidance-cutoff 0.5
+              sdcluster generate --prompts prompts.jsonl --output out/
+            Each PNG carries its parameters in AUTOMATIC1111's `parameters` text; `sdcluster info` prints them.
+            """)
+
+    @Argument(help: "Prompts (each in quotes). Or use --prompts.")
+    var prompts: [String] = []
+
+    @Option(name: .customLong("prompts"), help: ArgumentHelp("A prompt file: one prompt a line, or JSONL with one request object a line (fields named like the options: prompt, negative_prompt, seed, count, steps, guidance_scale, guidance_cutoff, late_pass, scheduler, width, height).", valueName: "FILE"))
+    var promptsFile: String?
+
+    @Option(help: ArgumentHelp("A diffusers model folder or a single-file SD 1.x .safetensors checkpoint (default: the shipped shapes model).", valueName: "DIR|FILE"))
+    var model: String?
+
+    @Option(help: ArgumentHelp("For a single-file checkpoint: a diffusers folder whose configs and tokenizer to use (default: SD 1.5's configs).", valueName: "DIR"))
+    var config: String?
+
+    @OptionGroup var sampling: SamplingOptions
+
+    @Option(name: .shortAndLong, help: ArgumentHelp("Output folder, or a .png file name when making one image.", valueName: "FILE-OR-DIR"))
+    var output: String = "outputs"
+
+    @Option(help: "Threads for the engine (default: all cores).")
+    var threads: Int?
+
+    static func makeConfiguration() -> CommandConfiguration { configuration }
+
+    func run() throws {
+        if let threads { Threads.setCount(threads) }
+        let requests = try sampling.requests(prompts: prompts, file: promptsFile)
+        let modelPath = model ?? DefaultModel.path
+        let loadStart = Date()
+        let pipeline = try StableDiffusionPipeline(location: ModelLocation.open(modelPath, configDirectory: config),
+                                                   fallbackTokenizerDirectory: DefaultModel.tokenizerDirectory)
+        printError("loaded \(pipeline.location.name) in \(String(format: "%.1f", Date().timeIntervalSince(loadStart))) s; \(requests.count) image(s) to make")
+        var used = 0, plain = 0
+        let start = Date()
+        for (index, request) in requests.enumerated() {
+            let bar = ProgressBar(total: request.steps, label: "image \(index + 1)/\(requests.count)")
+            let image = try pipeline.generate(request) { progress in
+                bar.update(progress.completedSteps, detail: "\(progress.evaluationsUsed) UNet evals")
+                return true
+            }
+            bar.finish()
+            if image.truncatedTokens > 0 {
+                printError("warning: image \(index + 1): \(image.truncatedTokens) prompt tokens past CLIP's 75 were cut (see `sdcluster tokenize`)")
+            }
+            let path = ImageOutput.path(for: index, seed: request.seed, output: output, total: requests.count)
+            try ImageOutput.write(image, modelName: pipeline.location.name, to: path)
+            print(path)
+            used += image.unetEvaluations
+            plain += image.fullGuidanceEvaluations
+        }
+        let seconds = Date().timeIntervalSince(start)
+        let saved = plain - used
+        printError(String(format: "%d image(s) in %.2f s (%.2f s each); %d UNet evaluations, %d fewer than plain guidance (%.0f%% saved)",
+                          requests.count, seconds, seconds / Double(requests.count), used, saved,
+                          plain > 0 ? 100 * Double(saved) / Double(plain) : 0))
+    }
+}

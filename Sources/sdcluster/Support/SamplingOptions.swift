@@ -1,0 +1,61 @@
+import ArgumentParser
+import StableDiffusion
+
+/// The sampling options `generate` and `submit` share; for prompt files they are the defaults of
+/// every line.
+struct SamplingOptions: ParsableArguments {
+    @Option(name: .long, help: "What the image should not show (the unconditional pass's text; empty when not given).")
+    var negativePrompt: String = ""
+
+    @Option(help: "Seed of the first image; image i of a prompt uses seed + i (AUTOMATIC1111's rule). Same seed, same image.")
+    var seed: UInt64 = 42
+
+    @Option(help: "Images per prompt.")
+    var count: Int = 1
+
+    @Option(help: "Denoising steps.")
+    var steps: Int = 25
+
+    @Option(name: .long, help: "Classifier-free guidance scale w; 1 or less runs the conditional pass alone.")
+    var guidanceScale: Float = 7.5
+
+    @Option(name: .long, help: ArgumentHelp(
+        "Share of steps, from the start, that run full guidance (both passes); the rest run one pass. 1 = plain CFG; 0.5 saves a quarter of the UNet work.",
+        valueName: "C"))
+    var guidanceCutoff: Float = 1
+
+    @Option(name: .long, help: "The single pass after the cut-off: 'uncond' (the paper's rule: drop the text) or 'cond' (diffusers' SDCFGCutoffCallback).")
+    var latePass: LatePass = .uncond
+
+    @Option(help: "ddim | pndm | euler | euler-a | dpmpp-2m | dpmpp-2m-karras.")
+    var scheduler: SchedulerKind = .pndm
+
+    @Option(help: "Image width in pixels (a multiple of the model's VAE factor, 8 for SD).")
+    var width: Int = 128
+
+    @Option(help: "Image height in pixels.")
+    var height: Int = 128
+
+    /// The request that options alone describe, for `prompt`.
+    func request(prompt: String) -> GenerationRequest {
+        GenerationRequest(prompt: prompt, negativePrompt: negativePrompt, seed: seed, steps: steps,
+                          guidanceScale: guidanceScale, guidanceCutoff: guidanceCutoff, latePass: latePass,
+                          scheduler: scheduler, width: width, height: height)
+    }
+
+    /// Requests from positional prompts and/or a prompt file, validated before anything runs.
+    func requests(prompts: [String], file: String?) throws -> [GenerationRequest] {
+        let defaults = request(prompt: "")
+        var out: [GenerationRequest] = []
+        if !prompts.isEmpty {
+            let text = prompts.map { $0.replacingOccurrences(of: "\n", with: " ") }.joined(separator: "\n")
+            out += try PromptFile.parse(text: text, defaults: defaults, count: count, format: .plainText, source: "command line")
+        }
+        if let file { out += try PromptFile.read(path: file, defaults: defaults, count: count) }
+        guard !out.isEmpty else { throw ValidationError("Give a prompt (in quotes) or --prompts FILE.") }
+        return out
+    }
+}
+
+extension LatePass: ExpressibleByArgument {}
+extension SchedulerKind: ExpressibleByArgument {}
