@@ -1,9 +1,9 @@
 import Foundation
 
 extension CompVisKeyMap {
-    /// The VAE mapping (names relative to `first_stage_model.`). CompVis numbers the decoder's
-    /// `up` levels from the lowest resolution's end (`up.{n-1}` runs first), diffusers numbers
-    /// `up_blocks` in execution order, so level `i` of one is level `n - 1 - i` of the other.
+    /// The VAE mapping (names relative to `first_stage_model.`). CompVis indexes the decoder's
+    /// `up` levels by resolution like the encoder's (`up.0` is full size, `up.{n-1}` runs first);
+    /// diffusers numbers `up_blocks` in execution order, so `up_blocks.i` is `up.{n-1-i}`.
     public static func vae(_ config: VAEConfig) -> CompVisKeyMap {
         var map = CompVisKeyMap()
         for part in ["encoder", "decoder"] {

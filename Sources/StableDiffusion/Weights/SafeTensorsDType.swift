@@ -36,38 +36,44 @@ enum FloatWidening {
             // memcpy copes with any source alignment; safetensors does not promise 4-byte alignment.
             UnsafeMutableRawPointer(destination).copyMemory(from: source, byteCount: count * 4)
         case .f16:
-            for i in 0..<count {
-                let bits = source.loadUnaligned(fromByteOffset: i * 2, as: UInt16.self)
-                destination[i] = float(fromHalfBits: UInt16(littleEndian: bits))
-            }
+            widenHalves(from: source, into: destination, count: count) { float(fromHalfBits: $0) }
         case .bf16:
             // bfloat16 is the top half of a float32.
-            for i in 0..<count {
-                let bits = source.loadUnaligned(fromByteOffset: i * 2, as: UInt16.self)
-                destination[i] = Float(bitPattern: UInt32(UInt16(littleEndian: bits)) << 16)
-            }
+            widenHalves(from: source, into: destination, count: count) { Float(bitPattern: UInt32($0) << 16) }
         default:
             preconditionFailure("\(dtype) is not widened to float32")
         }
     }
 
-    /// IEEE 754 binary16 to binary32 by bit manipulation, so the result does not depend on
-    /// whether the platform has hardware half-precision conversion.
+    /// Applies `convert` to each little-endian 16-bit word; the aligned path lets the compiler
+    /// vectorise (tensors in real files are aligned; the unaligned path is for odd offsets).
     @inline(__always)
-    static func float(fromHalfBits h: UInt16) -> Float {
-        let sign = UInt32(h & 0x8000) << 16
-        let exponent = UInt32(h >> 10) & 0x1F
-        let mantissa = UInt32(h) & 0x3FF
-        if exponent == 0x1F {
-            // Infinity or NaN: keep the payload in the top mantissa bits, as hardware does.
-            return Float(bitPattern: sign | 0x7F80_0000 | (mantissa << 13))
+    private static func widenHalves(from source: UnsafeRawPointer, into destination: UnsafeMutablePointer<Float>,
+                                    count: Int, _ convert: (UInt16) -> Float) {
+        if Int(bitPattern: source) % 2 == 0 {
+            let halves = source.assumingMemoryBound(to: UInt16.self)
+            for i in 0..<count { destination[i] = convert(UInt16(littleEndian: halves[i])) }
+        } else {
+            for i in 0..<count {
+                destination[i] = convert(UInt16(littleEndian: source.loadUnaligned(fromByteOffset: i * 2, as: UInt16.self)))
+            }
         }
-        if exponent != 0 {
-            return Float(bitPattern: sign | ((exponent + 112) << 23) | (mantissa << 13))
-        }
-        if mantissa == 0 { return Float(bitPattern: sign) }
-        // Subnormal half: value = mantissa * 2^-24, exact in float32 (normalised there).
-        let magnitude = Float(mantissa) * 0x1p-24
-        return sign == 0 ? magnitude : -magnitude
+    }
+
+    /// IEEE 754 binary16 to binary32 with integer operations and selects (no branches, so loops
+    /// vectorise), independent of hardware half-precision support and of the FPU's
+    /// flush-to-zero mode: subnormal halves are computed as normal float32 products.
+    @inline(__always)
+    static func float(fromHalfBits bits: UInt16) -> Float {
+        let h = UInt32(bits)
+        let sign = (h & 0x8000) << 16
+        let magnitude = h & 0x7FFF
+        // Normal numbers: shift exponent and mantissa into place, rebias the exponent by 127 - 15.
+        var out = (magnitude << 13) &+ 0x3800_0000
+        // Infinity and NaN: rebias once more so the exponent field is all ones; the payload stays.
+        out = magnitude >= 0x7C00 ? out &+ 0x3800_0000 : out
+        // Zero and subnormals: mantissa x 2^-24, exact, and a normal float32.
+        out = magnitude < 0x0400 ? (Float(magnitude) * 0x1p-24).bitPattern : out
+        return Float(bitPattern: sign | out)
     }
 }

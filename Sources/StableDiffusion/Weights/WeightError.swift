@@ -27,9 +27,9 @@ public enum WeightError: Error, CustomStringConvertible, Equatable {
         switch self {
         case .pickleRefused(let file):
             return "\(file): refusing to load a pickle checkpoint (.ckpt/.bin/.pt/.pth): unpickling can run "
-                + "arbitrary code. Convert it to .safetensors first, e.g. in Python: "
-                + "`safetensors.torch.save_file(torch.load(path, weights_only=True)[\"state_dict\"], \"model.safetensors\")`, "
-                + "or download the .safetensors version of the model."
+                + "arbitrary code. Download the model's .safetensors files instead, or convert once in Python: "
+                + "`sd = torch.load(path, weights_only=True); sd = sd.get(\"state_dict\", sd); "
+                + "safetensors.torch.save_file(sd, \"model.safetensors\")`."
         case .cannotOpen(let file, let reason):
             return "\(file): cannot open (\(reason)). Check the path and its permissions."
         case .truncated(let file, let detail):

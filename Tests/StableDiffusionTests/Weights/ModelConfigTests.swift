@@ -112,8 +112,14 @@ final class ModelConfigTests: XCTestCase {
         }
     }
 
-    func testExplicitNullMidBlockMeansNoMidBlock() throws {
-        XCTAssertNil(try UNetConfig.decode(Data(#"{"mid_block_type": null}"#.utf8), file: "u").midBlockType)
+    func testExplicitNullMidBlockMeansNoMidBlockAndSurvivesARoundTrip() throws {
+        let config = try UNetConfig.decode(Data(#"{"mid_block_type": null, "norm_num_groups": null}"#.utf8), file: "u")
+        XCTAssertNil(config.midBlockType)
+        XCTAssertNil(config.normNumGroups)
+        XCTAssertEqual(try UNetConfig.decode(JSONEncoder().encode(config), file: "u"), config)
+        let clip = try CLIPTextConfig.decode(Data(#"{"projection_dim": null}"#.utf8), file: "c")
+        XCTAssertNil(clip.projectionDim)
+        XCTAssertEqual(try CLIPTextConfig.decode(JSONEncoder().encode(clip), file: "c"), clip)
     }
 
     func testValidationCatchesInconsistentConfigs() {

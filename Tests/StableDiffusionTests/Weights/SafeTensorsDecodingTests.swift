@@ -15,6 +15,11 @@ final class SafeTensorsDecodingTests: XCTestCase {
         return sign * (1 + m / 1024) * pow(2, Double(e - 15))
     }
 
+    /// Pads a header with spaces so the data section starts 8-byte aligned, making offset 1 odd.
+    private func aligned(_ header: String) -> String {
+        header + String(repeating: " ", count: (8 - header.utf8.count % 8) % 8)
+    }
+
     private func roundTrip(_ bytes: Data, dtype: String, count: Int) throws -> Tensor {
         let folder = try TemporaryFolder()
         var writer = SafeTensorsWriter()
@@ -107,8 +112,18 @@ final class SafeTensorsDecodingTests: XCTestCase {
         for v: Float in [1.5, -3.25, 0x1p-130] { f32.appendLittleEndian(v.bitPattern) }
         let header = #"{"pad":{"dtype":"U8","shape":[1],"data_offsets":[0,1]},"x":{"dtype":"F32","shape":[3],"data_offsets":[1,13]}}"#
         let folder = try TemporaryFolder()
-        let path = try folder.write(rawSafeTensors(header: header, body: Data([7]) + f32), to: "u.safetensors")
+        let path = try folder.write(rawSafeTensors(header: aligned(header), body: Data([7]) + f32), to: "u.safetensors")
         XCTAssertEqual(try SafeTensorsFile(path: path).tensor("x").values, [1.5, -3.25, 0x1p-130])
+    }
+
+    func testUnalignedHalfPrecisionDataDecodes() throws {
+        var halves = Data([0])
+        for bits: UInt16 in [0x3C00, 0x8001, 0x7C00] { halves.appendLittleEndian(bits) }
+        let header = #"{"pad":{"dtype":"U8","shape":[1],"data_offsets":[0,1]},"h":{"dtype":"F16","shape":[3],"data_offsets":[1,7]},"b":{"dtype":"BF16","shape":[3],"data_offsets":[1,7]}}"#
+        let folder = try TemporaryFolder()
+        let file = try SafeTensorsFile(path: folder.write(rawSafeTensors(header: aligned(header), body: halves), to: "h.safetensors"))
+        XCTAssertEqual(try file.tensor("h").values, [1, -0x1p-24, .infinity])
+        XCTAssertEqual(try file.tensor("b").values.map(\.bitPattern), [0x3C00_0000, 0x8001_0000, 0x7C00_0000])
     }
 
     func testWriterStoresF16AndBF16RoundedToNearestEven() throws {

@@ -6,18 +6,18 @@ public struct CLIPTextConfig: ModelConfig, Equatable {
     public var vocabSize: Int
     public var hiddenSize: Int
     public var intermediateSize: Int
-    public var projectionDim: Int?
+    @ExplicitNull public var projectionDim: Int?
     public var numHiddenLayers: Int
     public var numAttentionHeads: Int
     public var maxPositionEmbeddings: Int
     /// `quick_gelu` for SD v1 (OpenAI CLIP), `gelu` for some others.
     public var hiddenAct: String
     public var layerNormEps: Double
-    public var padTokenId: Int?
-    public var bosTokenId: Int?
+    @ExplicitNull public var padTokenId: Int?
+    @ExplicitNull public var bosTokenId: Int?
     /// SD v1.5's file says 2 (a leftover of early transformers); only pooled outputs use it and
     /// Stable Diffusion uses the last hidden state, so it does not change SD's results.
-    public var eosTokenId: Int?
+    @ExplicitNull public var eosTokenId: Int?
 
     enum CodingKeys: String, CodingKey {
         case vocabSize = "vocab_size", hiddenSize = "hidden_size", intermediateSize = "intermediate_size"

@@ -10,7 +10,7 @@ public struct UNetConfig: ModelConfig, Equatable {
     public var flipSinToCos: Bool
     public var freqShift: Int
     public var downBlockTypes: [String]
-    public var midBlockType: String?
+    @ExplicitNull public var midBlockType: String?
     public var upBlockTypes: [String]
     public var onlyCrossAttention: OneOrMany<Bool>
     public var blockOutChannels: [Int]
@@ -18,7 +18,7 @@ public struct UNetConfig: ModelConfig, Equatable {
     public var downsamplePadding: Int
     public var midBlockScaleFactor: Double
     public var actFn: String
-    public var normNumGroups: Int?
+    @ExplicitNull public var normNumGroups: Int?
     public var normEps: Double
     public var crossAttentionDim: OneOrMany<Int>
     public var transformerLayersPerBlock: OneOrMany<Int>
