@@ -31,6 +31,8 @@ public struct SchedulerSettings: Sendable, Equatable {
     public var clipSampleRange: Double
     public var predictionType: PredictionType
     public var useKarrasSigmas: Bool
+    /// PNDM: start with PLMS directly (true) or with Runge-Kutta steps (false, the class default).
+    public var skipPrkSteps: Bool
     public var sigmaMin: Double?
     public var sigmaMax: Double?
     public var solverOrder: Int
@@ -61,6 +63,7 @@ extension SchedulerConfig {
             clipSampleRange: clipSampleRange ?? 1,
             predictionType: try parse(predictionType, key: "prediction_type", default: .epsilon),
             useKarrasSigmas: kind == .dpmpp2mKarras ? true : (useKarrasSigmas ?? false),
+            skipPrkSteps: skipPrkSteps ?? false,
             sigmaMin: sigmaMin,
             sigmaMax: sigmaMax,
             solverOrder: solverOrder ?? 2,
@@ -92,9 +95,6 @@ extension SchedulerConfig {
         ]
         for (flag, key) in flags where flag == true {
             throw SchedulerError.unsupported("\(key) = true is not implemented; set it to false in scheduler_config.json")
-        }
-        if kind == .pndm, skipPrkSteps != true {
-            throw SchedulerError.unsupported("PNDM without skip_prk_steps (Runge-Kutta warm-up) is not implemented; set skip_prk_steps to true as Stable Diffusion configs do")
         }
         if kind == .euler || kind == .eulerAncestral {
             if let t = interpolationType, t != "linear" { throw SchedulerError.unsupported("interpolation_type \"\(t)\" is not implemented; use \"linear\"") }

@@ -43,8 +43,13 @@ final class SchedulerConfigResolutionTests: XCTestCase {
         }
         config = .stableDiffusion15
         config.skipPrkSteps = nil
-        XCTAssertThrowsError(try config.settings(for: .pndm)) { error in
+        XCTAssertEqual(try config.settings(for: .pndm).skipPrkSteps, false, "PNDM's class default")
+        XCTAssertThrowsError(try Schedulers.make(.pndm, config: config, steps: 3)) { error in
             XCTAssertTrue("\(error)".contains("skip_prk_steps"), "\(error)")
+        }
+        config.solverOrder = 3
+        XCTAssertThrowsError(try config.settings(for: .dpmpp2m)) { error in
+            XCTAssertTrue("\(error)".contains("solver_order"), "\(error)")
         }
         XCTAssertThrowsError(try Schedulers.make(.ddim, config: .stableDiffusion15, steps: 0))
         XCTAssertThrowsError(try Schedulers.make(.ddim, config: .stableDiffusion15, steps: 1001))
