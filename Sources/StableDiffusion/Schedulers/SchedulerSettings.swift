@@ -103,7 +103,7 @@ extension SchedulerConfig {
         if kind == .dpmpp2m || kind == .dpmpp2mKarras {
             if let a = algorithmType, a != "dpmsolver++" { throw SchedulerError.unsupported("algorithm_type \"\(a)\" is not implemented; use \"dpmsolver++\"") }
             if let s = solverType, s != "midpoint" { throw SchedulerError.unsupported("solver_type \"\(s)\" is not implemented; use \"midpoint\"") }
-            if let o = solverOrder, o != 1, o != 2 { throw SchedulerError.unsupported("solver_order \(o) is not implemented; use 1 or 2") }
+            if let o = solverOrder, !(1...3).contains(o) { throw SchedulerError.unsupported("solver_order \(o) is not implemented; use 1, 2 or 3") }
         }
         if let f = finalSigmasType, f != "zero", f != "sigma_min" {
             throw SchedulerError.unsupported("final_sigmas_type \"\(f)\" is not one of \"zero\", \"sigma_min\"")

@@ -47,7 +47,7 @@ final class SchedulerConfigResolutionTests: XCTestCase {
         XCTAssertThrowsError(try Schedulers.make(.pndm, config: config, steps: 3)) { error in
             XCTAssertTrue("\(error)".contains("skip_prk_steps"), "\(error)")
         }
-        config.solverOrder = 3
+        config.solverOrder = 4
         XCTAssertThrowsError(try config.settings(for: .dpmpp2m)) { error in
             XCTAssertTrue("\(error)".contains("solver_order"), "\(error)")
         }
