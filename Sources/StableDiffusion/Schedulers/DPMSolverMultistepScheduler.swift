@@ -2,9 +2,9 @@ import Compute
 import Foundation
 
 /// diffusers' `DPMSolverMultistepScheduler` with `algorithm_type = "dpmsolver++"`,
-/// `solver_type = "midpoint"` and `solver_order` 1 or 2 ("DPM++ 2M", optionally with Karras
-/// sigmas). The last step is first order (`final_sigmas_type = "zero"`), and below 15 steps the
-/// second-to-last too (`lower_order_final`), as diffusers does.
+/// `solver_type = "midpoint"` and `solver_order` 1, 2 (the default: "DPM++ 2M", optionally with
+/// Karras sigmas) or 3. The first steps and the last one (`final_sigmas_type = "zero"`) use
+/// lower orders, and below 15 steps the second-to-last too (`lower_order_final`), as diffusers does.
 public struct DPMSolverMultistepScheduler: Scheduler {
     public let settings: SchedulerSettings
     public let timesteps: [Float]
@@ -67,15 +67,18 @@ public struct DPMSolverMultistepScheduler: Scheduler {
         }
         let lowerOrderFinal = stepIndex == count - 1
             && (settings.eulerAtFinal || (settings.lowerOrderFinal && count < 15) || settings.finalSigmaIsZero)
-        // diffusers' `lower_order_second` only lowers third-order steps; order 2 is the highest here.
+        let lowerOrderSecond = stepIndex == count - 2 && settings.lowerOrderFinal && count < 15
         let x0 = try dataPrediction(modelOutput, sample: sample, stepIndex: stepIndex)
         state.history = Array((state.history + [SchedulerMath.packed(x0)]).suffix(settings.solverOrder))
+        let history = state.history
+        let previous = { (back: Int) in SchedulerMath.tensor(history[history.count - 1 - back], shape: sample.shape) }
         let next: Tensor
         if settings.solverOrder == 1 || state.lowerOrderCount < 1 || lowerOrderFinal {
             next = try firstOrderUpdate(x0, sample: sample, stepIndex: stepIndex)
+        } else if settings.solverOrder == 2 || state.lowerOrderCount < 2 || lowerOrderSecond {
+            next = try secondOrderUpdate(x0, previous(1), sample: sample, stepIndex: stepIndex)
         } else {
-            let previous = SchedulerMath.tensor(state.history[state.history.count - 2], shape: sample.shape)
-            next = try secondOrderUpdate(x0, previous, sample: sample, stepIndex: stepIndex)
+            next = try thirdOrderUpdate(x0, previous(1), previous(2), sample: sample, stepIndex: stepIndex)
         }
         if state.lowerOrderCount < settings.solverOrder { state.lowerOrderCount += 1 }
         return next
@@ -112,5 +115,27 @@ public struct DPMSolverMultistepScheduler: Scheduler {
         let c1 = sigmaT / sigmaS0, c2 = alphaT * (exp(-h) - 1), c3 = 0.5 * (alphaT * (exp(-h) - 1))
         let d1 = try SchedulerMath.map(m0, m1) { a, b in inverseR0 * (a - b) }
         return try SchedulerMath.map(sample, m0, d1) { s, d0, d1 in c1 * s - c2 * d0 - c3 * d1 }
+    }
+
+    /// `multistep_dpm_solver_third_order_update` for dpmsolver++.
+    func thirdOrderUpdate(_ m0: Tensor, _ m1: Tensor, _ m2: Tensor, sample: Tensor, stepIndex: Int) throws -> Tensor {
+        let lambda = { (sigma: Float) -> (alpha: Float, sigma: Float, lambda: Float) in
+            let (a, s) = Self.alphaSigma(sigma)
+            return (a, s, log(a) - log(s))
+        }
+        let t = lambda(sigmas[stepIndex + 1]), s0 = lambda(sigmas[stepIndex])
+        let s1 = lambda(sigmas[stepIndex - 1]), s2 = lambda(sigmas[stepIndex - 2])
+        let h = t.lambda - s0.lambda, h0 = s0.lambda - s1.lambda, h1 = s1.lambda - s2.lambda
+        let r0 = h0 / h, r1 = h1 / h
+        let (inverseR0, inverseR1) = (1 / r0, 1 / r1)
+        let d10 = try SchedulerMath.map(m0, m1) { a, b in inverseR0 * (a - b) }
+        let d11 = try SchedulerMath.map(m1, m2) { a, b in inverseR1 * (a - b) }
+        let (w1, w2) = (r0 / (r0 + r1), 1 / (r0 + r1))
+        let d1 = try SchedulerMath.map(d10, d11) { a, b in a + w1 * (a - b) }
+        let d2 = try SchedulerMath.map(d10, d11) { a, b in w2 * (a - b) }
+        let e = exp(-h) - 1
+        let c1 = t.sigma / s0.sigma, c2 = t.alpha * e, c3 = t.alpha * (e / h + 1), c4 = t.alpha * ((e + h) / (h * h) - 0.5)
+        let partial = try SchedulerMath.map(sample, m0, d1) { s, d0, d1 in c1 * s - c2 * d0 + c3 * d1 }
+        return try SchedulerMath.map(partial, d2) { p, d2 in p - c4 * d2 }
     }
 }

@@ -1,8 +1,10 @@
 import Compute
 
-/// diffusers' `PNDMScheduler` with `skip_prk_steps = true` (PLMS, the Stable Diffusion v1
-/// default). With N inference steps it runs N + 1 model evaluations: the second step re-evaluates
-/// the first timestep to start the linear multistep method (as diffusers does).
+/// diffusers' `PNDMScheduler`. With `skip_prk_steps = true` (PLMS, the Stable Diffusion v1
+/// default) N inference steps take N + 1 model evaluations: the second step re-evaluates the first
+/// timestep to start the linear multistep method (as diffusers does). Without it, 12 Runge-Kutta
+/// evaluations over the first 4 timesteps start the method instead (N + 9 in all, N >= 4;
+/// `PNDMScheduler+RungeKutta.swift`).
 public struct PNDMScheduler: Scheduler {
     public let settings: SchedulerSettings
     public let schedule: NoiseSchedule
@@ -11,19 +13,29 @@ public struct PNDMScheduler: Scheduler {
     let integerTimesteps: [Int]
     let stepRatio: Int
     let finalAlphaCumprod: Float
+    /// How many leading steps are Runge-Kutta steps (0 with `skip_prk_steps`, else 12).
+    let rungeKuttaSteps: Int
 
     public init(settings: SchedulerSettings, steps: Int) {
         self.settings = settings
         schedule = NoiseSchedule(settings)
-        integerTimesteps = Self.timesteps(settings, steps: steps)
+        let grid = Self.grid(settings, steps: steps)
+        if settings.skipPrkSteps {
+            // concat(g[:-1], g[-2:-1], g[-1:]) reversed
+            integerTimesteps = (Array(grid.dropLast()) + Array(grid.dropLast().suffix(1)) + Array(grid.suffix(1))).reversed()
+            rungeKuttaSteps = 0
+        } else {
+            let prk = Self.rungeKuttaTimesteps(grid, halfStep: settings.numTrainTimesteps / steps / 2)
+            integerTimesteps = prk + Array(grid.dropLast(3).reversed())
+            rungeKuttaSteps = prk.count
+        }
         timesteps = integerTimesteps.map(Float.init)
         stepRatio = settings.numTrainTimesteps / steps
         finalAlphaCumprod = settings.setAlphaToOne ? 1 : schedule.alphasCumprod[0]
     }
 
-    /// `PNDMScheduler.set_timesteps` with `skip_prk_steps`: the ascending grid `g`, then
-    /// `concat(g[:-1], g[-2:-1], g[-1:])` reversed.
-    static func timesteps(_ s: SchedulerSettings, steps: Int) -> [Int] {
+    /// The ascending timestep grid of `PNDMScheduler.set_timesteps` (`_timesteps`).
+    static func grid(_ s: SchedulerSettings, steps: Int) -> [Int] {
         let train = s.numTrainTimesteps
         let grid: [Int]
         switch s.timestepSpacing {
@@ -35,8 +47,7 @@ public struct PNDMScheduler: Scheduler {
             let ratio = Double(train) / Double(steps)
             grid = NumPy.arange(Double(train), 0, -ratio).map { Int(NumPy.round($0)) - 1 }.reversed()
         }
-        let plms = Array(grid.dropLast()) + Array(grid.dropLast().suffix(1)) + Array(grid.suffix(1))
-        return plms.reversed()
+        return grid
     }
 
     public func sigma(atStep stepIndex: Int) -> Float { schedule.sigma(timestep: integerTimesteps[stepIndex]) }
@@ -50,6 +61,9 @@ public struct PNDMScheduler: Scheduler {
         }
         guard modelOutput.shape == sample.shape else {
             throw SchedulerError.shapeMismatch(expected: sample.shape, got: modelOutput.shape)
+        }
+        if stepIndex < rungeKuttaSteps {
+            return try rungeKuttaStep(modelOutput, stepIndex: stepIndex, sample: sample, state: &state)
         }
         // `counter` in diffusers equals the step index here.
         var t = integerTimesteps[stepIndex]

@@ -34,6 +34,8 @@ public struct SchedulerState: Codable, Sendable, Equatable {
     public var pendingSample: PackedFloats?
     /// DPM-Solver's `lower_order_nums`: how many steps ran so far, capped at the order.
     public var lowerOrderCount = 0
+    /// PNDM's Runge-Kutta running sum (`cur_model_output`) within one group of four steps.
+    public var rungeKuttaSum: PackedFloats?
 
     public init() {}
 }
@@ -71,6 +73,9 @@ public enum Schedulers {
         guard steps >= 1, steps <= settings.numTrainTimesteps else {
             throw SchedulerError.invalidStepCount(steps: steps, trainTimesteps: settings.numTrainTimesteps)
         }
+        if kind == .pndm, !settings.skipPrkSteps, steps < 4 {
+            throw SchedulerError.unsupported("PNDM's Runge-Kutta warm-up (skip_prk_steps = false) needs at least 4 steps, not \(steps)")
+        }
         switch kind {
         case .ddim: return DDIMScheduler(settings: settings, steps: steps)
         case .pndm: return PNDMScheduler(settings: settings, steps: steps)
@@ -81,7 +86,7 @@ public enum Schedulers {
     }
 }
 
-/// Element-wise arithmetic on equally shaped tensors (named apart from `Compute.Elementwise`), for the schedulers' update rules.
+/// Element-wise arithmetic on equally shaped tensors (named apart from `Compute.SchedulerMath`), for the schedulers' update rules.
 enum SchedulerMath {
     static func map(_ a: Tensor, _ f: (Float) -> Float) -> Tensor {
         let out = Tensor(uninitialized: a.shape)

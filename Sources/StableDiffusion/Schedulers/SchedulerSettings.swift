@@ -31,6 +31,8 @@ public struct SchedulerSettings: Sendable, Equatable {
     public var clipSampleRange: Double
     public var predictionType: PredictionType
     public var useKarrasSigmas: Bool
+    /// PNDM: start with PLMS directly (true) or with Runge-Kutta steps (false, the class default).
+    public var skipPrkSteps: Bool
     public var sigmaMin: Double?
     public var sigmaMax: Double?
     public var solverOrder: Int
@@ -61,6 +63,7 @@ extension SchedulerConfig {
             clipSampleRange: clipSampleRange ?? 1,
             predictionType: try parse(predictionType, key: "prediction_type", default: .epsilon),
             useKarrasSigmas: kind == .dpmpp2mKarras ? true : (useKarrasSigmas ?? false),
+            skipPrkSteps: skipPrkSteps ?? false,
             sigmaMin: sigmaMin,
             sigmaMax: sigmaMax,
             solverOrder: solverOrder ?? 2,
@@ -93,9 +96,6 @@ extension SchedulerConfig {
         for (flag, key) in flags where flag == true {
             throw SchedulerError.unsupported("\(key) = true is not implemented; set it to false in scheduler_config.json")
         }
-        if kind == .pndm, skipPrkSteps != true {
-            throw SchedulerError.unsupported("PNDM without skip_prk_steps (Runge-Kutta warm-up) is not implemented; set skip_prk_steps to true as Stable Diffusion configs do")
-        }
         if kind == .euler || kind == .eulerAncestral {
             if let t = interpolationType, t != "linear" { throw SchedulerError.unsupported("interpolation_type \"\(t)\" is not implemented; use \"linear\"") }
             if let t = timestepType, t != "discrete" { throw SchedulerError.unsupported("timestep_type \"\(t)\" is not implemented; use \"discrete\"") }
@@ -103,7 +103,7 @@ extension SchedulerConfig {
         if kind == .dpmpp2m || kind == .dpmpp2mKarras {
             if let a = algorithmType, a != "dpmsolver++" { throw SchedulerError.unsupported("algorithm_type \"\(a)\" is not implemented; use \"dpmsolver++\"") }
             if let s = solverType, s != "midpoint" { throw SchedulerError.unsupported("solver_type \"\(s)\" is not implemented; use \"midpoint\"") }
-            if let o = solverOrder, o != 1, o != 2 { throw SchedulerError.unsupported("solver_order \(o) is not implemented; use 1 or 2") }
+            if let o = solverOrder, !(1...3).contains(o) { throw SchedulerError.unsupported("solver_order \(o) is not implemented; use 1, 2 or 3") }
         }
         if let f = finalSigmasType, f != "zero", f != "sigma_min" {
             throw SchedulerError.unsupported("final_sigmas_type \"\(f)\" is not one of \"zero\", \"sigma_min\"")
