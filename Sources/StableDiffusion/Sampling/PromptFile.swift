@@ -29,6 +29,9 @@ public enum PromptFile {
     /// Reads the file at `path`; a `.jsonl` name means JSONL, a `.txt` name plain text.
     /// - Throws: `PromptFileError` listing every problem, or it when the file cannot be read.
     public static func read(path: String, defaults: GenerationRequest, count: Int = 1) throws -> [GenerationRequest] {
+        guard FileManager.default.fileExists(atPath: path) else {
+            throw PromptFileError(source: path, problems: [.init(line: nil, message: "no such file")])
+        }
         guard let data = FileManager.default.contents(atPath: path),
               let text = String(data: data, encoding: .utf8) else {
             throw PromptFileError(source: path, problems: [.init(line: nil, message: "cannot read the file as UTF-8 text")])

@@ -10,7 +10,7 @@ import Foundation
 public struct CLIPTokenizer: Sendable {
     /// Token string -> id, and id -> token string.
     private let vocabulary: [String: Int]
-    private let tokensByID: [Int: String]
+    private let tokensByID: [String?]
     private let encoder: BytePairEncoder
     /// Special tokens recognised inside prompt text, with their ids and UTF-8 spellings.
     private let specialTokens: [(bytes: [UInt8], id: Int)]
@@ -41,7 +41,7 @@ public struct CLIPTokenizer: Sendable {
         let unknownID = try id("unknown", files.unknownToken)
         modelMaxLength = files.modelMaxLength
         vocabulary = files.vocabulary
-        tokensByID = Dictionary(files.vocabulary.map { ($0.value, $0.key) }, uniquingKeysWith: { first, _ in first })
+        tokensByID = Self.tokensByID(files.vocabulary)
         encoder = try BytePairEncoder(vocabulary: files.vocabulary, merges: files.merges, unknownID: unknownID)
         let special = [(files.startToken, startID), (files.endToken, endID), (files.padToken, padID),
                        (files.unknownToken, unknownID)]
@@ -87,7 +87,7 @@ public struct CLIPTokenizer: Sendable {
     /// The vocabulary strings of `ids`, as transformers' `convert_ids_to_tokens` gives them
     /// (byte characters, `</w>` marking word ends); unknown ids give "<unk:ID>".
     public func tokenStrings(_ ids: [Int]) -> [String] {
-        ids.map { tokensByID[$0] ?? "<unk:\($0)>" }
+        ids.map { token(of: $0) ?? "<unk:\($0)>" }
     }
 
     /// Readable text for `ids`: special tokens left out, word ends turned into spaces, bytes
@@ -95,7 +95,7 @@ public struct CLIPTokenizer: Sendable {
     public func decode(_ ids: [Int]) -> String {
         var bytes: [UInt8] = []
         for id in ids where id != startID && id != endID && id != padID {
-            guard let token = tokensByID[id] else { continue }
+            guard let token = token(of: id) else { continue }
             let isWordEnd = token.hasSuffix(BytePairEncoder.endOfWord)
             let body = isWordEnd ? String(token.dropLast(BytePairEncoder.endOfWord.count)) : token
             bytes += body.unicodeScalars.compactMap { ByteCharacters.bytes[$0] }
@@ -107,6 +107,21 @@ public struct CLIPTokenizer: Sendable {
     /// The id of a vocabulary token, or nil.
     public func id(of token: String) -> Int? {
         vocabulary[token]
+    }
+
+    private func token(of id: Int) -> String? {
+        tokensByID.indices.contains(id) ? tokensByID[id] : nil
+    }
+
+    /// The vocabulary inverted into an array (ids are dense from 0 in every BPE vocabulary;
+    /// a negative or absurdly large id is left out rather than trusted).
+    private static func tokensByID(_ vocabulary: [String: Int]) -> [String?] {
+        let largest = vocabulary.values.filter { $0 < 10_000_000 }.max() ?? -1
+        var tokens = [String?](repeating: nil, count: largest + 1)
+        for (token, id) in vocabulary where id >= 0 && id <= largest && tokens[id] == nil {
+            tokens[id] = token
+        }
+        return tokens
     }
 
     private func specialToken(in bytes: [UInt8], at position: Int) -> (bytes: [UInt8], id: Int)? {

@@ -46,8 +46,10 @@ struct TokenizeCommand: AsyncParsableCommand {
             printTable(tokenizer: tokenizer, tokenized: tokenized, length: length)
         }
         if let dropped = tokenized.droppedText {
+            // Long cut-offs are shortened: the warning is for reading, the count says how much.
+            let shown = dropped.count > 200 ? dropped.prefix(200) + "..." : dropped
             FileHandle.standardError.write(Data(("warning: the prompt is \(tokenized.truncatedTokenCount) tokens "
-                + "over the limit of \(length - 2); the text encoder never sees: \"\(dropped)\"\n").utf8))
+                + "over the limit of \(length - 2); the text encoder never sees: \"\(shown)\"\n").utf8))
         }
     }
 

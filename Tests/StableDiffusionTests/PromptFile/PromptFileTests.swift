@@ -161,6 +161,8 @@ final class PromptFileTests: XCTestCase {
         defer { try? FileManager.default.removeItem(atPath: path) }
         let requests = try PromptFile.read(path: path, defaults: defaults)
         XCTAssertEqual(requests.map(\.prompt), ["from a file", "from a file"])
-        XCTAssertThrowsError(try PromptFile.read(path: path + ".missing", defaults: defaults))
+        XCTAssertThrowsError(try PromptFile.read(path: path + ".missing", defaults: defaults)) {
+            XCTAssertEqual(($0 as? PromptFileError)?.problems, [.init(line: nil, message: "no such file")])
+        }
     }
 }

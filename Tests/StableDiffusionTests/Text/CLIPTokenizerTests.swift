@@ -72,7 +72,39 @@ final class CLIPTokenizerTests: XCTestCase {
         XCTAssertEqual(tokenizer.encode("a small yellow striped star at the top"), first)
     }
 
+    func testConcurrentEncodingGivesTheSerialResults() {
+        // The word cache is shared between threads; results must not depend on interleaving.
+        let prompts = TokenizerFixture.shared.cases.map(\.text)
+        let serial = prompts.map { tokenizer.encode($0) }
+        let results = ConcurrentResults(count: prompts.count * 4)
+        let shared = tokenizer
+        DispatchQueue.concurrentPerform(iterations: prompts.count * 4) { index in
+            results.set(index, shared.encode(prompts[index % prompts.count]))
+        }
+        for index in 0..<(prompts.count * 4) {
+            XCTAssertEqual(results.get(index), serial[index % prompts.count], prompts[index % prompts.count])
+        }
+    }
+
     func testTokenStringsOfUnknownIDsSayUnknown() {
         XCTAssertEqual(tokenizer.tokenStrings([320, 99_999]), ["a</w>", "<unk:99999>"])
+    }
+}
+
+/// Results written from many threads, one slot each.
+private final class ConcurrentResults: @unchecked Sendable {
+    private var slots: [[Int]]
+    private let lock = NSLock()
+
+    init(count: Int) {
+        slots = Array(repeating: [], count: count)
+    }
+
+    func set(_ index: Int, _ value: [Int]) {
+        lock.withLock { slots[index] = value }
+    }
+
+    func get(_ index: Int) -> [Int] {
+        lock.withLock { slots[index] }
     }
 }

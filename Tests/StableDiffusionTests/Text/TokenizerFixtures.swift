@@ -82,9 +82,3 @@ enum SharedTokenizer {
 
 /// Every scalar of Unicode (surrogates have none), NUL excluded as in the fixture.
 let allScalars: [Unicode.Scalar] = (1...0x10FFFF).compactMap { Unicode.Scalar(UInt32($0)) }
-
-func scalarSet(_ ranges: [[UInt32]]) -> Set<UInt32> {
-    var set = Set<UInt32>()
-    for range in ranges { set.formUnion(range[0]...range[1]) }
-    return set
-}
