@@ -136,6 +136,10 @@ final class ProtocolRefusalTests: XCTestCase {
             XCTAssertEqual(error, .nonFiniteTensor(field: "latent", elementIndex: 17))
             XCTAssertEqual(error?.code, .nonFinite)
         }
+        let long = (0..<3000).map { $0 == 2500 ? Float.infinity : Float($0) }
+        let frame = WireTensor(Tensor(shape: [3000], values: long)).encodedFrame()
+        XCTAssertEqual(refusal { try WireTensor.decode(frame, spec: TensorSpec(dtype: .f32, shape: [3000]), field: "l") },
+                       .nonFiniteTensor(field: "l", elementIndex: 2500), "found past the first scan block")
         let bf16NaN: [UInt8] = [0x80, 0x3F, 0xC0, 0x7F]  // 1.0, NaN
         XCTAssertEqual(refusal { try WireTensor.decode(bf16NaN, spec: TensorSpec(dtype: .bf16, shape: [2]), field: "p") },
                        .nonFiniteTensor(field: "p", elementIndex: 1))

@@ -29,3 +29,12 @@ public enum MessageType: String, Sendable, CaseIterable, Codable {
     /// Frame 1 as sent.
     public var frame: [UInt8] { Array(rawValue.utf8) }
 }
+
+extension MessageType {
+    /// The type of a message that may have failed to decode, for ERROR's `inReplyTo`:
+    /// nil unless frame 0 is our signature and frame 1 a known type.
+    public static func peek(_ frames: [[UInt8]]) -> MessageType? {
+        guard frames.count >= 2, frames[0] == ProtocolSignature.frame, frames[1].count <= 32 else { return nil }
+        return MessageType(rawValue: String(decoding: frames[1], as: UTF8.self))
+    }
+}

@@ -73,7 +73,11 @@ public struct WireTensor: Sendable, Equatable {
         case .f32:
             return [UInt8](unsafeUninitializedCapacity: n * 4) { buffer, count in
                 let out = UnsafeMutableRawPointer(buffer.baseAddress!)
+                #if _endian(little)
+                out.copyMemory(from: src, byteCount: n * 4)
+                #else
                 for i in 0..<n { out.storeBytes(of: src[i].bitPattern.littleEndian, toByteOffset: i * 4, as: UInt32.self) }
+                #endif
                 count = n * 4
             }
         case .bf16:
@@ -95,20 +99,44 @@ public struct WireTensor: Sendable, Equatable {
         }
         let tensor = Tensor(uninitialized: spec.shape)
         let dst = tensor.pointer
-        var firstBad = -1
         frame.withUnsafeBytes { raw in
-            for i in 0..<elements {
-                let value: Float
-                switch spec.dtype {
-                case .f32: value = Float(bitPattern: UInt32(littleEndian: raw.loadUnaligned(fromByteOffset: i * 4, as: UInt32.self)))
-                case .bf16: value = Float(bitPattern: UInt32(UInt16(littleEndian: raw.loadUnaligned(fromByteOffset: i * 2, as: UInt16.self))) << 16)
+            switch spec.dtype {
+            case .f32:
+                #if _endian(little)
+                UnsafeMutableRawPointer(dst).copyMemory(from: raw.baseAddress!, byteCount: bytes)
+                #else
+                for i in 0..<elements {
+                    dst[i] = Float(bitPattern: UInt32(littleEndian: raw.loadUnaligned(fromByteOffset: i * 4, as: UInt32.self)))
                 }
-                if !value.isFinite && firstBad < 0 { firstBad = i }
-                dst[i] = value
+                #endif
+            case .bf16:
+                for i in 0..<elements {
+                    dst[i] = Float(bitPattern: UInt32(UInt16(littleEndian: raw.loadUnaligned(fromByteOffset: i * 2, as: UInt16.self))) << 16)
+                }
             }
         }
-        if firstBad >= 0 { throw ProtocolError.nonFiniteTensor(field: field, elementIndex: firstBad) }
+        if let bad = firstNonFinite(dst, count: elements) {
+            throw ProtocolError.nonFiniteTensor(field: field, elementIndex: bad)
+        }
         return WireTensor(tensor, dtype: spec.dtype)
+    }
+
+    /// Index of the first NaN or infinity. Scans in blocks with a branch-free test (exponent
+    /// bits all ones) that the compiler vectorises, and looks closer only at a bad block.
+    static func firstNonFinite(_ values: UnsafePointer<Float>, count: Int) -> Int? {
+        let bits = UnsafeRawPointer(values).assumingMemoryBound(to: UInt32.self)
+        let block = 1024
+        var start = 0
+        while start < count {
+            let end = min(start + block, count)
+            var any: UInt32 = 0
+            for i in start..<end { any |= (bits[i] & 0x7F80_0000) == 0x7F80_0000 ? 1 : 0 }
+            if any != 0 {
+                for i in start..<end where !values[i].isFinite { return i }
+            }
+            start = end
+        }
+        return nil
     }
 
     /// float32 -> bfloat16 bits, rounding to nearest even; NaN stays NaN.
