@@ -30,7 +30,7 @@ let package = Package(
         // The synthetic world of the default model: data generator and judge.
         .target(name: "ShapesWorld", dependencies: ["ImageIO"], swiftSettings: optimize),
         // ZeroMQ wrapper, wire protocol, coordinator, worker, client.
-        .target(name: "Cluster", dependencies: ["StableDiffusion", "ImageIO", "CZeroMQ", "CSQLite"], swiftSettings: optimize),
+        .target(name: "Cluster", dependencies: ["Compute", "StableDiffusion", "ImageIO", "CZeroMQ", "CSQLite"], swiftSettings: optimize),
         // The command-line tool.
         .executableTarget(
             name: "sdcluster",
@@ -41,7 +41,8 @@ let package = Package(
             swiftSettings: optimize),
 
         .testTarget(name: "ComputeTests", dependencies: ["Compute"]),
-        .testTarget(name: "StableDiffusionTests", dependencies: ["StableDiffusion", "Compute"]),
+        .testTarget(name: "StableDiffusionTests", dependencies: ["StableDiffusion", "Compute"],
+                    exclude: ["Fixtures", "Weights/Fixtures"]),
         .testTarget(name: "ImageIOTests", dependencies: ["ImageIO"]),
         .testTarget(name: "ShapesWorldTests", dependencies: ["ShapesWorld", "ImageIO"]),
         .testTarget(name: "ClusterTests", dependencies: ["Cluster", "StableDiffusion"]),

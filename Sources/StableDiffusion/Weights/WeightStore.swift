@@ -35,8 +35,6 @@ public final class WeightStore: @unchecked Sendable {
     private let memory: [String: Tensor]
     /// Maps a requested name onto the stored one, for components whose names have two spellings.
     private let canonical: @Sendable (String) -> String
-    /// For `random(...)` stores: answers every shaped request with generated values.
-    private let generator: RandomWeights?
     private var used: Set<String> = []
     private let lock = NSLock()
 
@@ -49,16 +47,14 @@ public final class WeightStore: @unchecked Sendable {
         self.source = source
         self.shapeHint = shapeHint
         self.canonical = canonicalName
-        self.generator = nil
     }
 
-    private init(memory: [String: Tensor], source: String, generator: RandomWeights? = nil) {
+    private init(memory: [String: Tensor], source: String) {
         self.locations = [:]
         self.memory = memory
         self.source = source
         self.shapeHint = Self.defaultShapeHint
         self.canonical = { $0 }
-        self.generator = generator
     }
 
     public static let defaultShapeHint = "The config does not describe these weights; use the config.json that came with them."
@@ -84,24 +80,12 @@ public final class WeightStore: @unchecked Sendable {
         WeightStore(memory: tensors, source: source)
     }
 
-    /// A store that answers every `tensor(_:shape:)` with values uniform in `[-scale, scale]`,
-    /// the same for the same seed, name and shape: for benchmarks of real-size models without
-    /// their weights. `contains` is true only for names already handed out, so modules must take
-    /// their structure from the config (as diffusers does), not from probing the store.
-    public static func random(seed: UInt64, scale: Float = 0.05, source: String = "random weights") -> WeightStore {
-        WeightStore(memory: [:], source: source, generator: RandomWeights(seed: seed, scale: scale))
-    }
-
     /// All diffusers names, sorted.
     public var names: [String] { (Array(locations.keys) + Array(memory.keys)).sorted() }
 
     public func contains(_ name: String) -> Bool {
         let name = canonical(name)
-        if locations[name] != nil || memory[name] != nil { return true }
-        guard generator != nil else { return false }
-        lock.lock()
-        defer { lock.unlock() }
-        return used.contains(name)
+        return locations[name] != nil || memory[name] != nil
     }
 
     /// The shape under the diffusers name, without reading data.
@@ -116,12 +100,6 @@ public final class WeightStore: @unchecked Sendable {
     /// (a 1x1 convolution kernel `[O, I, 1, 1]` read as a linear weight `[O, I]`, or the reverse):
     /// the element order is the same.
     public func tensor(_ name: String, shape: [Int]) throws -> Tensor {
-        if let generator {
-            lock.lock()
-            used.insert(name)
-            lock.unlock()
-            return generator.tensor(name, shape: shape)
-        }
         guard let found = self.shape(of: name) else { throw WeightError.missingKey(source: source, key: name) }
         guard Self.sameLayout(found, shape) else {
             throw WeightError.wrongShape(source: source, key: name, expected: shape, found: found,
