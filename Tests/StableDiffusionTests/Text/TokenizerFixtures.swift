@@ -2,9 +2,9 @@ import Foundation
 import XCTest
 @testable import StableDiffusion
 
-/// Paths of the repository's committed files, found from this source file's location
-/// (tests run from any directory and never download anything).
-enum RepositoryPaths {
+/// Paths of the committed files the tokenizer tests read, found from this source file's
+/// location (tests run from any directory and never download anything).
+enum TokenizerTestPaths {
     static let root: URL = URL(fileURLWithPath: #filePath)
         .deletingLastPathComponent()  // Text
         .deletingLastPathComponent()  // StableDiffusionTests
@@ -59,12 +59,15 @@ struct TokenizerFixture: Decodable {
         case maxLength = "max_length"
     }
 
+    /// Every scalar of Unicode (surrogates have none), NUL excluded as in the fixture.
+    static let allScalars: [Unicode.Scalar] = (1...0x10FFFF).compactMap { Unicode.Scalar(UInt32($0)) }
+
     static let shared: TokenizerFixture = {
         do {
-            let data = try Data(contentsOf: RepositoryPaths.tokenizerCases)
+            let data = try Data(contentsOf: TokenizerTestPaths.tokenizerCases)
             return try JSONDecoder().decode(TokenizerFixture.self, from: data)
         } catch {
-            fatalError("cannot load \(RepositoryPaths.tokenizerCases.path): \(error)")
+            fatalError("cannot load \(TokenizerTestPaths.tokenizerCases.path): \(error)")
         }
     }()
 }
@@ -73,12 +76,9 @@ struct TokenizerFixture: Decodable {
 enum SharedTokenizer {
     static let shapes: CLIPTokenizer = {
         do {
-            return try CLIPTokenizer(directory: RepositoryPaths.shapesTokenizer)
+            return try CLIPTokenizer(directory: TokenizerTestPaths.shapesTokenizer)
         } catch {
             fatalError("cannot load the committed tokenizer: \(error)")
         }
     }()
 }
-
-/// Every scalar of Unicode (surrogates have none), NUL excluded as in the fixture.
-let allScalars: [Unicode.Scalar] = (1...0x10FFFF).compactMap { Unicode.Scalar(UInt32($0)) }

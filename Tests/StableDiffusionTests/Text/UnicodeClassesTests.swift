@@ -55,11 +55,11 @@ final class UnicodeClassesTests: XCTestCase {
     }
 
     /// Compares the scalars Swift puts in `kind` with the fixture's ranges, range by range.
-    private func assertClass(_ kind: CharacterClass, matches expected: [[UInt32]],
+    private func assertClass(_ kind: CLIPCharacterClass, matches expected: [[UInt32]],
                              file: StaticString = #filePath, line: UInt = #line) {
         XCTAssertFalse(expected.isEmpty, file: file, line: line)
         var ranges: [[UInt32]] = []
-        for scalar in allScalars where CharacterClass(scalar) == kind {
+        for scalar in TokenizerFixture.allScalars where CLIPCharacterClass(scalar) == kind {
             if let last = ranges.last, last[1] + 1 == scalar.value {
                 ranges[ranges.count - 1][1] = scalar.value
             } else {
@@ -73,7 +73,7 @@ final class UnicodeClassesTests: XCTestCase {
     }
 
     /// Scalars that Swift's tables assign (those without an age map to themselves in Swift).
-    private static let assignedScalars = allScalars.filter { $0.properties.age != nil }
+    private static let assignedScalars = TokenizerFixture.allScalars.filter { $0.properties.age != nil }
 
     /// Whether the reference's mapping leaves every scalar that Swift does not assign unchanged,
     /// which is what lets the mapping tests skip those scalars.
