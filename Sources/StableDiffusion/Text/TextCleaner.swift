@@ -13,7 +13,7 @@ import Foundation
 enum TextCleaner {
     /// The cleaned text as Unicode scalars, ready for `PreTokenizer`.
     static func clean(_ text: Substring) -> [Unicode.Scalar] {
-        let composed = String(text).precomposedStringWithCanonicalMapping
+        let composed = composed(String(text))
         var result: [Unicode.Scalar] = []
         result.reserveCapacity(composed.unicodeScalars.count)
         var inWhitespace = false
@@ -27,6 +27,16 @@ enum TextCleaner {
             appendLowercased(scalar, to: &result)
         }
         return result
+    }
+
+    /// Unicode NFC of `text`.
+    ///
+    /// This is the standard library's NFC, not Foundation's `precomposedStringWithCanonicalMapping`:
+    /// on Linux (Swift 6.3.1) the latter composes a supplementary-plane letter as if it were the
+    /// BMP letter with the same low 16 bits (U+1042D + U+0308 became U+04EC), which a
+    /// random-prompt comparison with transformers caught.
+    static func composed(_ text: String) -> String {
+        String(decoding: text._nfcCodeUnits, as: UTF8.self)
     }
 
     /// Appends the full lower-case mapping of one scalar (one or more scalars).

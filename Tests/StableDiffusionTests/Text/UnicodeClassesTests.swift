@@ -37,7 +37,7 @@ final class UnicodeClassesTests: XCTestCase {
         XCTAssertTrue(unassignedScalarsAreUnchanged(in: tables.nfcSingle))
         var mismatches: [String] = []
         for scalar in Self.assignedScalars {
-            let composed = String(scalar).precomposedStringWithCanonicalMapping.unicodeScalars.map(\.value)
+            let composed = TextCleaner.composed(String(scalar)).unicodeScalars.map(\.value)
             let expected = tables.nfcSingle[String(scalar.value)] ?? [scalar.value]
             if composed != expected { mismatches.append(hex(scalar.value)) }
         }
@@ -47,6 +47,12 @@ final class UnicodeClassesTests: XCTestCase {
     func testCleanerCollapsesWhitespaceRunsToOneSpace() {
         let cleaned = TextCleaner.clean("A\t\n B\u{3000}\u{A0}C")
         XCTAssertEqual(String(String.UnicodeScalarView(cleaned)), "a b c")
+    }
+
+    func testCompositionKeepsSupplementaryLettersApart() {
+        // Foundation's NFC on Linux turned U+1042D + U+0308 into U+04EC (same low 16 bits).
+        XCTAssertEqual(TextCleaner.composed("\u{1042D}\u{308}").unicodeScalars.map(\.value), [0x1042D, 0x308])
+        XCTAssertEqual(TextCleaner.composed("\u{11099}\u{110BA}").unicodeScalars.map(\.value), [0x1109A])
     }
 
     func testCleanerComposesBeforeLowerCasing() {
