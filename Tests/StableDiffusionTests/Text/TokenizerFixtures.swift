@@ -42,21 +42,49 @@ struct TokenizerFixture: Decodable {
         let lowercase: [String: [UInt32]]
         /// Scalar -> its NFC form as a one-scalar string, for scalars that change.
         let nfcSingle: [String: [UInt32]]
+        /// Scalars the reference's NFC treats as combining marks (class > 0), as ranges.
+        let nfcMarks: [[UInt32]]
+        /// [first, second, NFC of the two] for every two-scalar canonical decomposition.
+        let nfcPairs: [NFCPair]
 
         enum CodingKeys: String, CodingKey {
             case whitespace, letters, numbers, lowercase
             case nfcSingle = "nfc_single"
+            case nfcMarks = "nfc_marks"
+            case nfcPairs = "nfc_pairs"
         }
+    }
+
+    /// One `nfc_pairs` entry, written as a JSON array `[first, second, [result...]]`.
+    struct NFCPair: Decodable {
+        let first: UInt32
+        let second: UInt32
+        let composed: [UInt32]
+
+        init(from decoder: Decoder) throws {
+            var container = try decoder.unkeyedContainer()
+            first = try container.decode(UInt32.self)
+            second = try container.decode(UInt32.self)
+            composed = try container.decode([UInt32].self)
+        }
+    }
+
+    /// A seeded random prompt and its ids (start and end tokens, not truncated).
+    struct RandomCase: Decodable {
+        let text: String
+        let ids: [Int]
     }
 
     let source: String
     let maxLength: Int
     let cases: [Case]
+    let randomCases: [RandomCase]
     let unicode: UnicodeTables
 
     enum CodingKeys: String, CodingKey {
         case source, cases, unicode
         case maxLength = "max_length"
+        case randomCases = "random_cases"
     }
 
     /// Every scalar of Unicode (surrogates have none), NUL excluded as in the fixture.

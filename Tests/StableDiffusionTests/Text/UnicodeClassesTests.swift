@@ -49,6 +49,29 @@ final class UnicodeClassesTests: XCTestCase {
         XCTAssertEqual(String(String.UnicodeScalarView(cleaned)), "a b c")
     }
 
+    func testCombiningMarksAreThoseOfTheReferencesNormalizationData() {
+        let known = TokenizerFixture.shared.unicode.nfcMarks
+        func isKnown(_ value: UInt32) -> Bool { known.contains { $0[0] <= value && value <= $0[1] } }
+        var mismatches: [String] = []
+        for scalar in TokenizerFixture.allScalars where scalar.properties.canonicalCombiningClass.rawValue != 0 {
+            let oursKnown = !TextCleaner.isNewerThanNormalizationData(scalar)
+            if oursKnown != isKnown(scalar.value) { mismatches.append(hex(scalar.value)) }
+        }
+        XCTAssertEqual(mismatches, [], "marks whose reordering differs from the reference")
+    }
+
+    func testEveryCanonicalPairComposesLikeTheReference() {
+        var mismatches: [String] = []
+        for pair in TokenizerFixture.shared.unicode.nfcPairs {
+            let text = String(String.UnicodeScalarView([Unicode.Scalar(pair.first)!, Unicode.Scalar(pair.second)!]))
+            if TextCleaner.composed(text).unicodeScalars.map(\.value) != pair.composed {
+                mismatches.append("\(hex(pair.first)) \(hex(pair.second))")
+            }
+        }
+        XCTAssertGreaterThan(TokenizerFixture.shared.unicode.nfcPairs.count, 1000)
+        XCTAssertEqual(mismatches, [], "pairs composed differently from the reference")
+    }
+
     func testCompositionKeepsSupplementaryLettersApart() {
         // Foundation's NFC on Linux turned U+1042D + U+0308 into U+04EC (same low 16 bits).
         XCTAssertEqual(TextCleaner.composed("\u{1042D}\u{308}").unicodeScalars.map(\.value), [0x1042D, 0x308])
