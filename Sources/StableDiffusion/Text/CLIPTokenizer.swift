@@ -47,6 +47,7 @@ public struct CLIPTokenizer: Sendable {
                        (files.unknownToken, unknownID)]
         // Longest first, so that a spelling that contains another wins where both start.
         specialTokens = Dictionary(special, uniquingKeysWith: { first, _ in first })
+            .filter { !$0.key.isEmpty }
             .map { (bytes: Array($0.key.utf8), id: $0.value) }
             .sorted { $0.bytes.count > $1.bytes.count }
     }

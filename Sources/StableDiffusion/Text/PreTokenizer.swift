@@ -42,7 +42,7 @@ enum PreTokenizer {
         for literal in clipLiterals where hasPrefix(text, literal, at: start, before: text.count) {
             return start + literal.count
         }
-        switch CharacterClass(text[start]) {
+        switch CLIPCharacterClass(text[start]) {
         case .whitespace: return nil
         case .letter: return runEnd(text, from: start, in: start..<text.count, of: .letter)
         case .number: return start + 1
@@ -62,7 +62,7 @@ enum PreTokenizer {
                 continue
             }
             // A CLIP piece holds no white space, so every character starts a run of its class.
-            let end = runEnd(text, from: position, in: piece, of: CharacterClass(text[position]))
+            let end = runEnd(text, from: position, in: piece, of: CLIPCharacterClass(text[position]))
             words.append(position..<end)
             position = end
         }
@@ -78,9 +78,9 @@ enum PreTokenizer {
     }
 
     private static func runEnd(_ text: [Unicode.Scalar], from start: Int, in bounds: Range<Int>,
-                               of kind: CharacterClass) -> Int {
+                               of kind: CLIPCharacterClass) -> Int {
         var end = start
-        while end < bounds.upperBound && CharacterClass(text[end]) == kind {
+        while end < bounds.upperBound && CLIPCharacterClass(text[end]) == kind {
             end += 1
         }
         return end
@@ -88,7 +88,7 @@ enum PreTokenizer {
 }
 
 /// The character classes the CLIP and GPT-2 patterns are written in.
-enum CharacterClass: Equatable {
+enum CLIPCharacterClass: Equatable {
     case whitespace, letter, number, other
 
     /// The Unicode version of the regex engine (Oniguruma) in the `tokenizers` library that

@@ -103,6 +103,16 @@ final class GenerationParametersTests: XCTestCase {
         XCTAssertEqual(parameters.otherFields.map(\.value), ["6ce0161689", "2", "v1.10.1"])
     }
 
+    func testQuotedWebUIValuesWithCommasAndColonsAreKeptWhole() throws {
+        let text = #"cat"# + "\n" + #"Steps: 20, Sampler: Euler a, CFG scale: 7, Seed: 5, Size: 64x64, "#
+            + #"Lora hashes: "add_detail: 7c6bad76eb54, more: 0123", Version: v1.9.4"#
+        let parameters = try GenerationParameters(parsing: text)
+        XCTAssertEqual(parameters.request.scheduler, .eulerAncestral)
+        XCTAssertEqual(parameters.otherFields, [.init(key: "Lora hashes", value: "add_detail: 7c6bad76eb54, more: 0123"),
+                                                .init(key: "Version", value: "v1.9.4")])
+        XCTAssertEqual(try GenerationParameters(parsing: parameters.text), parameters)
+    }
+
     func testMissingSeedIsReported() {
         XCTAssertThrowsError(try GenerationParameters(parsing: "cat\nSteps: 20, Sampler: DDIM, CFG scale: 7, Size: 8x8")) {
             XCTAssertEqual($0 as? GenerationParametersError, .missingKey("Seed"))

@@ -34,6 +34,16 @@ final class CLIPTokenizerParityTests: XCTestCase {
         }
     }
 
+    func testSeededRandomPromptsEncodeToTransformersIDs() {
+        // Random mixes of marks, supplementary letters, controls and special-token fragments:
+        // they found two Unicode differences that the hand-written prompts did not.
+        XCTAssertEqual(fixture.randomCases.count, 400)
+        for testCase in fixture.randomCases {
+            let ids = [tokenizer.startID] + tokenizer.encode(testCase.text) + [tokenizer.endID]
+            XCTAssertEqual(ids, testCase.ids, "prompt \(testCase.text.debugDescription)")
+        }
+    }
+
     func testFixtureCoversTruncatedPrompts() {
         let truncated = fixture.cases.filter { $0.ids.count > fixture.maxLength }
         XCTAssertGreaterThanOrEqual(truncated.count, 3)

@@ -2,9 +2,9 @@ import Foundation
 import XCTest
 @testable import StableDiffusion
 
-/// Paths of the repository's committed files, found from this source file's location
-/// (tests run from any directory and never download anything).
-enum RepositoryPaths {
+/// Paths of the committed files the tokenizer tests read, found from this source file's
+/// location (tests run from any directory and never download anything).
+enum TokenizerTestPaths {
     static let root: URL = URL(fileURLWithPath: #filePath)
         .deletingLastPathComponent()  // Text
         .deletingLastPathComponent()  // StableDiffusionTests
@@ -42,29 +42,60 @@ struct TokenizerFixture: Decodable {
         let lowercase: [String: [UInt32]]
         /// Scalar -> its NFC form as a one-scalar string, for scalars that change.
         let nfcSingle: [String: [UInt32]]
+        /// Scalars the reference's NFC treats as combining marks (class > 0), as ranges.
+        let nfcMarks: [[UInt32]]
+        /// [first, second, NFC of the two] for every two-scalar canonical decomposition.
+        let nfcPairs: [NFCPair]
 
         enum CodingKeys: String, CodingKey {
             case whitespace, letters, numbers, lowercase
             case nfcSingle = "nfc_single"
+            case nfcMarks = "nfc_marks"
+            case nfcPairs = "nfc_pairs"
         }
+    }
+
+    /// One `nfc_pairs` entry, written as a JSON array `[first, second, [result...]]`.
+    struct NFCPair: Decodable {
+        let first: UInt32
+        let second: UInt32
+        let composed: [UInt32]
+
+        init(from decoder: Decoder) throws {
+            var container = try decoder.unkeyedContainer()
+            first = try container.decode(UInt32.self)
+            second = try container.decode(UInt32.self)
+            composed = try container.decode([UInt32].self)
+        }
+    }
+
+    /// A seeded random prompt and its ids (start and end tokens, not truncated).
+    struct RandomCase: Decodable {
+        let text: String
+        let ids: [Int]
     }
 
     let source: String
     let maxLength: Int
     let cases: [Case]
+    let randomCases: [RandomCase]
     let unicode: UnicodeTables
 
     enum CodingKeys: String, CodingKey {
         case source, cases, unicode
         case maxLength = "max_length"
+        case randomCases = "random_cases"
     }
+
+    /// Every scalar of Unicode (surrogates have none), NUL excluded as in the fixture.
+    static let allScalars: [Unicode.Scalar] = (1...0x10FFFF).compactMap { Unicode.Scalar(UInt32($0)) }
 
     static let shared: TokenizerFixture = {
         do {
-            let data = try Data(contentsOf: RepositoryPaths.tokenizerCases)
+            let data = try Data(contentsOf: TokenizerTestPaths.tokenizerCases)
             return try JSONDecoder().decode(TokenizerFixture.self, from: data)
         } catch {
-            fatalError("cannot load \(RepositoryPaths.tokenizerCases.path): \(error)")
+            fatalError("cannot load \(TokenizerTestPaths.tokenizerCases.path): \(error)")
         }
     }()
 }
@@ -73,12 +104,9 @@ struct TokenizerFixture: Decodable {
 enum SharedTokenizer {
     static let shapes: CLIPTokenizer = {
         do {
-            return try CLIPTokenizer(directory: RepositoryPaths.shapesTokenizer)
+            return try CLIPTokenizer(directory: TokenizerTestPaths.shapesTokenizer)
         } catch {
             fatalError("cannot load the committed tokenizer: \(error)")
         }
     }()
 }
-
-/// Every scalar of Unicode (surrogates have none), NUL excluded as in the fixture.
-let allScalars: [Unicode.Scalar] = (1...0x10FFFF).compactMap { Unicode.Scalar(UInt32($0)) }

@@ -37,7 +37,7 @@ final class UnicodeClassesTests: XCTestCase {
         XCTAssertTrue(unassignedScalarsAreUnchanged(in: tables.nfcSingle))
         var mismatches: [String] = []
         for scalar in Self.assignedScalars {
-            let composed = String(scalar).precomposedStringWithCanonicalMapping.unicodeScalars.map(\.value)
+            let composed = TextCleaner.composed(String(scalar)).unicodeScalars.map(\.value)
             let expected = tables.nfcSingle[String(scalar.value)] ?? [scalar.value]
             if composed != expected { mismatches.append(hex(scalar.value)) }
         }
@@ -49,17 +49,46 @@ final class UnicodeClassesTests: XCTestCase {
         XCTAssertEqual(String(String.UnicodeScalarView(cleaned)), "a b c")
     }
 
+    func testCombiningMarksAreThoseOfTheReferencesNormalizationData() {
+        let known = TokenizerFixture.shared.unicode.nfcMarks
+        func isKnown(_ value: UInt32) -> Bool { known.contains { $0[0] <= value && value <= $0[1] } }
+        var mismatches: [String] = []
+        for scalar in TokenizerFixture.allScalars where scalar.properties.canonicalCombiningClass.rawValue != 0 {
+            let oursKnown = !TextCleaner.isNewerThanNormalizationData(scalar)
+            if oursKnown != isKnown(scalar.value) { mismatches.append(hex(scalar.value)) }
+        }
+        XCTAssertEqual(mismatches, [], "marks whose reordering differs from the reference")
+    }
+
+    func testEveryCanonicalPairComposesLikeTheReference() {
+        var mismatches: [String] = []
+        for pair in TokenizerFixture.shared.unicode.nfcPairs {
+            let text = String(String.UnicodeScalarView([Unicode.Scalar(pair.first)!, Unicode.Scalar(pair.second)!]))
+            if TextCleaner.composed(text).unicodeScalars.map(\.value) != pair.composed {
+                mismatches.append("\(hex(pair.first)) \(hex(pair.second))")
+            }
+        }
+        XCTAssertGreaterThan(TokenizerFixture.shared.unicode.nfcPairs.count, 1000)
+        XCTAssertEqual(mismatches, [], "pairs composed differently from the reference")
+    }
+
+    func testCompositionKeepsSupplementaryLettersApart() {
+        // Foundation's NFC on Linux turned U+1042D + U+0308 into U+04EC (same low 16 bits).
+        XCTAssertEqual(TextCleaner.composed("\u{1042D}\u{308}").unicodeScalars.map(\.value), [0x1042D, 0x308])
+        XCTAssertEqual(TextCleaner.composed("\u{11099}\u{110BA}").unicodeScalars.map(\.value), [0x1109A])
+    }
+
     func testCleanerComposesBeforeLowerCasing() {
         let cleaned = TextCleaner.clean("E\u{301}")
         XCTAssertEqual(cleaned, ["\u{E9}"])
     }
 
     /// Compares the scalars Swift puts in `kind` with the fixture's ranges, range by range.
-    private func assertClass(_ kind: CharacterClass, matches expected: [[UInt32]],
+    private func assertClass(_ kind: CLIPCharacterClass, matches expected: [[UInt32]],
                              file: StaticString = #filePath, line: UInt = #line) {
         XCTAssertFalse(expected.isEmpty, file: file, line: line)
         var ranges: [[UInt32]] = []
-        for scalar in allScalars where CharacterClass(scalar) == kind {
+        for scalar in TokenizerFixture.allScalars where CLIPCharacterClass(scalar) == kind {
             if let last = ranges.last, last[1] + 1 == scalar.value {
                 ranges[ranges.count - 1][1] = scalar.value
             } else {
@@ -73,7 +102,7 @@ final class UnicodeClassesTests: XCTestCase {
     }
 
     /// Scalars that Swift's tables assign (those without an age map to themselves in Swift).
-    private static let assignedScalars = allScalars.filter { $0.properties.age != nil }
+    private static let assignedScalars = TokenizerFixture.allScalars.filter { $0.properties.age != nil }
 
     /// Whether the reference's mapping leaves every scalar that Swift does not assign unchanged,
     /// which is what lets the mapping tests skip those scalars.

@@ -9,7 +9,7 @@ final class VocabularyParserTests: XCTestCase {
     }
 
     func testCommittedVocabularyReadsExactlyAsJSONDecoderReadsIt() throws {
-        let data = try Data(contentsOf: URL(fileURLWithPath: RepositoryPaths.shapesTokenizer + "/vocab.json"))
+        let data = try Data(contentsOf: URL(fileURLWithPath: TokenizerTestPaths.shapesTokenizer + "/vocab.json"))
         let fast = try XCTUnwrap(VocabularyParser.parse(Array(data)))
         let reference = try JSONDecoder().decode([String: Int].self, from: data)
         XCTAssertEqual(fast.count, 49_408)
