@@ -41,7 +41,7 @@ let package = Package(
             swiftSettings: optimize),
 
         .testTarget(name: "ComputeTests", dependencies: ["Compute"]),
-        .testTarget(name: "StableDiffusionTests", dependencies: ["StableDiffusion", "Compute"],
+        .testTarget(name: "StableDiffusionTests", dependencies: ["StableDiffusion", "Compute", "ImageIO"],
                     exclude: ["Fixtures", "Weights/Fixtures"]),
         .testTarget(name: "ImageIOTests", dependencies: ["ImageIO"]),
         .testTarget(name: "ShapesWorldTests", dependencies: ["ShapesWorld", "ImageIO"]),

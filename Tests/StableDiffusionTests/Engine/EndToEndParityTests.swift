@@ -1,0 +1,70 @@
+import Compute
+import Foundation
+import ImageIO
+import StableDiffusion
+import XCTest
+
+/// `StableDiffusionPipeline` against diffusers' `StableDiffusionPipeline` on the tiny-sd fixture:
+/// same prompt, negative prompt, seed, steps, scheduler, guidance scale and cut-off give the same
+/// image, each pixel within 2/255 (fixtures from scripts/fixtures/make_pipeline_fixtures.py).
+final class EndToEndParityTests: XCTestCase {
+    struct Case: Decodable {
+        let name, prompt, file: String
+        let negative_prompt: String
+        let seed: UInt64
+        let steps: Int
+        let guidance_scale, guidance_cutoff: Float
+        let late_pass, scheduler: String
+        let width, height: Int
+        let unet_evaluations: Int
+    }
+
+    static let pipeline: StableDiffusionPipeline = {
+        try! StableDiffusionPipeline(location: ModelLocation.open(Fixtures.path("tiny-sd")))
+    }()
+
+    private func cases() throws -> [Case] {
+        try JSONDecoder().decode([Case].self, from: Data(contentsOf: URL(fileURLWithPath: Fixtures.path("e2e/cases.json"))))
+    }
+
+    private func request(_ c: Case) -> GenerationRequest {
+        GenerationRequest(prompt: c.prompt, negativePrompt: c.negative_prompt, seed: c.seed, steps: c.steps,
+                          guidanceScale: c.guidance_scale, guidanceCutoff: c.guidance_cutoff,
+                          latePass: LatePass(rawValue: c.late_pass)!, scheduler: SchedulerKind(rawValue: c.scheduler)!,
+                          width: c.width, height: c.height)
+    }
+
+    func testEveryCaseMatchesDiffusersWithinTwoLevelsAndUsesTheSameUNetEvaluations() throws {
+        let all = try cases()
+        XCTAssertEqual(all.count, 10)
+        for c in all {
+            let image = try Self.pipeline.generate(request(c))
+            let expected = try PNG.read(from: Fixtures.path("e2e/\(c.file)"))
+            XCTAssertEqual(expected.width, image.width)
+            var worst = 0
+            for (a, b) in zip(image.rgb, expected.pixels) { worst = max(worst, abs(Int(a) - Int(b))) }
+            XCTAssertLessThanOrEqual(worst, 2, "\(c.name): a pixel differs by \(worst)/255")
+            XCTAssertEqual(image.unetEvaluations, c.unet_evaluations, c.name)
+        }
+    }
+
+    /// The two late-pass rules differ by under 2/255 in pixels on this model, so they are told
+    /// apart on the final latents (they differ by about 1% there).
+    func testLatePassCasesMatchDiffusersFinalLatents() throws {
+        let file = try SafeTensorsFile(path: Fixtures.path("e2e/final-latents.safetensors"))
+        for c in try cases() where c.name.hasPrefix("case8") || c.name.hasPrefix("case9") || c.name.hasPrefix("case1-") {
+            let state = try Sampler.prepare(request(c), model: Self.pipeline.modelInfo)
+            let pipeline = Self.pipeline
+            let final = try Sampler.run(state) { pending in
+                pending.map { evaluation in
+                    let text = evaluation.slot == .cond ? c.prompt : c.negative_prompt
+                    return pipeline.unet(sample: evaluation.latentInput, timesteps: [evaluation.timestep],
+                                         context: pipeline.embed(text).embedding)
+                }
+            }
+            let expected = try file.tensor(c.name)
+            let err = Fixtures.relativeError(final.finalLatents!, expected)
+            XCTAssertLessThan(err, 1e-4, "\(c.name): final latents differ by \(err) of their scale")
+        }
+    }
+}
