@@ -3,7 +3,12 @@
 // Module layering (no upward arrows): C shims -> Compute -> StableDiffusion -> Cluster -> sdcluster.
 import PackageDescription
 
-let optimize: [SwiftSetting] = [.unsafeFlags(["-Ounchecked", "-wmo"], .when(configuration: .release))]
+// The engine's own loops (norms, element-wise ops, schedulers) are optimised in debug builds
+// too: unoptimised Swift is ~50x slower there, which would make the parity tests crawl.
+let optimize: [SwiftSetting] = [
+    .unsafeFlags(["-O"], .when(configuration: .debug)),
+    .unsafeFlags(["-Ounchecked", "-wmo"], .when(configuration: .release)),
+]
 
 let package = Package(
     name: "sdcluster",
