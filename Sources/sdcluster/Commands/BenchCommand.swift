@@ -8,7 +8,7 @@ struct BenchCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "bench",
         abstract: "Time the engine on Stable Diffusion 1.5 shapes with random weights (nothing to download).",
-        subcommands: [BenchUNet.self, BenchTextEncoder.self, BenchVAE.self, BenchAttention.self])
+        subcommands: [BenchUNet.self, BenchTextEncoder.self, BenchVAE.self, BenchAttention.self, BenchConvolution.self])
 }
 
 /// Options every benchmark shares.
