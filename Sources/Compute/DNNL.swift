@@ -20,6 +20,10 @@ final class DNNLContext: @unchecked Sendable {
     let stream: dnnl_stream_t
 
     private init() {
+        // Keep freed activation buffers in the heap instead of returning them to the kernel:
+        // every evaluation allocates the same sizes again, and fresh pages cost a page fault each.
+        _ = mallopt(M_MMAP_THRESHOLD, 32 << 20)  // glibc's largest allowed value
+        _ = mallopt(M_TRIM_THRESHOLD, Int32.max)
         var e: dnnl_engine_t?
         dnnlCheck(dnnl_engine_create(&e, dnnl_cpu, 0), "engine_create")
         engine = e!

@@ -12,7 +12,7 @@ swift build -c release --product sdcluster >/dev/null
 ours=$(mktemp); theirs=$(mktemp)
 .build/release/sdcluster bench "$what" "$@" | tee "$ours"
 if "$python" -c "import torch, diffusers" 2>/dev/null; then
-  "$python" scripts/bench/bench_diffusers.py "$what" | tee "$theirs"
+  "$python" scripts/bench/bench_diffusers.py "$what" "$@" | tee "$theirs"
   echo
   printf '%-28s %10s %12s %8s\n' case sdcluster diffusers speedup
   while IFS= read -r line; do

@@ -50,7 +50,7 @@ def main():
     ap.add_argument("--repeat", type=int, default=2)
     ap.add_argument("--threads", type=int, default=None)
     ap.add_argument("--bf16", action="store_true", help="cast the model to bfloat16 (PyTorch's own bf16 kernels)")
-    args = ap.parse_args()
+    args, _ = ap.parse_known_args()  # options only sdcluster knows (e.g. --profile) are ignored
     if args.threads:
         torch.set_num_threads(args.threads)
     torch.manual_seed(0)
