@@ -20,5 +20,5 @@ if [ ! -f "$SHAPES_DATA/captions.jsonl" ]; then
 fi
 "$python" "$here/train_vae.py" --steps "${VAE_STEPS:-3000}"
 "$python" "$here/encode_latents.py" --count "${LATENT_COUNT:-0}"
-"$python" "$here/train_unet.py" --steps "${UNET_STEPS:-30000}"
+"$python" "$here/train_unet.py" --steps "${UNET_STEPS:-12000}"
 "$python" "$here/export.py" --out "$repo/models/shapes"

@@ -71,7 +71,7 @@ def sample_grid(step, unet, text, tokenizer, scale, count=16, guidance=5.0, step
 
 def main():
     p = argparse.ArgumentParser(description=__doc__)
-    p.add_argument("--steps", type=int, default=30000, help="total optimizer steps to reach")
+    p.add_argument("--steps", type=int, default=12000, help="total optimizer steps to reach")
     p.add_argument("--batch", type=int, default=64)
     p.add_argument("--lr", type=float, default=3e-4)
     p.add_argument("--uncond-prob", type=float, default=0.1)
