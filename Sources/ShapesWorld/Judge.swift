@@ -23,7 +23,8 @@ public struct JudgedAttributes: Codable, Equatable, Sendable {
 /// The judge: recovers the attributes of an image by measurement.
 public struct Judge: Sendable {
     /// A pixel belongs to the object when it is farther than this (sRGB, 0-255) from the
-    /// background colour measured on the border.
+    /// background colour measured on the border (or than 0.4 of the distance from the
+    /// background's palette colour to the closest other palette colour, when that is less).
     public var maskThreshold: Double = 60
 
     public init() {}
@@ -32,7 +33,12 @@ public struct Judge: Sendable {
     public func judge(_ image: RGBImage) -> JudgedAttributes {
         let bgColor = JudgeMeasures.borderMedian(image)
         let background = PaletteColor.nearest(to: bgColor)
-        let mask = JudgeMeasures.objectMask(image, background: bgColor, threshold: maskThreshold)
+        // Yellow and orange are only 71 apart: near such a background the cut must sit closer,
+        // or the object's dots and anti-aliased rims fall out of the mask.
+        let closest = PaletteColor.allCases.filter { $0 != background }
+            .map { $0.rgb.distanceSquared(to: background.rgb).squareRoot() }.min()!
+        let threshold = min(maskThreshold, 0.4 * closest)
+        let mask = JudgeMeasures.objectMask(image, background: bgColor, threshold: threshold)
         let count = mask.reduce(0) { $0 + ($1 ? 1 : 0) }
         var result = JudgedAttributes(background: background, color: nil, shape: nil, size: nil,
                                       position: nil, pattern: nil,

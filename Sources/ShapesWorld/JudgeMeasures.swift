@@ -91,12 +91,13 @@ enum JudgeMeasures {
         return dy < 0 ? .top : .bottom
     }
 
-    /// Plain when few interior pixels are nearer the dark colour (0.55 x the object colour) than
-    /// the object colour; otherwise striped when dark pixels stay dark when moved along the
+    /// Plain when few interior pixels lean towards the dark colour (0.55 x the object colour); otherwise striped when dark pixels stay dark when moved along the
     /// stripe direction (x + d, y - d), dotted when they do not.
     static func pattern(_ image: RGBImage, mask: [Bool], color: PaletteColor) -> ShapePattern {
         let w = image.width, h = image.height
         let fg = color.rgb, dark = fg.scaled(0.55)
+        let axis = RGB(fg.r - dark.r, fg.g - dark.g, fg.b - dark.b)
+        let axisLength2 = max(1, axis.r * axis.r + axis.g * axis.g + axis.b * axis.b)
         var interior = [Bool](repeating: false, count: w * h)
         var dark_ = [Bool](repeating: false, count: w * h)
         var interiorCount = 0, darkCount = 0
@@ -108,8 +109,11 @@ enum JudgeMeasures {
                 let i = y * w + x
                 interior[i] = true
                 interiorCount += 1
+                // How far the pixel lies from the object colour towards the dark colour (0 to 1);
+                // beyond 0.35 counts as dark, so thin anti-aliased dots at small sizes still count.
                 let c = Self.color(image, i)
-                if c.distanceSquared(to: dark) < c.distanceSquared(to: fg) { dark_[i] = true; darkCount += 1 }
+                let alpha = ((fg.r - c.r) * axis.r + (fg.g - c.g) * axis.g + (fg.b - c.b) * axis.b) / axisLength2
+                if alpha > 0.35 { dark_[i] = true; darkCount += 1 }
             }
         }
         guard interiorCount > 0, Double(darkCount) / Double(interiorCount) >= 0.08 else { return .plain }

@@ -8,6 +8,23 @@ public struct JudgeReport: Codable, Equatable, Sendable {
         public var agreed = 0
         /// `agreed / stated`, or nil when no image stated the attribute.
         public var share: Double? { stated == 0 ? nil : Double(agreed) / Double(stated) }
+
+        public init(stated: Int = 0, agreed: Int = 0) { self.stated = stated; self.agreed = agreed }
+
+        enum CodingKeys: String, CodingKey { case stated, agreed, share }
+
+        public init(from decoder: Decoder) throws {
+            let c = try decoder.container(keyedBy: CodingKeys.self)
+            stated = try c.decode(Int.self, forKey: .stated)
+            agreed = try c.decode(Int.self, forKey: .agreed)
+        }
+
+        public func encode(to encoder: Encoder) throws {
+            var c = encoder.container(keyedBy: CodingKeys.self)
+            try c.encode(stated, forKey: .stated)
+            try c.encode(agreed, forKey: .agreed)
+            try c.encodeIfPresent(share, forKey: .share)
+        }
     }
 
     public var images = 0
@@ -16,6 +33,10 @@ public struct JudgeReport: Codable, Equatable, Sendable {
     public var attributes: [String: Tally] = [:]
 
     public init() {}
+
+    enum CodingKeys: String, CodingKey {
+        case images, allAgreed = "all_agreed", attributes
+    }
 
     /// Share of images where every stated attribute agreed.
     public var allAgreedShare: Double { images == 0 ? 0 : Double(allAgreed) / Double(images) }

@@ -5,6 +5,6 @@ struct ShapesCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "shapes",
         abstract: "Draw shapes-world data sets and judge images against their captions.",
-        discussion: "The world (palette, shapes, captions, judge) is specified in docs/default-model.md.",
+        discussion: "The world (palette, shapes, captions, judge) is described in docs/default-model.md.",
         subcommands: [ShapesDatasetCommand.self, ShapesJudgeCommand.self])
 }

@@ -35,7 +35,11 @@ struct ShapesJudgeCommand: ParsableCommand {
 
     struct Output: Encodable {
         var report: JudgeReport
+        /// Share of captioned images where every stated attribute agreed.
+        var allAgreedShare: Double
         var images: [Item]
+
+        enum CodingKeys: String, CodingKey { case report, allAgreedShare = "all_agreed_share", images }
     }
 
     func validate() throws {
@@ -59,11 +63,14 @@ struct ShapesJudgeCommand: ParsableCommand {
         if json {
             let encoder = JSONEncoder()
             encoder.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]
-            print(String(decoding: try encoder.encode(Output(report: report, images: items)), as: UTF8.self))
+            print(String(decoding: try encoder.encode(Output(report: report, allAgreedShare: report.allAgreedShare, images: items)), as: UTF8.self))
             return
         }
-        if items.count == 1 { printOne(items[0]) }
-        if report.images > 0 { print(report.text) }
+        if items.count == 1 {
+            printOne(items[0])
+        } else if report.images > 0 {
+            print(report.text)
+        }
     }
 
     private func printOne(_ item: Item) {

@@ -1,8 +1,0 @@
-import XCTest
-@testable import ShapesWorld
-
-final class ShapesWorldSmokeTests: XCTestCase {
-    func testModuleLinks() {
-        XCTAssertTrue(true)
-    }
-}
