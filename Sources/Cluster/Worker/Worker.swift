@@ -1,3 +1,4 @@
+import Compute
 import Foundation
 
 /// A worker: connects a DEALER to the coordinator, says READY, runs the tasks it is sent on a
@@ -117,7 +118,10 @@ public final class Worker {
         running += 1
         let tag = Self.connectionTag(connection)
         let runner = self.runner
+        let threads = options.threads
         computeQueue.async {
+            // OpenMP's thread count is per calling thread: set it on whichever thread runs this.
+            Threads.setCount(threads)
             let reply = runner.run(task)
             let frames = [tag] + (reply?.encode() ?? [])
             try? resultsOut.send(frames: frames)
