@@ -35,10 +35,13 @@ enum Placement {
         case .pack: split = false
         case .auto: split = total <= idle
         }
+        // Packing never splits an image's step for the sake of an even share.
+        let largest = waiting.map(\.slots.count).max() ?? 1
+        let limit = split ? share : max(share, min(maxBatch, largest))
         var chosen: [Waiting] = []
         var taken = 0
-        for entry in waiting where taken < share && !entry.slots.isEmpty {
-            let room = share - taken
+        for entry in waiting where taken < limit && !entry.slots.isEmpty {
+            let room = limit - taken
             let slots: [TextSlot]
             if split {
                 slots = [entry.slots[0]]
