@@ -2,8 +2,8 @@ import Compute
 import Foundation
 import StableDiffusion
 
-/// A stand-in engine for measuring the coordinator: every UNet call sleeps `unetSeconds` and
-/// predicts zeros; text and VAE calls return zeros at once. It hosts one model, `simulated`,
+/// A stand-in engine for measuring the coordinator: a UNet call sleeps `unetSeconds` per
+/// evaluation in it (a CPU's time grows about linearly with the batch) and predicts zeros; text and VAE calls return zeros at once. It hosts one model, `simulated`,
 /// with SD v1's latent layout and scheduler, so the coordinator samples it like a real one.
 public final class SimulatedEngine: WorkerEngine {
     public static let modelName = "simulated"
@@ -26,7 +26,7 @@ public final class SimulatedEngine: WorkerEngine {
 
     public func unet(latents: [Tensor], timesteps: [Float], contexts: [Tensor], model: String?) throws -> [Tensor] {
         try requireModel(model)
-        if unetSeconds > 0 { Thread.sleep(forTimeInterval: unetSeconds) }
+        if unetSeconds > 0 { Thread.sleep(forTimeInterval: unetSeconds * Double(latents.count)) }
         return latents.map { Tensor(zeros: $0.shape) }
     }
 

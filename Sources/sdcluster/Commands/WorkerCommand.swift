@@ -36,7 +36,7 @@ struct WorkerCommand: ParsableCommand {
     @Option(help: "'pipeline' (the model) or 'simulated' (sleeps --unet-seconds per UNet call; for measuring the coordinator).")
     var engine: EngineKind = .pipeline
 
-    @Option(help: ArgumentHelp("Seconds one simulated UNet call sleeps.", valueName: "S"))
+    @Option(help: ArgumentHelp("Seconds a simulated worker sleeps per UNet evaluation.", valueName: "S"))
     var unetSeconds: Double = 0
 
     @Option(help: ArgumentHelp("Heartbeat interval in seconds.", valueName: "S"))
