@@ -19,6 +19,11 @@ struct SDCluster: AsyncParsableCommand {
             ShapesCommand.self,
             GenerateCommand.self,
             InfoCommand.self,
+            CoordinatorCommand.self,
+            WorkerCommand.self,
+            SubmitCommand.self,
+            StatusCommand.self,
+            CancelCommand.self,
         ]
     )
 }

@@ -1,5 +1,7 @@
 // Headers and payload order of the worker's tensor-carrying results (see docs/protocol.md).
 
+import StableDiffusion
+
 extension TextEncodeResult: WireCodable {
     public static let messageType = MessageType.textEncodeResult
 

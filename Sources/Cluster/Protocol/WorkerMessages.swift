@@ -1,13 +1,20 @@
+import StableDiffusion
+
 /// A model a worker hosts: its name (what jobs ask for) and a hash of its weights, so the
 /// coordinator sends a model's work only to workers whose copies are identical.
-public struct HostedModel: Codable, Sendable, Equatable, Hashable {
+public struct HostedModel: Codable, Sendable, Equatable {
     public var name: String
     /// Hex SHA-256 (or any stable digest) of the model's weight files.
     public var contentHash: String
+    /// What the coordinator's state machines need to know of the model (latent channels, VAE
+    /// factor, scheduler config): the coordinator loads no model itself. Optional in version 1;
+    /// a model announced without it cannot be sampled by this coordinator.
+    public var info: SamplingModelInfo?
 
-    public init(name: String, contentHash: String) {
+    public init(name: String, contentHash: String, info: SamplingModelInfo? = nil) {
         self.name = name
         self.contentHash = contentHash
+        self.info = info
     }
 }
 
@@ -58,14 +65,6 @@ struct EmptyHeader: Codable, Equatable {
     init(from decoder: Decoder) throws {
         _ = try decoder.container(keyedBy: NoKeys.self)
     }
-}
-
-/// Which text an embedding or an evaluation belongs to.
-public enum TextSlot: String, Codable, Sendable, CaseIterable {
-    /// The prompt.
-    case cond
-    /// The negative prompt (or the empty prompt): the unconditional pass.
-    case uncond
 }
 
 /// One embedding in a RESULT-TEXT.

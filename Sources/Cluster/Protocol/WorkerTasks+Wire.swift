@@ -1,5 +1,7 @@
 // Headers and payload order of the coordinator's tensor-carrying tasks (see docs/protocol.md).
 
+import StableDiffusion
+
 extension UNetEvalTask: WireCodable {
     public static let messageType = MessageType.unetTask
 

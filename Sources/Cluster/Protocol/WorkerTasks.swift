@@ -1,6 +1,8 @@
 /// TASK-TEXT (coordinator -> worker): encode an image's prompt and/or negative prompt.
 /// The worker keeps each result in its embedding cache under the given id (it will be asked to
 /// use it in TASK-UNET) and sends it back in RESULT-TEXT. No payloads.
+
+import StableDiffusion
 public struct TextEncodeTask: Codable, Sendable, Equatable {
     public var taskId: String
     public var imageId: String

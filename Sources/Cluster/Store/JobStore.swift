@@ -71,6 +71,15 @@ public final class JobStore {
         }
     }
 
+    /// The batch a submission id made, or nil when the id is new (lets the coordinator answer
+    /// a client's retry before checking the requests again).
+    public func batchId(forSubmission submissionId: String) throws -> String? {
+        try storeCall {
+            let q = try db.prepare("SELECT id FROM batches WHERE submission_id = ?")
+            return try q.bind([.text(submissionId)]).step() ? q.text(0) : nil
+        }
+    }
+
     /// Cancels a batch: its queued and running images become cancelled (done and failed ones
     /// stay). Returns how many images were cancelled.
     @discardableResult

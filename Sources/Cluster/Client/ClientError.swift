@@ -1,0 +1,20 @@
+/// Why a client command could not get its answer.
+public enum ClientError: Error, Equatable, CustomStringConvertible {
+    /// The coordinator did not answer within the time allowed, retries included.
+    case noAnswer(endpoint: String, seconds: Double)
+    /// The coordinator refused the request.
+    case refused(ErrorReply)
+    /// The coordinator answered with something this request does not expect.
+    case unexpectedReply(String)
+
+    public var description: String {
+        switch self {
+        case .noAnswer(let endpoint, let seconds):
+            return "no answer from the coordinator at \(endpoint) for \(Int(seconds)) s; is `sdcluster coordinator` running there, and is the port reachable?"
+        case .refused(let reply):
+            return "the coordinator refused: \(reply.message) (\(reply.code))"
+        case .unexpectedReply(let what):
+            return "unexpected answer from the coordinator: \(what)"
+        }
+    }
+}

@@ -1,0 +1,146 @@
+import Foundation
+import StableDiffusion
+
+/// Giving idle workers work: VAE decodes first (they finish images), then text encodings, then
+/// UNet evaluations of several images per task, placed by the policy.
+extension Coordinator {
+    /// How many images are prepared (latents in memory) at once: enough to fill every worker's
+    /// batches twice over, so a huge batch does not hold all its latents in memory.
+    var activeWindow: Int {
+        max(8, 2 * workers.values.reduce(0) { $0 + $1.ready.maxBatch })
+    }
+
+    func dispatch() {
+        prepareWaitingJobs()
+        var idle = workers.values.filter(\.isIdle).sorted { $0.name < $1.name }
+        while !idle.isEmpty {
+            let worker = idle.removeFirst()
+            if let (message, work) = nextTask(for: worker, idleWorkers: idle.count + 1) {
+                start(message, work: work, on: worker)
+            }
+        }
+    }
+
+    /// Prepares waiting images (in order) whose model is known, up to the active window.
+    private func prepareWaitingJobs() {
+        var active = 0
+        let window = activeWindow
+        for key in order {
+            guard active < window else { return }
+            guard let job = jobs[key] else { continue }
+            if job.phase != .waitingForModel { active += 1; continue }
+            guard let model = resolvedModel(job.request.model), let known = models[model] else { continue }
+            do {
+                if let checkpoint = job.checkpoint {
+                    job.state = try JSONDecoder().decode(StableDiffusion.ImageState.self, from: Data(checkpoint))
+                    job.checkpoint = nil
+                } else {
+                    job.state = try Sampler.prepare(job.request, model: known.info)
+                }
+                job.phase = .needsText
+                active += 1
+            } catch {
+                imageFailed(job, error: "cannot start sampling: \(error)")
+            }
+        }
+    }
+
+    /// The model a request names, or the default one.
+    func resolvedModel(_ name: String?) -> String? {
+        name ?? options.defaultModel ?? workers.values.flatMap { $0.ready.models.map(\.name) }.min()
+    }
+
+    private func serves(_ worker: WorkerRecord, _ job: ImageJob) -> Bool {
+        guard let name = resolvedModel(job.request.model), let known = models[name] else { return false }
+        return worker.hosts(name, hash: known.contentHash)
+    }
+
+    private func nextTask(for worker: WorkerRecord, idleWorkers: Int) -> (CoordinatorToWorker, TaskRecord.Work)? {
+        var sampling: [ImageJob] = []
+        var textJob: ImageJob?
+        for key in order {
+            guard let job = jobs[key], job.phase != .waitingForModel, serves(worker, job) else { continue }
+            switch job.phase {
+            case .needsDecode:
+                return vaeTask(job)
+            case .needsText:
+                if textJob == nil { textJob = job }
+            case .sampling:
+                if !job.waitingSlots.isEmpty { sampling.append(job) }
+            default:
+                break
+            }
+        }
+        if let textJob { return textTask(textJob) }
+        return unetTask(sampling, for: worker, idleWorkers: idleWorkers)
+    }
+
+    private func vaeTask(_ job: ImageJob) -> (CoordinatorToWorker, TaskRecord.Work)? {
+        guard let latents = job.state?.finalLatents else { return nil }
+        let id = nextTaskId()
+        job.phase = .decoding(taskId: id)
+        let task = VAEDecodeTask(taskId: id, imageId: job.imageId, model: resolvedModel(job.request.model),
+                                 latent: WireTensor(latents))
+        return (.vaeDecodeTask(task), .vae(job.key))
+    }
+
+    private func textTask(_ job: ImageJob) -> (CoordinatorToWorker, TaskRecord.Work) {
+        let id = nextTaskId()
+        job.phase = .encoding(taskId: id)
+        let outputs = job.slotsNeeded.map { TextEncodeTask.TextOutput(slot: $0, embeddingId: job.embeddingId($0)) }
+        let task = TextEncodeTask(taskId: id, imageId: job.imageId, model: resolvedModel(job.request.model),
+                                  prompt: job.request.prompt, negativePrompt: job.request.negativePrompt, outputs: outputs)
+        return (.textEncodeTask(task), .text(job.key))
+    }
+
+    private func unetTask(_ sampling: [ImageJob], for worker: WorkerRecord, idleWorkers: Int) -> (CoordinatorToWorker, TaskRecord.Work)? {
+        guard let first = sampling.first else { return nil }
+        // One UNet call takes one latent size and one model: batch only images like the first.
+        let shape = first.state?.latentShape
+        let model = resolvedModel(first.request.model)
+        let alike = sampling.filter { $0.state?.latentShape == shape && resolvedModel($0.request.model) == model }
+        let waiting = alike.enumerated().map { Placement.Waiting(image: $0.offset, slots: $0.element.waitingSlots) }
+        let chosen = Placement.choose(waiting, policy: options.placement, idleWorkers: idleWorkers,
+                                      maxBatch: worker.ready.maxBatch)
+        guard !chosen.isEmpty else { return nil }
+        var items: [UNetEvalItem] = []
+        var covered: [(key: ImageKey, step: Int, slot: TextSlot)] = []
+        var attached: [AttachedEmbedding] = []
+        for pick in chosen {
+            let job = alike[pick.image]
+            guard let step = job.state?.stepIndex else { continue }
+            for slot in pick.slots {
+                guard let evaluation = job.pending.first(where: { $0.slot == slot }), let embedding = job.embeddings[slot] else { continue }
+                let embeddingId = job.embeddingId(slot)
+                if !worker.knownEmbeddings.contains(embeddingId), !attached.contains(where: { $0.embeddingId == embeddingId }) {
+                    attached.append(AttachedEmbedding(embeddingId: embeddingId, embedding: WireTensor(embedding)))
+                }
+                items.append(UNetEvalItem(imageId: job.imageId, step: step, slot: slot, timestep: evaluation.timestep,
+                                          embeddingId: embeddingId, latent: WireTensor(evaluation.latentInput)))
+                covered.append((job.key, step, slot))
+                job.assigned.insert(slot)
+            }
+        }
+        guard !items.isEmpty else { return nil }
+        let task = UNetEvalTask(taskId: nextTaskId(), model: model, items: items, embeddings: attached)
+        return (.unetTask(task), .unet(task, items: covered))
+    }
+
+    /// Sends a task and books it with a deadline from the worker's measured speed.
+    private func start(_ message: CoordinatorToWorker, work: TaskRecord.Work, on worker: WorkerRecord) {
+        guard let id = message.taskId else { return }
+        let now = monotonicSeconds()
+        var expected = options.minimumDeadline
+        if case .unet(let task, let items) = work {
+            for embedding in task.embeddings { worker.knownEmbeddings.insert(embedding.embeddingId) }
+            if let perEvaluation = worker.secondsPerEvaluation {
+                expected = max(options.minimumDeadline, options.deadlineFactor * perEvaluation * Double(items.count))
+            } else {
+                expected = options.minimumDeadline * Double(max(1, items.count))
+            }
+        }
+        tasks[id] = TaskRecord(id: id, worker: worker.identity, work: work, sentAt: now, deadline: now + expected)
+        worker.tasks.insert(id)
+        send(message, to: worker.identity)
+    }
+}

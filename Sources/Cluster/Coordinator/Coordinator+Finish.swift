@@ -1,0 +1,49 @@
+import Compute
+import Foundation
+import StableDiffusion
+
+/// Finishing images: the PNG, its manifest line, the durable record, waking FETCHes.
+extension Coordinator {
+    /// Writes the image (PNG first, then the durable record, then the manifest line: a crash in
+    /// between only makes the image be redone, with the same bytes).
+    func finish(_ job: ImageJob, image: Tensor) {
+        guard let state = job.state else { return }
+        let rgb = StableDiffusionPipeline.rgbBytes(image)
+        let fileName = ImageWriter.fileName(index: job.key.index, seed: job.request.seed)
+        do {
+            try writer.writePNG(rgb: rgb, request: job.request, unetEvaluations: state.evaluationsUsed,
+                                batchId: job.key.batchId, fileName: fileName)
+            let line = try ImageWriter.manifestLine(key: job.key, request: job.request, fileName: fileName,
+                                                    unetEvaluations: state.evaluationsUsed,
+                                                    plainGuidanceEvaluations: state.plan.plainGuidanceEvaluations,
+                                                    workers: job.workers)
+            let outcome = ImageOutcome(fileName: fileName, manifestLine: line, unetEvaluations: state.evaluationsUsed,
+                                       workers: job.workers)
+            if try store.markDone(job.key, outcome: outcome) != nil {
+                try writer.appendManifest(line, batchId: job.key.batchId)
+            }
+            log.info("image \(job.imageId) done: \(fileName), \(state.evaluationsUsed) UNet evaluations on \(job.workers.joined(separator: ", "))")
+        } catch {
+            log.warning("image \(job.imageId): could not write its result: \(error)")
+            return imageFailed(job, error: "writing the result failed: \(error)")
+        }
+        forget(job)
+    }
+
+    /// Gives up on an image, durably, and tells waiting clients.
+    func imageFailed(_ job: ImageJob, error: String) {
+        log.warning("image \(job.imageId) failed: \(error)")
+        do {
+            try store.markFailed(job.key, error: error, unetEvaluations: job.state?.evaluationsUsed ?? 0, workers: job.workers)
+        } catch {
+            log.warning("image \(job.imageId): could not record the failure: \(error)")
+        }
+        forget(job)
+    }
+
+    private func forget(_ job: ImageJob) {
+        jobs[job.key] = nil
+        if let i = order.firstIndex(of: job.key) { order.remove(at: i) }
+        answerFetches(batchId: job.key.batchId)
+    }
+}

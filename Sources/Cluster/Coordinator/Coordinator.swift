@@ -1,0 +1,161 @@
+import Foundation
+import StableDiffusion
+
+/// The coordinator: two ROUTERs (workers, clients), the durable job store, and the sampling
+/// state machines of every running image. It never runs a network itself: it sends each
+/// image's text encoding, UNet evaluations and VAE decoding to workers, advances the state
+/// machine with what comes back, checkpoints every step, and writes the finished PNGs.
+///
+/// Single-threaded: `run` owns both sockets and the store.
+public final class Coordinator {
+    public let options: CoordinatorOptions
+    let context: ZMQContext
+    let log: ClusterLog
+    let store: JobStore
+    let writer: ImageWriter
+    let workersSocket: ZMQSocket
+    let clientsSocket: ZMQSocket
+    /// The bound endpoints with wildcard ports resolved (what to tell workers and clients).
+    public let workersEndpoint: String
+    public let clientsEndpoint: String
+
+    var workers: [[UInt8]: WorkerRecord] = [:]
+    var models: [String: KnownModel] = [:]
+    var jobs: [ImageKey: ImageJob] = [:]
+    /// Unfinished images, oldest batch first, in index order (the dispatch order).
+    var order: [ImageKey] = []
+    var tasks: [String: TaskRecord] = [:]
+    var fetches: [PendingFetch] = []
+    /// Distinguishes this run's task ids from an earlier run's late results.
+    let runId = String(UInt32.random(in: 0...UInt32.max), radix: 36)
+    var taskCounter = 0
+    /// UNet evaluations answered, with their time, for STATUS's rate (last minute).
+    var recentEvaluations: [(time: Double, count: Int)] = []
+    let startedAt = monotonicSeconds()
+
+    public init(options: CoordinatorOptions, context: ZMQContext, log: ClusterLog = ClusterLog("coordinator")) throws {
+        self.options = options
+        self.context = context
+        self.log = log
+        let files = FileManager.default
+        try files.createDirectory(atPath: options.storeDirectory, withIntermediateDirectories: true)
+        try files.createDirectory(atPath: options.outputDirectory, withIntermediateDirectories: true)
+        store = try JobStore(path: (options.storeDirectory as NSString).appendingPathComponent("jobs.sqlite"))
+        writer = ImageWriter(root: options.outputDirectory)
+        workersSocket = try Self.router(context, bind: options.workersEndpoint)
+        clientsSocket = try Self.router(context, bind: options.clientsEndpoint)
+        workersEndpoint = try workersSocket.lastEndpoint
+        clientsEndpoint = try clientsSocket.lastEndpoint
+        try writer.rebuildManifests(store)
+        try resume()
+        log.info("listening: workers \(workersEndpoint), clients \(clientsEndpoint); store \(options.storeDirectory), output \(options.outputDirectory), placement \(options.placement.rawValue)")
+    }
+
+    private static func router(_ context: ZMQContext, bind endpoint: String) throws -> ZMQSocket {
+        let socket = try context.socket(.router)
+        try socket.set(.routerMandatory(true))
+        try socket.set(.maxMessageSize(bytes: ProtocolLimits.standard.socketMaxMessageSize))
+        try socket.bind(endpoint)
+        return socket
+    }
+
+    /// Loads every unfinished image of the store: it resumes from its checkpoint (or from the
+    /// start) once a worker hosting its model is connected. Finished images are not loaded.
+    private func resume() throws {
+        let unfinished = try store.unfinishedImages()
+        for image in unfinished {
+            enqueue(ImageJob(key: image.key, request: image.request,
+                             outputDirectory: writer.batchDirectory(image.key.batchId),
+                             checkpoint: image.checkpoint, workers: image.workers))
+        }
+        if !unfinished.isEmpty {
+            let checkpointed = unfinished.filter { $0.checkpoint != nil }.count
+            log.info("resuming \(unfinished.count) unfinished image(s), \(checkpointed) from a checkpoint")
+        }
+    }
+
+    func enqueue(_ job: ImageJob) {
+        jobs[job.key] = job
+        order.append(job.key)
+    }
+
+    /// Serves until `stop` is raised; then tells the workers it is leaving and closes the store.
+    public func run(until stop: StopFlag) throws {
+        let poller = ZMQPoller()
+        poller.add(workersSocket)
+        poller.add(clientsSocket)
+        while !stop.isRaised {
+            let ready: [ZMQPollEvents]
+            do {
+                ready = try poller.poll(timeoutMilliseconds: 50)
+            } catch ZMQError.interrupted {
+                continue
+            }
+            if ready[0].contains(.readable) { drain(workersSocket, handle: handleWorkerMessage) }
+            if ready[1].contains(.readable) { drain(clientsSocket, handle: handleClientMessage) }
+            tick(now: monotonicSeconds())
+            dispatch()
+        }
+        for worker in workers.values {
+            send(.disconnect(Disconnect(reason: "coordinator stopping")), to: worker.identity)
+        }
+        try store.close()
+        log.info("stopped")
+    }
+
+    /// Handles what is queued on a socket now, at most a bounded number so neither socket starves.
+    private func drain(_ socket: ZMQSocket, handle: ([[UInt8]]) -> Void) {
+        for _ in 0..<256 {
+            do {
+                handle(try socket.receiveMessage(dontWait: true))
+            } catch ZMQError.again {
+                return
+            } catch {
+                log.warning("receive failed: \(error)")
+                return
+            }
+        }
+    }
+
+    /// Timers: worker liveness and heartbeats, task deadlines, long-poll FETCH expiry.
+    func tick(now: Double) {
+        for worker in Array(workers.values) {
+            if !worker.liveness.isAlive(at: now) {
+                removeWorker(worker, reason: "missed \(options.liveness) heartbeats")
+            } else if worker.liveness.heartbeatDue(at: now) {
+                send(.heartbeat, to: worker.identity)
+            }
+        }
+        for record in Array(tasks.values) where now > record.deadline {
+            log.warning("task \(record.id) passed its deadline at \(workers[record.worker]?.name ?? "a lost worker"); re-sending its work")
+            workers[record.worker]?.tasks.remove(record.id)
+            tasks[record.id] = nil
+            requeue(record)
+        }
+        expireFetches(now: now)
+        recentEvaluations.removeAll { now - $0.time > 60 }
+    }
+
+    func nextTaskId() -> String {
+        taskCounter += 1
+        return "\(runId)-\(taskCounter)"
+    }
+
+    /// Sends to a worker; a vanished one is forgotten and its tasks re-sent.
+    func send(_ message: CoordinatorToWorker, to identity: [UInt8]) {
+        do {
+            try workersSocket.send(frames: [identity] + message.encode(), dontWait: true)
+            workers[identity]?.liveness.sent(at: monotonicSeconds())
+        } catch {
+            if let worker = workers[identity] { removeWorker(worker, reason: "unreachable (\(error))") }
+        }
+    }
+
+    func send(_ message: CoordinatorToClient, toClient identity: [UInt8]) {
+        do {
+            try clientsSocket.send(frames: [identity] + message.encode(), dontWait: true)
+        } catch {
+            log.info("a client left before its answer (\(error))")
+        }
+    }
+}

@@ -1,0 +1,39 @@
+/// How a coordinator listens, stores and schedules.
+public struct CoordinatorOptions: Sendable {
+    /// ROUTER endpoint for workers, e.g. `tcp://*:7431`.
+    public var workersEndpoint: String
+    /// ROUTER endpoint for clients, e.g. `tcp://*:7430`.
+    public var clientsEndpoint: String
+    /// Folder of the job store (`jobs.sqlite`).
+    public var storeDirectory: String
+    /// Folder under which each batch's PNGs and manifest are written (`<output>/<batch>/`).
+    public var outputDirectory: String
+    public var placement: PlacementPolicy
+    /// The model a request without `model` gets; nil = the first model (by name) of the
+    /// connected workers at submit time.
+    public var defaultModel: String?
+    public var heartbeatInterval: Double
+    public var liveness: Int
+    /// A task's deadline is at least this many seconds, and otherwise `deadlineFactor` times
+    /// the worker's measured time for it.
+    public var minimumDeadline: Double
+    public var deadlineFactor: Double
+    /// Tasks of one image that may fail (ERROR from a worker) before the image is failed.
+    public var maxFailures: Int
+
+    public init(workersEndpoint: String, clientsEndpoint: String, storeDirectory: String, outputDirectory: String,
+                placement: PlacementPolicy = .auto, defaultModel: String? = nil, heartbeatInterval: Double = 1,
+                liveness: Int = 3, minimumDeadline: Double = 60, deadlineFactor: Double = 5, maxFailures: Int = 3) {
+        self.workersEndpoint = workersEndpoint
+        self.clientsEndpoint = clientsEndpoint
+        self.storeDirectory = storeDirectory
+        self.outputDirectory = outputDirectory
+        self.placement = placement
+        self.defaultModel = defaultModel
+        self.heartbeatInterval = heartbeatInterval
+        self.liveness = liveness
+        self.minimumDeadline = minimumDeadline
+        self.deadlineFactor = deadlineFactor
+        self.maxFailures = maxFailures
+    }
+}

@@ -1,0 +1,83 @@
+import Compute
+import StableDiffusion
+
+/// One image the coordinator is making: its request, its sampling state machine, and what is
+/// out at workers. Lives in memory; its sampling state is checkpointed to the store every step.
+final class ImageJob {
+    enum Phase: Equatable {
+        /// No connected worker has announced the image's model yet (needed to prepare it).
+        case waitingForModel
+        /// Needs its text embeddings (after start, and after every coordinator restart).
+        case needsText
+        case encoding(taskId: String)
+        /// Stepping: evaluations of the current step go out, predictions come back.
+        case sampling
+        case needsDecode
+        case decoding(taskId: String)
+    }
+
+    let key: ImageKey
+    let request: GenerationRequest
+    let outputDirectory: String
+    /// The image id on the wire: `batch/index`.
+    let imageId: String
+    var phase: Phase
+    var state: StableDiffusion.ImageState?
+    /// A stored checkpoint waiting for the model info to be decoded against.
+    var checkpoint: [UInt8]?
+    var embeddings: [TextSlot: Tensor] = [:]
+    /// The current step's evaluations, their predictions so far and the slots out at workers.
+    var pending: [Evaluation] = []
+    var predictions: [TextSlot: Tensor] = [:]
+    var assigned: Set<TextSlot> = []
+    /// Names of the workers that served it, in first-use order.
+    var workers: [String]
+    var failures = 0
+
+    init(key: ImageKey, request: GenerationRequest, outputDirectory: String, checkpoint: [UInt8]?, workers: [String]) {
+        self.key = key
+        self.request = request
+        self.outputDirectory = outputDirectory
+        self.checkpoint = checkpoint
+        self.workers = workers
+        imageId = Self.imageId(key)
+        phase = .waitingForModel
+    }
+
+    static func imageId(_ key: ImageKey) -> String { "\(key.batchId)/\(key.index)" }
+
+    /// The embedding id of a slot: the same for every run of the coordinator, since the
+    /// embedding of a given prompt and model never changes.
+    func embeddingId(_ slot: TextSlot) -> String { "\(imageId)/\(slot.rawValue)" }
+
+    /// The texts this image's plan needs: cond always, uncond when any step uses it.
+    var slotsNeeded: [TextSlot] {
+        guard let state else { return [.cond] }
+        let usesUncond = state.plan.steps.contains { $0.slots.contains(.uncond) }
+        return usesUncond ? [.cond, .uncond] : [.cond]
+    }
+
+    /// The current step's evaluations not yet at a worker and not yet answered.
+    var waitingSlots: [TextSlot] {
+        guard phase == .sampling else { return [] }
+        return pending.map(\.slot).filter { !assigned.contains($0) && predictions[$0] == nil }
+    }
+
+    func noteWorker(_ name: String) {
+        if !workers.contains(name) { workers.append(name) }
+    }
+
+    /// Loads the next step's evaluations (or moves to decoding when sampling is over).
+    func beginStep() throws {
+        guard let state else { return }
+        predictions = [:]
+        assigned = []
+        if state.isFinished {
+            pending = []
+            phase = .needsDecode
+        } else {
+            pending = try Sampler.pendingEvaluations(state)
+            phase = .sampling
+        }
+    }
+}

@@ -1,0 +1,63 @@
+import StableDiffusion
+
+/// What the coordinator knows of one connected worker (keyed by its ROUTER identity).
+final class WorkerRecord {
+    let identity: [UInt8]
+    var ready: WorkerReady
+    var liveness: PeerLiveness
+    /// Task ids out at this worker.
+    var tasks: Set<String> = []
+    /// Embedding ids it was sent or computed (it may have evicted some: MISSING-EMBEDDING).
+    var knownEmbeddings: Set<String> = []
+    var evaluationsDone = 0
+    /// Measured seconds per UNet evaluation (moving average), nil before the first result.
+    var secondsPerEvaluation: Double?
+
+    init(identity: [UInt8], ready: WorkerReady, liveness: PeerLiveness) {
+        self.identity = identity
+        self.ready = ready
+        self.liveness = liveness
+    }
+
+    var name: String { ready.name }
+    var isIdle: Bool { tasks.isEmpty }
+
+    func hosts(_ model: String, hash: String) -> Bool {
+        ready.models.contains { $0.name == model && $0.contentHash == hash }
+    }
+
+    /// Folds a measured compute time into the speed estimate.
+    func measured(seconds: Double, evaluations: Int) {
+        guard evaluations > 0 else { return }
+        let sample = seconds / Double(evaluations)
+        secondsPerEvaluation = secondsPerEvaluation.map { 0.7 * $0 + 0.3 * sample } ?? sample
+    }
+}
+
+/// A task out at a worker: what it covers, so it can be re-sent elsewhere if the worker is lost.
+struct TaskRecord {
+    enum Work {
+        case text(ImageKey)
+        case unet(UNetEvalTask, items: [(key: ImageKey, step: Int, slot: TextSlot)])
+        case vae(ImageKey)
+    }
+
+    let id: String
+    let worker: [UInt8]
+    let work: Work
+    let sentAt: Double
+    var deadline: Double
+
+    var evaluationCount: Int {
+        if case .unet(_, let items) = work { return items.count }
+        return 0
+    }
+}
+
+/// A model the cluster can serve: the first announcement of a name fixes its content hash;
+/// workers announcing the same name with other weights are not used for it.
+struct KnownModel {
+    let name: String
+    let contentHash: String
+    let info: SamplingModelInfo
+}

@@ -1,0 +1,46 @@
+import Compute
+import StableDiffusion
+
+/// The real engine: one Stable Diffusion model loaded with the local pipeline's code, so a
+/// worker's embeddings, predictions and pixels are the ones `generate` computes.
+public final class PipelineEngine: WorkerEngine {
+    public let pipeline: StableDiffusionPipeline
+    public let models: [HostedModel]
+
+    public init(pipeline: StableDiffusionPipeline) {
+        self.pipeline = pipeline
+        models = [HostedModel(name: pipeline.location.name, contentHash: pipeline.location.contentHash,
+                              info: pipeline.modelInfo)]
+    }
+
+    public func encode(text: String, model: String?) throws -> Tensor {
+        try requireModel(model)
+        return pipeline.embed(text).embedding
+    }
+
+    public func unet(latents: [Tensor], timesteps: [Float], contexts: [Tensor], model: String?) throws -> [Tensor] {
+        try requireModel(model)
+        let channels = pipeline.modelInfo.latentChannels
+        for latent in latents where latent.shape.count != 4 || latent.shape[0] != 1 || latent.shape[1] != channels {
+            throw WorkerEngineError.shapeMismatch("latent \(latent.shape), the UNet takes [1, \(channels), h, w]")
+        }
+        guard Set(latents.map(\.shape)).count == 1 else {
+            throw WorkerEngineError.shapeMismatch("latents of different sizes in one batch: \(latents.map(\.shape))")
+        }
+        let width = pipeline.textEncoder.shape.hiddenSize
+        for context in contexts where context.shape.count != 3 || context.shape[0] != 1 || context.shape[2] != width {
+            throw WorkerEngineError.shapeMismatch("text embedding \(context.shape), the UNet takes [1, tokens, \(width)]")
+        }
+        let out = pipeline.unet(sample: Tensor.concatenateBatch(latents), timesteps: timesteps,
+                                context: Tensor.concatenateBatch(contexts))
+        return (0..<latents.count).map { out.sample($0) }
+    }
+
+    public func decode(latents: Tensor, model: String?) throws -> Tensor {
+        try requireModel(model)
+        guard latents.shape.count == 4, latents.shape[0] == 1, latents.shape[1] == pipeline.modelInfo.latentChannels else {
+            throw WorkerEngineError.shapeMismatch("latent \(latents.shape) for the VAE")
+        }
+        return pipeline.vae.decode(Elementwise.scale(latents, 1 / pipeline.vae.shape.scalingFactor))
+    }
+}

@@ -1,0 +1,185 @@
+import Compute
+import Foundation
+
+/// A worker: connects a DEALER to the coordinator, says READY, runs the tasks it is sent on a
+/// compute thread (so heartbeats keep flowing during a long UNet call), reconnects with
+/// back-off when the coordinator goes silent, and on `stop` finishes its running task, sends
+/// DISCONNECT and returns (graceful drain).
+public final class Worker {
+    let options: WorkerOptions
+    let context: ZMQContext
+    let log: ClusterLog
+    private let runner: TaskRunner
+    private let computeQueue = DispatchQueue(label: "sdcluster.worker.compute")
+    private let resultEndpoint: String
+    private var resultsIn: ZMQSocket
+    private var dealer: ZMQSocket?
+    private var liveness: PeerLiveness
+    private var backoff: ReconnectBackoff
+    /// Tasks handed to the compute thread whose replies have not been forwarded yet.
+    private var running = 0
+    private var draining = false
+    /// Bumped on every reconnect: replies computed for an earlier connection are dropped.
+    private var connection = 0
+
+    public init(engine: WorkerEngine, options: WorkerOptions, context: ZMQContext, log: ClusterLog = ClusterLog("worker")) throws {
+        self.options = options
+        self.context = context
+        self.log = log
+        runner = TaskRunner(engine: engine, cacheCapacity: options.embeddingCacheSize)
+        resultEndpoint = "inproc://sdcluster-worker-results-\(UInt64.random(in: 0...UInt64.max))"
+        resultsIn = try context.socket(.pair)
+        try resultsIn.bind(resultEndpoint)
+        liveness = PeerLiveness(interval: options.heartbeatInterval, liveness: options.liveness, now: monotonicSeconds())
+        backoff = ReconnectBackoff(initial: options.reconnectInitial, maximum: options.reconnectMaximum)
+    }
+
+    /// Serves until `stop` is raised (then drains) or the context is shut down.
+    public func run(until stop: StopFlag) throws {
+        let resultsOut = try context.socket(.pair)
+        try resultsOut.connect(resultEndpoint)
+        try connect()
+        while true {
+            if stop.isRaised && !draining {
+                draining = true
+                log.info("stopping: finishing \(running) running task(s), then DISCONNECT")
+            }
+            if draining && running == 0 {
+                try? dealer?.send(frames: WorkerToCoordinator.disconnect(Disconnect(reason: "worker stopping")).encode())
+                log.info("drained; bye")
+                return
+            }
+            try pollOnce(resultsOut: resultsOut)
+            try keepAlive()
+        }
+    }
+
+    private func pollOnce(resultsOut: ZMQSocket) throws {
+        guard let dealer else { return }
+        let poller = ZMQPoller()
+        poller.add(dealer)
+        poller.add(resultsIn)
+        let ready: [ZMQPollEvents]
+        do {
+            ready = try poller.poll(timeoutMilliseconds: Int(max(10, options.heartbeatInterval * 250)))
+        } catch ZMQError.interrupted {
+            return
+        }
+        if ready[1].contains(.readable) { try forwardResults() }
+        if ready[0].contains(.readable) { try receiveFromCoordinator(resultsOut: resultsOut) }
+    }
+
+    /// Sends the compute thread's finished replies to the coordinator.
+    private func forwardResults() throws {
+        while let frames = try? resultsIn.receiveMessage(dontWait: true) {
+            running -= 1
+            guard frames.count >= 1, let tag = frames.first, tag == Self.connectionTag(connection) else { continue }
+            try send(Array(frames.dropFirst()))
+        }
+    }
+
+    private func receiveFromCoordinator(resultsOut: ZMQSocket) throws {
+        guard let dealer else { return }
+        while let frames = try? dealer.receiveMessage(dontWait: true) {
+            liveness.heard(at: monotonicSeconds())
+            backoff.reset()
+            let message: CoordinatorToWorker
+            do {
+                message = try CoordinatorToWorker.decode(frames)
+            } catch let error as ProtocolError {
+                log.warning("refused a message from the coordinator: \(error)")
+                try send(WorkerToCoordinator.error(ErrorReply(error, inReplyTo: MessageType.peek(frames))).encode())
+                continue
+            }
+            switch message {
+            case .textEncodeTask, .unetTask, .vaeDecodeTask:
+                if draining { continue }   // the coordinator re-sends it after our DISCONNECT
+                start(message, resultsOut: resultsOut)
+            case .heartbeat:
+                break
+            case .disconnect(let d):
+                log.info("coordinator said DISCONNECT (\(d.reason ?? "no reason")); reconnecting")
+                try reconnect(after: backoff.nextDelay())
+                return
+            case .error(let e):
+                if e.code == .notReady {
+                    log.info("coordinator does not know us (it restarted?): sending READY again")
+                    try sendReady()
+                } else {
+                    log.warning("coordinator error \(e.code): \(e.message)")
+                }
+            }
+        }
+    }
+
+    /// Hands a task to the compute thread; its reply comes back through the inproc pair,
+    /// tagged with the connection it was asked on.
+    private func start(_ task: CoordinatorToWorker, resultsOut: ZMQSocket) {
+        running += 1
+        let tag = Self.connectionTag(connection)
+        let runner = self.runner
+        let threads = options.threads
+        computeQueue.async {
+            // OpenMP's thread count is per calling thread: set it on whichever thread runs this.
+            Threads.setCount(threads)
+            let reply = runner.run(task)
+            let frames = [tag] + (reply?.encode() ?? [])
+            try? resultsOut.send(frames: frames)
+        }
+    }
+
+    private func keepAlive() throws {
+        let now = monotonicSeconds()
+        if !liveness.isAlive(at: now) {
+            let delay = backoff.nextDelay()
+            log.warning("coordinator silent for \(String(format: "%.1f", now - liveness.lastHeard)) s; reconnecting in \(String(format: "%.1f", delay)) s")
+            try reconnect(after: delay)
+        } else if liveness.heartbeatDue(at: now) {
+            try send(WorkerToCoordinator.heartbeat.encode())
+        }
+    }
+
+    private func reconnect(after delay: Double) throws {
+        dealer?.close()
+        dealer = nil
+        connection += 1
+        let until = monotonicSeconds() + delay
+        while monotonicSeconds() < until {
+            // Keep taking finished replies off the pair (they are stale now) while waiting.
+            Thread.sleep(forTimeInterval: min(0.05, max(0, until - monotonicSeconds())))
+            while (try? resultsIn.receiveMessage(dontWait: true)) != nil { running -= 1 }
+        }
+        try connect()
+    }
+
+    private func connect() throws {
+        let socket = try context.socket(.dealer)
+        try socket.set(.maxMessageSize(bytes: ProtocolLimits.standard.socketMaxMessageSize))
+        try socket.set(.reconnectInterval(milliseconds: 100))
+        try socket.set(.reconnectIntervalMax(milliseconds: 5000))
+        try socket.connect(options.coordinator)
+        dealer = socket
+        liveness = PeerLiveness(interval: options.heartbeatInterval, liveness: options.liveness, now: monotonicSeconds())
+        try sendReady()
+        log.info("connected to \(options.coordinator) as \(options.name); READY sent")
+    }
+
+    private func sendReady() throws {
+        let ready = WorkerReady(name: options.name, models: runner.engine.models, threads: options.threads,
+                                maxBatch: options.maxBatch)
+        try send(WorkerToCoordinator.ready(ready).encode())
+    }
+
+    private func send(_ frames: [[UInt8]]) throws {
+        guard let dealer else { return }
+        do {
+            try dealer.send(frames: frames, dontWait: true)
+            liveness.sent(at: monotonicSeconds())
+        } catch ZMQError.again {
+            // Not connected yet or the queue is full: the message is dropped; the coordinator's
+            // deadline re-sends the task if this was a result.
+        }
+    }
+
+    static func connectionTag(_ n: Int) -> [UInt8] { Array(String(n).utf8) }
+}

@@ -1,0 +1,40 @@
+import ArgumentParser
+import Cluster
+import Foundation
+
+/// `sdcluster status`: the coordinator's batches, workers and throughput.
+struct StatusCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "status",
+        abstract: "Show a coordinator's batches, workers and throughput.")
+
+    @Argument(help: "Only this batch.")
+    var batch: String?
+
+    @Option(help: ArgumentHelp("The coordinator's client endpoint.", valueName: "ENDPOINT"))
+    var coordinator = "tcp://127.0.0.1:7430"
+
+    @Flag(help: "Print the reply as JSON.")
+    var json = false
+
+    func run() throws {
+        let client = ClusterClient(endpoint: coordinator, context: try ZMQContext(), giveUpAfter: 10)
+        let reply = try client.status(batchId: batch)
+        if json {
+            let encoder = JSONEncoder()
+            encoder.outputFormatting = [.sortedKeys]
+            print(String(decoding: try encoder.encode(reply), as: UTF8.self))
+            return
+        }
+        print("batches:")
+        for b in reply.batches {
+            let c = b.counts
+            print("  \(b.batchId)  \(b.state.padding(toLength: 9, withPad: " ", startingAt: 0)) \(c.done)/\(c.total) done, \(c.running) running, \(c.queued) queued, \(c.failed) failed, \(c.cancelled) cancelled  (\(b.clientBatchName))")
+        }
+        print("workers: \(reply.workers.count)")
+        for w in reply.workers {
+            print("  \(w.name)  models \(w.models.joined(separator: ",")), \(w.inFlight) evaluation(s) in flight, \(w.evaluationsDone) done, liveness \(w.liveness)")
+        }
+        print(String(format: "throughput: %.2f UNet evaluations/s (last minute)", reply.evaluationsPerSecond))
+    }
+}

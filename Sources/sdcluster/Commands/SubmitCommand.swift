@@ -1,0 +1,65 @@
+import ArgumentParser
+import Cluster
+import Foundation
+import StableDiffusion
+
+/// `sdcluster submit`: send a batch of prompts to the coordinator, optionally wait for the images.
+struct SubmitCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "submit",
+        abstract: "Send prompts to a cluster's coordinator (and with --wait, receive the images).",
+        discussion: """
+            PROMPTS is a text file (one prompt a line) or JSONL (one request object a line: prompt, \
+            negative_prompt, seed, count, steps, guidance_scale, guidance_cutoff, late_pass, \
+            scheduler, width, height, model); the options are the defaults of every line. Bad \
+            lines are reported with their numbers before anything is sent.
+            Examples:
+              sdcluster submit prompts.txt --guidance-cutoff 0.5 --wait --out results/
+              sdcluster submit --prompt "a red circle" --count 8 --wait
+            """)
+
+    @Argument(help: ArgumentHelp("A prompt file (text or JSONL).", valueName: "PROMPTS"))
+    var promptsFile: String?
+
+    @Option(name: .customLong("prompt"), help: "A prompt (repeatable), instead of or besides a file.")
+    var prompts: [String] = []
+
+    @Option(help: ArgumentHelp("The coordinator's client endpoint.", valueName: "ENDPOINT"))
+    var coordinator = "tcp://127.0.0.1:7430"
+
+    @Option(help: ArgumentHelp("Model name for lines that name none (default: the coordinator's default).", valueName: "NAME"))
+    var model: String?
+
+    @OptionGroup var sampling: SamplingOptions
+
+    @Flag(help: "Wait for every image, with a progress bar, and write them to --out.")
+    var wait = false
+
+    @Option(help: ArgumentHelp("With --wait: folder for the PNGs and manifest.jsonl (default: outputs/<batch>).", valueName: "DIR"))
+    var out: String?
+
+    @Option(help: ArgumentHelp("Give up after this many seconds without any answer from the coordinator.", valueName: "S"))
+    var giveUpAfter: Double = 300
+
+    func run() throws {
+        var requests = try sampling.requests(prompts: prompts, file: promptsFile)
+        if let model { for i in requests.indices where requests[i].model == nil { requests[i].model = model } }
+        let client = ClusterClient(endpoint: coordinator, context: try ZMQContext(), giveUpAfter: giveUpAfter)
+        client.onRetry = { waited in printError(String(format: "coordinator not answering for %.0f s; retrying", waited)) }
+        let name = promptsFile.map { ($0 as NSString).lastPathComponent } ?? "command line"
+        let accepted = try client.submit(SubmitBatch(clientBatchName: name, submissionId: UUID().uuidString, requests: requests))
+        print(accepted.batchId)
+        fflush(stdout)
+        printError("batch \(accepted.batchId) accepted: \(accepted.count) image(s)")
+        guard wait else { return }
+        let folder = out ?? "outputs/\(accepted.batchId)"
+        let bar = ProgressBar(total: accepted.count, label: "batch \(accepted.batchId)")
+        let outcome = try BatchWaiter(client: client, batchId: accepted.batchId, outputDirectory: folder).run { counts in
+            bar.update(counts.done + counts.failed + counts.cancelled, detail: "\(counts.running) running")
+        }
+        bar.finish()
+        for failure in outcome.failures { printError("image \(failure.index) failed: \(failure.error)") }
+        printError("\(outcome.files.count) image(s) written to \(folder) (\(outcome.counts.failed) failed, \(outcome.counts.cancelled) cancelled)")
+        if outcome.counts.failed > 0 { throw ExitCode(1) }
+    }
+}

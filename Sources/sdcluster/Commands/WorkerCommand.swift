@@ -1,0 +1,71 @@
+import ArgumentParser
+import Cluster
+import Compute
+import Foundation
+import StableDiffusion
+
+/// `sdcluster worker`: runs text encoding, UNet and VAE tasks for a coordinator.
+struct WorkerCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "worker",
+        abstract: "Run a worker: load a model once, then compute what the coordinator sends.",
+        discussion: """
+            Reconnects with back-off when the coordinator goes away; SIGTERM (or Ctrl-C) finishes \
+            the running task, says DISCONNECT and exits.
+            Example: sdcluster worker --coordinator tcp://10.0.0.5:7431 --model models/shapes --threads 8
+            """)
+
+    @Option(help: ArgumentHelp("The coordinator's worker endpoint.", valueName: "ENDPOINT"))
+    var coordinator = "tcp://127.0.0.1:7431"
+
+    @Option(help: ArgumentHelp("A diffusers model folder or a single-file SD 1.x .safetensors checkpoint (default: the shipped shapes model).", valueName: "DIR|FILE"))
+    var model: String?
+
+    @Option(help: ArgumentHelp("For a single-file checkpoint: a diffusers folder whose configs and tokenizer to use.", valueName: "DIR"))
+    var config: String?
+
+    @Option(help: "Threads for the engine (default: all cores).")
+    var threads: Int?
+
+    @Option(help: "Name shown in status and in the manifest (default: host name and process id).")
+    var name: String?
+
+    @Option(help: "Largest UNet batch to ask for.")
+    var maxBatch: Int = 8
+
+    @Option(help: "'pipeline' (the model) or 'simulated' (sleeps --unet-seconds per UNet call; for measuring the coordinator).")
+    var engine: EngineKind = .pipeline
+
+    @Option(help: ArgumentHelp("Seconds a simulated worker sleeps per UNet evaluation.", valueName: "S"))
+    var unetSeconds: Double = 0
+
+    @Option(help: ArgumentHelp("Heartbeat interval in seconds.", valueName: "S"))
+    var heartbeat: Double = 1
+
+    enum EngineKind: String, ExpressibleByArgument {
+        case pipeline, simulated
+    }
+
+    func run() throws {
+        if let threads { Threads.setCount(threads) }
+        let workerEngine: WorkerEngine
+        switch engine {
+        case .simulated:
+            workerEngine = SimulatedEngine(unetSeconds: unetSeconds)
+        case .pipeline:
+            let start = Date()
+            let pipeline = try StableDiffusionPipeline(location: ModelLocation.open(model ?? DefaultModel.path, configDirectory: config),
+                                                       fallbackTokenizerDirectory: DefaultModel.tokenizerDirectory)
+            printError("loaded \(pipeline.location.name) in \(String(format: "%.1f", Date().timeIntervalSince(start))) s")
+            workerEngine = PipelineEngine(pipeline: pipeline)
+        }
+        let displayName = name ?? "\(ProcessInfo.processInfo.hostName)-\(getpid())"
+        let options = WorkerOptions(coordinator: coordinator, name: displayName, threads: threads ?? Threads.count,
+                                    maxBatch: maxBatch, heartbeatInterval: heartbeat)
+        let stop = StopFlag()
+        stop.raiseOnTerminationSignals()
+        let worker = try Worker(engine: workerEngine, options: options, context: try ZMQContext(),
+                                log: ClusterLog("worker \(displayName)"))
+        try worker.run(until: stop)
+    }
+}

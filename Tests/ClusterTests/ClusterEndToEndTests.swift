@@ -1,0 +1,114 @@
+import Foundation
+import XCTest
+import ImageIO
+import StableDiffusion
+@testable import Cluster
+
+/// A coordinator and worker processes (the built `sdcluster` binary) on loopback with the tiny
+/// test model: the cluster's images must be the local pipeline's, pixel for pixel, whatever the
+/// placement and whatever dies on the way.
+final class ClusterEndToEndTests: XCTestCase {
+    func testThreeWorkersMakeTwelveMixedImagesIdenticalToTheLocalPipeline() throws {
+        let cluster = try LocalCluster(self)
+        try cluster.startCoordinator()
+        for i in 1...3 { try cluster.startWorker("w\(i)") }
+        try cluster.waitForWorkers(3)
+        let requests = mixedRequests(12)
+        let client = try cluster.client()
+        let accepted = try client.submit(SubmitBatch(clientBatchName: "mixed", submissionId: UUID().uuidString, requests: requests))
+        XCTAssertEqual(accepted.count, 12)
+        let out = cluster.folder.appendingPathComponent("received").path
+        let outcome = try BatchWaiter(client: client, batchId: accepted.batchId, outputDirectory: out).run()
+        XCTAssertEqual(outcome.counts.done, 12)
+        XCTAssertEqual(outcome.files.count, 12)
+        try assertBatchMatchesLocal(folder: out, requests: requests)
+        // The coordinator's own copy (output folder and manifest) is complete too.
+        try assertBatchMatchesLocal(folder: (cluster.output as NSString).appendingPathComponent(accepted.batchId), requests: requests)
+        let served = Set(try String(contentsOfFile: out + "/manifest.jsonl", encoding: .utf8).split(separator: "\n")
+            .flatMap { line -> [String] in
+                let entry = try JSONSerialization.jsonObject(with: Data(line.utf8)) as? [String: Any]
+                return entry?["workers"] as? [String] ?? []
+            })
+        XCTAssertEqual(served, ["w1", "w2", "w3"], "every worker took part")
+    }
+
+    func testAWorkerKilledMidBatchLosesNoImage() throws {
+        let cluster = try LocalCluster(self)
+        try cluster.startCoordinator(["--placement", "split"])
+        let victim = try cluster.startWorker("victim")
+        try cluster.startWorker("w2")
+        try cluster.startWorker("w3")
+        try cluster.waitForWorkers(3)
+        let requests = mixedRequests(12)
+        let client = try cluster.client()
+        let accepted = try client.submit(SubmitBatch(clientBatchName: "kill", submissionId: UUID().uuidString, requests: requests))
+        // Kill it while it is working: after some images are done, while it has evaluations in flight.
+        try waitUntil(120, "an image to finish and the victim to be busy") {
+            let status = try client.status(batchId: accepted.batchId)
+            return status.batches[0].counts.done >= 1 && status.workers.contains { $0.name == "victim" && $0.inFlight > 0 }
+        }
+        cluster.kill(victim)
+        let out = cluster.folder.appendingPathComponent("received").path
+        let outcome = try BatchWaiter(client: client, batchId: accepted.batchId, outputDirectory: out).run()
+        XCTAssertEqual(outcome.counts.done, 12)
+        try assertBatchMatchesLocal(folder: out, requests: requests)
+        let log = cluster.log("coordinator-1")
+        XCTAssertTrue(log.contains("worker victim gone:"), "the coordinator gave the dead worker up")
+        XCTAssertEqual(try client.status().workers.map(\.name).sorted(), ["w2", "w3"])
+    }
+
+    func testCoordinatorKilledAndRestartedMidBatchLosesAndRedoesNothing() throws {
+        let cluster = try LocalCluster(self)
+        try cluster.startCoordinator(["--placement", "pack"])
+        try cluster.startWorker("w1")
+        try cluster.startWorker("w2")
+        try cluster.waitForWorkers(2)
+        let requests = mixedRequests(12)
+        let promptFile = cluster.folder.appendingPathComponent("prompts.jsonl")
+        let lines = try requests.map { String(decoding: try JSONEncoder().encode($0), as: UTF8.self) }
+        try (lines.joined(separator: "\n") + "\n").write(to: promptFile, atomically: true, encoding: .utf8)
+        let received = cluster.folder.appendingPathComponent("received").path
+        let submit = try cluster.startCommand(["submit", promptFile.path, "--coordinator", cluster.clientsEndpoint,
+                                               "--wait", "--out", received, "--give-up-after", "120"], log: "submit")
+        let client = try cluster.client()
+        var batchId = ""
+        try waitUntil(120, "3 images to finish") {
+            guard let batch = try client.status().batches.first else { return false }
+            batchId = batch.batchId
+            return batch.counts.done >= 3
+        }
+        cluster.kill(cluster.coordinator)
+        let batchFolder = (cluster.output as NSString).appendingPathComponent(batchId)
+        let finishedBefore = try doneIndices(batchFolder)
+        let datesBefore = try finishedBefore.mapValues { try modificationDate(batchFolder + "/" + $0) }
+        XCTAssertLessThan(finishedBefore.count, 12, "the kill came mid-batch")
+
+        try cluster.startCoordinator(["--placement", "pack"])
+        try waitUntil(180, "submit --wait to finish") { !submit.isRunning }
+        XCTAssertEqual(submit.terminationStatus, 0, "submit --wait completed; its log: \(cluster.log("submit"))")
+        try assertBatchMatchesLocal(folder: received, requests: requests)
+        try assertBatchMatchesLocal(folder: batchFolder, requests: requests)
+        for (index, file) in finishedBefore {
+            XCTAssertEqual(try modificationDate(batchFolder + "/" + file), datesBefore[index], "image \(index) finished before the kill was not redone")
+        }
+        let restartLog = cluster.log("coordinator-2")
+        XCTAssertTrue(restartLog.contains("resuming"), "the restarted coordinator resumed unfinished images")
+        for index in finishedBefore.keys {
+            XCTAssertFalse(restartLog.contains("image \(batchId)/\(index) done"), "image \(index) was made again after the restart")
+        }
+    }
+
+    private func doneIndices(_ folder: String) throws -> [Int: String] {
+        let text = (try? String(contentsOfFile: folder + "/manifest.jsonl", encoding: .utf8)) ?? ""
+        var out: [Int: String] = [:]
+        for line in text.split(separator: "\n") {
+            let entry = try XCTUnwrap(JSONSerialization.jsonObject(with: Data(line.utf8)) as? [String: Any])
+            out[try XCTUnwrap(entry["index"] as? Int)] = try XCTUnwrap(entry["file"] as? String)
+        }
+        return out
+    }
+
+    private func modificationDate(_ path: String) throws -> Date {
+        try XCTUnwrap(FileManager.default.attributesOfItem(atPath: path)[.modificationDate] as? Date)
+    }
+}

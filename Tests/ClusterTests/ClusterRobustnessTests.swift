@@ -1,0 +1,150 @@
+import Foundation
+import XCTest
+import Compute
+import StableDiffusion
+@testable import Cluster
+
+/// A coordinator process with simulated workers (no model to load): refusals of malformed and
+/// oversized input on both sockets, routing by model, and a worker's graceful drain.
+final class ClusterRobustnessTests: XCTestCase {
+    private func simulatedCluster(workers: Int, unetSeconds: Double = 0) throws -> LocalCluster {
+        let cluster = try LocalCluster(self)
+        try cluster.startCoordinator()
+        for i in 1...max(1, workers) where workers > 0 {
+            try cluster.startWorker("sim\(i)", ["--engine", "simulated", "--unet-seconds", String(unetSeconds)])
+        }
+        if workers > 0 { try cluster.waitForWorkers(workers) }
+        return cluster
+    }
+
+    private func simulatedRequests(_ count: Int, model: String? = "simulated") -> [GenerationRequest] {
+        (0..<count).map { GenerationRequest(prompt: "p\($0)", seed: UInt64($0), steps: 4, guidanceCutoff: 0.5, width: 64, height: 64, model: model) }
+    }
+
+    private func errorCode(_ frames: [[UInt8]]?) throws -> String {
+        let frames = try XCTUnwrap(frames, "an ERROR reply arrived")
+        let wire = try WireFrames.parse(frames)
+        XCTAssertEqual(wire.type, .error)
+        return try HeaderCoding.decode(ErrorReply.self, from: wire.header).code.rawValue
+    }
+
+    private func dealer(_ context: ZMQContext, _ endpoint: String) throws -> ZMQSocket {
+        let socket = try context.socket(.dealer)
+        try socket.connect(endpoint)
+        return socket
+    }
+
+    func testMalformedAndOversizedClientMessagesGetErrorsAndServingGoesOn() throws {
+        let cluster = try simulatedCluster(workers: 1)
+        let context = try ZMQContext()
+        let socket = try dealer(context, cluster.clientsEndpoint)
+        let sig = bytes("SDC1")
+        let cases: [([[UInt8]], String)] = [
+            ([bytes("garbage")], "bad-frames"),
+            ([bytes("SDC2"), bytes("STATUS"), bytes("{}")], "unsupported-version"),
+            ([sig, bytes("NOPE"), bytes("{}")], "unknown-type"),
+            ([sig, bytes("STATUS"), [UInt8](repeating: 32, count: 70_000)], "header-too-large"),
+            ([sig, bytes("SUBMIT"), bytes("{not json")], "bad-header"),
+            ([sig, bytes("READY"), bytes(#"{"name":"x","models":[],"threads":1,"maxBatch":1}"#)], "unexpected-type"),
+            ([sig, bytes("FETCH"), bytes(#"{"batchId":"nope","since":0,"waitMilliseconds":0}"#)], "unknown-batch"),
+        ]
+        for (frames, code) in cases {
+            try socket.send(frames: frames)
+            XCTAssertEqual(try errorCode(try receive(socket, within: 5000)), code, "reply to \(frames.map { $0.prefix(12) })")
+        }
+        // A frame over ZMQ_MAXMSGSIZE: libzmq drops the connection before buffering it.
+        let huge = try dealer(context, cluster.clientsEndpoint)
+        try huge.send(frames: [sig, bytes("STATUS"), bytes("{}"), [UInt8](repeating: 0, count: Int(ProtocolLimits.standard.socketMaxMessageSize) + 1)])
+        XCTAssertNil(try receive(huge, within: 500), "no answer to an oversized frame")
+        // Still serving: status, a refused model, and a real batch to the end.
+        let client = try cluster.client()
+        XCTAssertEqual(try client.status().workers.count, 1)
+        XCTAssertThrowsError(try client.submit(SubmitBatch(clientBatchName: "x", submissionId: UUID().uuidString,
+                                                           requests: simulatedRequests(1, model: "no-such-model")))) { error in
+            guard case ClientError.refused(let reply) = error else { return XCTFail("\(error)") }
+            XCTAssertEqual(reply.code, .noWorkerForModel)
+            XCTAssertTrue(reply.message.contains("no-such-model") && reply.message.contains("simulated"), reply.message)
+        }
+        let accepted = try client.submit(SubmitBatch(clientBatchName: "ok", submissionId: UUID().uuidString, requests: simulatedRequests(3)))
+        let outcome = try BatchWaiter(client: client, batchId: accepted.batchId,
+                                      outputDirectory: cluster.folder.appendingPathComponent("got").path).run()
+        XCTAssertEqual(outcome.counts.done, 3)
+        XCTAssertTrue(cluster.coordinator?.isRunning ?? false)
+    }
+
+    func testMalformedWorkerMessagesGetErrorsAndServingGoesOn() throws {
+        let cluster = try simulatedCluster(workers: 1)
+        let context = try ZMQContext()
+        let socket = try dealer(context, cluster.workersEndpoint)
+        let sig = bytes("SDC1")
+        let result = UNetEvalResult(taskId: "t1", items: [UNetPrediction(imageId: "b/0", step: 0, slot: .cond,
+                                                                           prediction: WireTensor(Tensor(zeros: [1, 4, 2, 2])))],
+                                    computeSeconds: 0.1)
+        var nonFinite = WorkerToCoordinator.unetResult(result).encode()
+        nonFinite[3] = [UInt8](repeating: 0xFF, count: nonFinite[3].count)   // NaN bit patterns
+        let cases: [([[UInt8]], String)] = [
+            ([bytes("garbage")], "bad-frames"),
+            ([sig, bytes("SUBMIT"), bytes("{}")], "unexpected-type"),
+            ([sig, bytes("READY"), bytes(#"{"name":"","models":[],"threads":1,"maxBatch":1}"#)], "bad-header"),
+            (nonFinite, "non-finite"),
+            (WorkerToCoordinator.unetResult(result).encode(), "not-ready"),
+        ]
+        for (frames, code) in cases {
+            try socket.send(frames: frames)
+            XCTAssertEqual(try errorCode(try receive(socket, within: 5000)), code, "reply to \(frames.map { $0.prefix(12) })")
+        }
+        let huge = try dealer(context, cluster.workersEndpoint)
+        try huge.send(frames: [sig, bytes("HEARTBEAT"), bytes("{}"), [UInt8](repeating: 0, count: Int(ProtocolLimits.standard.socketMaxMessageSize) + 1)])
+        XCTAssertNil(try receive(huge, within: 500))
+        let client = try cluster.client()
+        let accepted = try client.submit(SubmitBatch(clientBatchName: "ok", submissionId: UUID().uuidString, requests: simulatedRequests(2)))
+        let outcome = try BatchWaiter(client: client, batchId: accepted.batchId,
+                                      outputDirectory: cluster.folder.appendingPathComponent("got").path).run()
+        XCTAssertEqual(outcome.counts.done, 2)
+    }
+
+    func testSubmitWithoutWorkersIsRefusedAndResubmissionIsIdempotent() throws {
+        let cluster = try simulatedCluster(workers: 0)
+        let client = try cluster.client()
+        let submission = SubmitBatch(clientBatchName: "x", submissionId: UUID().uuidString, requests: simulatedRequests(2, model: nil))
+        XCTAssertThrowsError(try client.submit(submission)) { error in
+            guard case ClientError.refused(let reply) = error else { return XCTFail("\(error)") }
+            XCTAssertEqual(reply.code, .noWorkerForModel)
+        }
+        try cluster.startWorker("sim1", ["--engine", "simulated"])
+        try cluster.waitForWorkers(1)
+        let first = try client.submit(submission)
+        let again = try client.submit(submission)
+        XCTAssertEqual(first.batchId, again.batchId, "a resent SUBMIT returns the same batch")
+        XCTAssertEqual(try client.status().batches.count, 1)
+    }
+
+    func testSIGTERMDrainsAWorkerAndItsWorkIsFinishedElsewhere() throws {
+        let cluster = try simulatedCluster(workers: 2, unetSeconds: 0.3)
+        let client = try cluster.client()
+        let accepted = try client.submit(SubmitBatch(clientBatchName: "drain", submissionId: UUID().uuidString, requests: simulatedRequests(6)))
+        try waitUntil(60, "both workers busy") { try client.status().workers.allSatisfy { $0.inFlight > 0 } }
+        let leaving = cluster.workers[0]
+        kill(leaving.processIdentifier, SIGTERM)
+        try waitUntil(30, "the worker to exit") { !leaving.isRunning }
+        XCTAssertEqual(leaving.terminationStatus, 0)
+        XCTAssertTrue(cluster.log("sim1").contains("drained"))
+        XCTAssertTrue(cluster.log("coordinator-1").contains("worker sim1 gone: said DISCONNECT"))
+        let outcome = try BatchWaiter(client: client, batchId: accepted.batchId,
+                                      outputDirectory: cluster.folder.appendingPathComponent("got").path).run()
+        XCTAssertEqual(outcome.counts.done, 6)
+    }
+
+    func testCancelStopsABatchAndKeepsFinishedImages() throws {
+        let cluster = try simulatedCluster(workers: 1, unetSeconds: 0.2)
+        let client = try cluster.client()
+        let accepted = try client.submit(SubmitBatch(clientBatchName: "cancel", submissionId: UUID().uuidString, requests: simulatedRequests(20)))
+        try waitUntil(60, "one image done") { try client.status(batchId: accepted.batchId).batches[0].counts.done >= 1 }
+        let progress = try client.cancel(batchId: accepted.batchId)
+        XCTAssertGreaterThanOrEqual(progress.counts.done, 1)
+        XCTAssertGreaterThan(progress.counts.cancelled, 0)
+        XCTAssertEqual(progress.counts.unfinished, 0)
+        XCTAssertEqual(try client.status(batchId: accepted.batchId).batches[0].state, "cancelled")
+        XCTAssertThrowsError(try client.cancel(batchId: "no-such-batch"))
+    }
+}
