@@ -39,7 +39,8 @@ final class ClusterEndToEndTests: XCTestCase {
         try cluster.startWorker("w2")
         try cluster.startWorker("w3")
         try cluster.waitForWorkers(3)
-        let requests = mixedRequests(12)
+        // Long enough (20 steps an image) that the victim is reliably caught with work in flight.
+        let requests = mixedRequests(12, steps: 20)
         let client = try cluster.client()
         let accepted = try client.submit(SubmitBatch(clientBatchName: "kill", submissionId: UUID().uuidString, requests: requests))
         // Kill it while it is working: after some images are done, while it has evaluations in flight.
@@ -63,7 +64,8 @@ final class ClusterEndToEndTests: XCTestCase {
         try cluster.startWorker("w1")
         try cluster.startWorker("w2")
         try cluster.waitForWorkers(2)
-        let requests = mixedRequests(12)
+        // Long enough (20 steps an image) that the kill reliably lands mid-batch.
+        let requests = mixedRequests(12, steps: 20)
         let promptFile = cluster.folder.appendingPathComponent("prompts.jsonl")
         let lines = try requests.map { String(decoding: try JSONEncoder().encode($0), as: UTF8.self) }
         try (lines.joined(separator: "\n") + "\n").write(to: promptFile, atomically: true, encoding: .utf8)
