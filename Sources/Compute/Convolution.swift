@@ -14,9 +14,7 @@ public final class Conv2D: @unchecked Sendable {
     public let padding: (Int, Int, Int, Int)
 
     private let bias: Tensor?
-    /// Weights in the first layout oneDNN asked for; other layouts are reordered from it.
-    private var packed: [(md: dnnl_memory_desc_t, buffer: AlignedBuffer)] = []
-    private var plainWeights: Tensor?
+    private let weights: PackedWeights
     private var primitives: [Key: (Primitive, AlignedBuffer)] = [:]
 
     private struct Key: Hashable { let h: Int, w: Int, post: PostOps }
@@ -34,7 +32,7 @@ public final class Conv2D: @unchecked Sendable {
         self.stride = stride
         self.padding = padding
         self.bias = bias
-        plainWeights = weight
+        weights = PackedWeights(weight, plainMD: MemoryDesc.tagged(weight.shape, dnnl_oihw))
     }
 
     public func outputSize(height: Int, width: Int) -> (Int, Int) {
@@ -98,24 +96,9 @@ public final class Conv2D: @unchecked Sendable {
                                                      MemoryDesc.dims([padding.0, padding.1]),
                                                      MemoryDesc.dims([padding.2, padding.3])) }, "convolution_forward_desc_init")
         let prim = withUnsafePointer(to: &desc) { Primitive.make(UnsafeRawPointer($0), postOps: post, name: "conv \(inChannels)->\(outChannels) k\(kernel) @\(h)x\(w)") }
-        let weights = packedWeights(for: prim.queryMD(dnnl_query_weights_md))
-        primitives[key] = (prim, weights)
-        return (prim, weights)
+        let packed = weights.buffer(for: prim.queryMD(dnnl_query_weights_md))
+        primitives[key] = (prim, packed)
+        return (prim, packed)
     }
 
-    /// Weights in `md`'s layout: reuses a packed copy when the layout matches, else reorders.
-    private func packedWeights(for md: dnnl_memory_desc_t) -> AlignedBuffer {
-        if let hit = packed.first(where: { MemoryDesc.equal($0.md, md) }) { return hit.buffer }
-        let buffer: AlignedBuffer
-        if let plain = plainWeights {
-            let plainMD = MemoryDesc.tagged([outChannels, inChannels, kernel, kernel], dnnl_oihw)
-            buffer = reorder(UnsafeMutableRawPointer(plain.pointer), from: plainMD, to: md)
-            plainWeights = nil  // the packed copy is the only one kept
-        } else {
-            let first = packed[0]
-            buffer = reorder(first.buffer.raw, from: first.md, to: md)
-        }
-        packed.append((md, buffer))
-        return buffer
-    }
 }

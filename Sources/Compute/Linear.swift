@@ -7,8 +7,7 @@ public final class Linear: @unchecked Sendable {
     public let inFeatures: Int
     public let outFeatures: Int
     private let bias: Tensor?
-    private var packed: [(md: dnnl_memory_desc_t, buffer: AlignedBuffer)] = []
-    private var plainWeights: Tensor?
+    private let weights: PackedWeights
     private var primitives: [Key: (Primitive, AlignedBuffer)] = [:]
 
     private struct Key: Hashable { let rows: Int, post: PostOps }
@@ -32,7 +31,8 @@ public final class Linear: @unchecked Sendable {
         outFeatures = weight.shape[0]
         inFeatures = weight.shape[1]
         self.bias = bias
-        plainWeights = weight
+        // PyTorch's [out, in] row-major is the [in, out] matrix in column-major ("ba").
+        weights = PackedWeights(weight, plainMD: MemoryDesc.tagged([weight.shape[1], weight.shape[0]], dnnl_ba))
     }
 
     /// Applies the layer to `x` of shape `[..., inFeatures]`. The leading dimension is the batch:
@@ -92,23 +92,9 @@ public final class Linear: @unchecked Sendable {
             dnnl_matmul_desc_init(&desc, &src, &wts, hasBias ? bp : nil, &dst)
         }, "matmul_desc_init")
         let prim = withUnsafePointer(to: &desc) { Primitive.make(UnsafeRawPointer($0), postOps: post, name: "linear \(inFeatures)->\(outFeatures) x\(rows)") }
-        let weights = packedWeights(for: prim.queryMD(dnnl_query_weights_md))
-        primitives[key] = (prim, weights)
-        return (prim, weights)
+        let packed = weights.buffer(for: prim.queryMD(dnnl_query_weights_md))
+        primitives[key] = (prim, packed)
+        return (prim, packed)
     }
 
-    private func packedWeights(for md: dnnl_memory_desc_t) -> AlignedBuffer {
-        if let hit = packed.first(where: { MemoryDesc.equal($0.md, md) }) { return hit.buffer }
-        let buffer: AlignedBuffer
-        if let plain = plainWeights {
-            // PyTorch's [out, in] row-major is the [in, out] matrix in column-major ("ba").
-            let plainMD = MemoryDesc.tagged([inFeatures, outFeatures], dnnl_ba)
-            buffer = reorder(UnsafeMutableRawPointer(plain.pointer), from: plainMD, to: md)
-            plainWeights = nil
-        } else {
-            buffer = reorder(packed[0].buffer.raw, from: packed[0].md, to: md)
-        }
-        packed.append((md, buffer))
-        return buffer
-    }
 }
