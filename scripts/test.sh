@@ -4,5 +4,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/install-deps.sh
+# Passive OpenMP waiting, as the sdcluster binary sets for itself (see OpenMPEnvironment.swift).
+export OMP_WAIT_POLICY=${OMP_WAIT_POLICY:-passive}
 swift build --build-tests
 swift test --skip-build "$@"

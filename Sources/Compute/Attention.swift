@@ -74,7 +74,7 @@ public enum Attention {
     private static func pack(_ x: Operand, rows: Int, from: Int, heads: Int, headDim d: Int, scale: Float) -> Tensor {
         let out = Tensor(uninitialized: [heads, rows, d])
         let dst = out.pointer, src = x.pointer, ld = x.rowStride
-        Threads.parallelFor(rows, grain: 64) { r0, r1 in
+        Threads.parallelFor(rows, itemCost: heads * d) { r0, r1 in
             for r in r0..<r1 {
                 let row = src + (from + r) * ld
                 for h in 0..<heads {
@@ -89,7 +89,7 @@ public enum Attention {
     private static func unpack(_ x: Tensor, rows: Int, heads: Int, headDim d: Int,
                                into dst: UnsafeMutablePointer<Float>, rowStride: Int) {
         let src = x.pointer
-        Threads.parallelFor(rows, grain: 64) { r0, r1 in
+        Threads.parallelFor(rows, itemCost: heads * d) { r0, r1 in
             for r in r0..<r1 {
                 for h in 0..<heads { (dst + r * rowStride + h * d).update(from: src + (h * rows + r) * d, count: d) }
             }
@@ -143,6 +143,10 @@ final class AttentionKernels: @unchecked Sendable {
             softmax: withUnsafePointer(to: &softmaxDesc) { Primitive.make(UnsafeRawPointer($0), name: "attention softmax") },
             values: withUnsafePointer(to: &valuesDesc) { Primitive.make(UnsafeRawPointer($0), name: "attention values") },
             qMD: qMD, kMD: kMD, sMD: sMD, rowsMD: rowsMD, vMD: vMD, oMD: oMD)
+        let serial = 2 * heads * rows * keys * d < 2 * Threads.minimumFlopsPerThread
+        set.scores.serial = serial
+        set.values.serial = serial
+        set.softmax.serial = heads * rows * keys < 2 * Threads.minimumWorkPerThread
         cache[key] = set
         return set
     }

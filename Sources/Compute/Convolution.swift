@@ -96,6 +96,7 @@ public final class Conv2D: @unchecked Sendable {
                                                      MemoryDesc.dims([padding.0, padding.1]),
                                                      MemoryDesc.dims([padding.2, padding.3])) }, "convolution_forward_desc_init")
         let prim = withUnsafePointer(to: &desc) { Primitive.make(UnsafeRawPointer($0), postOps: post, name: "conv \(inChannels)->\(outChannels) k\(kernel) @\(h)x\(w)") }
+        prim.serial = 2 * oh * ow * outChannels * inChannels * kernel * kernel < 2 * Threads.minimumFlopsPerThread
         let packed = weights.buffer(for: prim.queryMD(dnnl_query_weights_md))
         primitives[key] = (prim, packed)
         return (prim, packed)

@@ -82,6 +82,9 @@ final class Primitive: @unchecked Sendable {
     /// Memory objects are created once per primitive and re-pointed at each call's buffers.
     private var memories: [Int32: dnnl_memory_t] = [:]
     let implementation: String
+    /// Run on the calling thread alone: the work is too small to pay for waking others
+    /// (see `Threads.minimumWorkPerThread`).
+    var serial = false
 
     init(descriptor: dnnl_primitive_desc_t) {
         self.descriptor = descriptor
@@ -121,8 +124,11 @@ final class Primitive: @unchecked Sendable {
             }
             execArgs.append(dnnl_exec_arg_t(arg: arg, memory: mem))
         }
+        let threads = serial ? omp_get_max_threads() : 1
+        if threads > 1 { omp_set_num_threads(1) }
         dnnlCheck(dnnl_primitive_execute(primitive, DNNLContext.shared.stream, Int32(execArgs.count), execArgs), "primitive_execute")
         dnnlCheck(dnnl_stream_wait(DNNLContext.shared.stream), "stream_wait")
+        if threads > 1 { omp_set_num_threads(threads) }
     }
 
     /// Creates a primitive descriptor from an op descriptor and optional post-ops.

@@ -14,7 +14,7 @@ public enum Elementwise {
     public static func silu(_ x: Tensor) -> Tensor {
         let out = Tensor(uninitialized: x.shape)
         let s = x.pointer, d = out.pointer
-        Threads.parallelFor(x.count, grain: 4096) { a, b in
+        Threads.parallelFor(x.count) { a, b in
             for i in a..<b { d[i] = s[i] / (1 + expf(-s[i])) }
         }
         return out
@@ -25,7 +25,7 @@ public enum Elementwise {
         precondition(a.shape == b.shape, "add: \(a.shape) vs \(b.shape)")
         let out = Tensor(uninitialized: a.shape)
         let x = a.pointer, y = b.pointer, d = out.pointer
-        Threads.parallelFor(a.count, grain: 4096) { s, e in
+        Threads.parallelFor(a.count) { s, e in
             for i in s..<e { d[i] = x[i] + y[i] }
         }
         return out
@@ -41,7 +41,7 @@ public enum Elementwise {
         let src = x.pointer, dst = out.pointer, vp = v.pointer
         for b in 0..<n {
             let base = b * rows * c
-            Threads.parallelFor(rows, grain: 64) { r0, r1 in
+            Threads.parallelFor(rows, itemCost: c) { r0, r1 in
                 for r in r0..<r1 {
                     let o = base + r * c
                     for i in 0..<c { dst[o + i] = src[o + i] + vp[b * c + i] }
@@ -56,7 +56,7 @@ public enum Elementwise {
         precondition(a.shape == b.shape, "multiply: \(a.shape) vs \(b.shape)")
         let out = Tensor(uninitialized: a.shape)
         let x = a.pointer, y = b.pointer, d = out.pointer
-        Threads.parallelFor(a.count, grain: 4096) { s, e in
+        Threads.parallelFor(a.count) { s, e in
             for i in s..<e { d[i] = x[i] * y[i] }
         }
         return out
@@ -66,7 +66,7 @@ public enum Elementwise {
     public static func scale(_ a: Tensor, _ s: Float) -> Tensor {
         let out = Tensor(uninitialized: a.shape)
         let x = a.pointer, d = out.pointer
-        Threads.parallelFor(a.count, grain: 4096) { b, e in
+        Threads.parallelFor(a.count) { b, e in
             for i in b..<e { d[i] = x[i] * s }
         }
         return out
@@ -77,7 +77,7 @@ public enum Elementwise {
         let (n, h, w, c) = (x.shape[0], x.shape[1], x.shape[2], x.shape[3])
         let out = Tensor(uninitialized: [n, 2 * h, 2 * w, c])
         let src = x.pointer, dst = out.pointer
-        Threads.parallelFor(n * 2 * h, grain: 4) { r0, r1 in
+        Threads.parallelFor(n * 2 * h, itemCost: 2 * w * c) { r0, r1 in
             for r in r0..<r1 {
                 let b = r / (2 * h), oy = r % (2 * h), iy = oy / 2
                 for ox in 0..<(2 * w) {
@@ -97,7 +97,7 @@ public enum Elementwise {
         let out = Tensor(uninitialized: shape)
         let rows = a.count / ca
         let pa = a.pointer, pb = b.pointer, d = out.pointer
-        Threads.parallelFor(rows, grain: 256) { r0, r1 in
+        Threads.parallelFor(rows, itemCost: ca + cb) { r0, r1 in
             for r in r0..<r1 {
                 (d + r * (ca + cb)).update(from: pa + r * ca, count: ca)
                 (d + r * (ca + cb) + ca).update(from: pb + r * cb, count: cb)
@@ -108,7 +108,7 @@ public enum Elementwise {
 
     /// Row-wise softmax of `rows x cols` values in place, after multiplying by `scale`.
     public static func softmaxRows(_ p: UnsafeMutablePointer<Float>, rows: Int, cols: Int, scale: Float) {
-        Threads.parallelFor(rows, grain: 8) { r0, r1 in
+        Threads.parallelFor(rows, itemCost: 4 * cols) { r0, r1 in
             for r in r0..<r1 {
                 let row = p + r * cols
                 var m = -Float.infinity

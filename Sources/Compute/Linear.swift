@@ -92,6 +92,7 @@ public final class Linear: @unchecked Sendable {
             dnnl_matmul_desc_init(&desc, &src, &wts, hasBias ? bp : nil, &dst)
         }, "matmul_desc_init")
         let prim = withUnsafePointer(to: &desc) { Primitive.make(UnsafeRawPointer($0), postOps: post, name: "linear \(inFeatures)->\(outFeatures) x\(rows)") }
+        prim.serial = 2 * rows * inFeatures * outFeatures < 2 * Threads.minimumFlopsPerThread
         let packed = weights.buffer(for: prim.queryMD(dnnl_query_weights_md))
         primitives[key] = (prim, packed)
         return (prim, packed)

@@ -34,7 +34,7 @@ public struct GroupNorm: Sendable {
             let src = x.pointer + b * pixels * c
             channelAffine(src, pixels: pixels, channels: c, scale: scale, shift: shift)
             let dst = out.pointer + b * pixels * c
-            Threads.parallelFor(pixels, grain: 64) { start, end in
+            Threads.parallelFor(pixels, itemCost: c) { start, end in
                 for p in start..<end {
                     affineRow(src + p * c, dst + p * c, scale, shift, c, silu)
                 }
@@ -47,7 +47,7 @@ public struct GroupNorm: Sendable {
     private func channelAffine(_ src: UnsafePointer<Float>, pixels: Int, channels c: Int,
                                scale: UnsafeMutablePointer<Float>, shift: UnsafeMutablePointer<Float>) {
         let perGroup = c / groups
-        let threads = max(1, min(Threads.count, pixels / 64))
+        let threads = Threads.threads(forWork: pixels * c)
         // Per-thread partial sums per channel, reduced in a fixed order (deterministic).
         var partialSum = [Double](repeating: 0, count: threads * c)
         var partialSq = [Double](repeating: 0, count: threads * c)
@@ -55,7 +55,8 @@ public struct GroupNorm: Sendable {
         partialSum.withUnsafeMutableBufferPointer { sums in
             partialSq.withUnsafeMutableBufferPointer { sqs in
                 let sp = sums.baseAddress!, qp = sqs.baseAddress!
-                Threads.parallelFor(threads) { t0, t1 in
+                // One chunk per thread (already sized by the work above).
+                Threads.parallelFor(threads, itemCost: Threads.minimumWorkPerThread) { t0, t1 in
                     for t in t0..<t1 {
                         let s = sp + t * c, q = qp + t * c
                         for p in (t * chunk)..<min(pixels, (t + 1) * chunk) {
@@ -110,7 +111,7 @@ public struct LayerNorm: Sendable {
         let out = Tensor(uninitialized: x.shape)
         let src = x.pointer, dst = out.pointer, g = gamma.pointer, b = beta.pointer
         let eps = Double(epsilon)
-        Threads.parallelFor(rows, grain: 16) { start, end in
+        Threads.parallelFor(rows, itemCost: 3 * c) { start, end in
             for r in start..<end {
                 let row = src + r * c, o = dst + r * c
                 var s = 0.0

@@ -13,11 +13,24 @@ public enum Threads {
 
     public static var count: Int { Int(omp_get_max_threads()) }
 
-    /// Runs `body(start, end)` over `0..<total` split into contiguous chunks, one per thread.
-    /// Small totals (below `grain`) run on the calling thread.
-    public static func parallelFor(_ total: Int, grain: Int = 1, _ body: (Int, Int) -> Void) {
+    /// Work (about one float read and written) below which a loop stays on one thread: waking a
+    /// second thread costs microseconds, and far more when the machine is busy and that thread
+    /// has to wait for a core, so small models' many small operations run serially.
+    public static var minimumWorkPerThread = 1 << 18
+
+    /// Floating-point operations below which a oneDNN primitive runs on one thread.
+    public static var minimumFlopsPerThread = 1 << 25
+
+    /// Threads worth using for `work` units of element-wise work.
+    public static func threads(forWork work: Int) -> Int {
+        min(count, max(1, work / minimumWorkPerThread))
+    }
+
+    /// Runs `body(start, end)` over `0..<total` split into contiguous chunks, one per thread;
+    /// `itemCost` is the work of one item (e.g. the channels of a pixel row).
+    public static func parallelFor(_ total: Int, itemCost: Int = 1, _ body: (Int, Int) -> Void) {
         if total <= 0 { return }
-        let threads = min(count, max(1, total / max(grain, 1)))
+        let threads = min(total, threads(forWork: total * max(itemCost, 1)))
         if threads <= 1 {
             body(0, total)
             return

@@ -1,7 +1,15 @@
 import ArgumentParser
 
-/// The `sdcluster` command: every subcommand lives in its own file under `Commands/`.
+/// Entry point: settles the OpenMP environment, then runs the command line.
 @main
+enum Main {
+    static func main() async {
+        OpenMPEnvironment.ensurePassiveWaiting()
+        await SDCluster.main()
+    }
+}
+
+/// The `sdcluster` command: every subcommand lives in its own file under `Commands/`.
 struct SDCluster: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "sdcluster",
