@@ -22,8 +22,11 @@ public final class Coordinator {
     var workers: [[UInt8]: WorkerRecord] = [:]
     var models: [String: KnownModel] = [:]
     var jobs: [ImageKey: ImageJob] = [:]
-    /// Unfinished images, oldest batch first, in index order (the dispatch order).
-    var order: [ImageKey] = []
+    /// Unfinished images not yet prepared, oldest batch first, in index order.
+    var waiting: [ImageKey] = []
+    /// Prepared images (sampling state in memory), in the order they were prepared: the
+    /// dispatch order. At most `activeWindow` of them.
+    var active: [ImageKey] = []
     var tasks: [String: TaskRecord] = [:]
     var fetches: [PendingFetch] = []
     /// Distinguishes this run's task ids from an earlier run's late results.
@@ -76,7 +79,7 @@ public final class Coordinator {
 
     func enqueue(_ job: ImageJob) {
         jobs[job.key] = job
-        order.append(job.key)
+        waiting.append(job.key)
     }
 
     /// Serves until `stop` is raised; then tells the workers it is leaving and closes the store.
