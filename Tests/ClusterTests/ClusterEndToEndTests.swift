@@ -91,6 +91,11 @@ final class ClusterEndToEndTests: XCTestCase {
         for (index, file) in finishedBefore {
             XCTAssertEqual(try modificationDate(batchFolder + "/" + file), datesBefore[index], "image \(index) finished before the kill was not redone")
         }
+        for worker in ["w1", "w2"] {
+            let log = cluster.log(worker)
+            XCTAssertTrue(log.contains("sending READY again") || log.components(separatedBy: "READY sent").count > 2,
+                          "\(worker) introduced itself to the restarted coordinator")
+        }
         let restartLog = cluster.log("coordinator-2")
         XCTAssertTrue(restartLog.contains("resuming"), "the restarted coordinator resumed unfinished images")
         for index in finishedBefore.keys {

@@ -156,9 +156,7 @@ extension Coordinator {
         do {
             let next = try Sampler.advance(state, predictions: job.predictions)
             job.state = next
-            let checkpoint = try JSONEncoder().encode(next)
-            try store.saveCheckpoint(job.key, checkpoint: Array(checkpoint), unetEvaluations: next.evaluationsUsed,
-                                     workers: job.workers)
+            unsavedCheckpoints.insert(job.key)
             try job.beginStep()
         } catch {
             job.failures += 1

@@ -29,6 +29,8 @@ public final class Coordinator {
     var active: [ImageKey] = []
     var tasks: [String: TaskRecord] = [:]
     var fetches: [PendingFetch] = []
+    /// Images stepped since the last checkpoint flush (written together once per loop turn).
+    var unsavedCheckpoints: Set<ImageKey> = []
     /// Distinguishes this run's task ids from an earlier run's late results.
     let runId = String(UInt32.random(in: 0...UInt32.max), radix: 36)
     var taskCounter = 0
@@ -98,7 +100,9 @@ public final class Coordinator {
             if ready[1].contains(.readable) { drain(clientsSocket, handle: handleClientMessage) }
             tick(now: monotonicSeconds())
             dispatch()
+            saveCheckpoints()
         }
+        saveCheckpoints()
         for worker in workers.values {
             send(.disconnect(Disconnect(reason: "coordinator stopping")), to: worker.identity)
         }
@@ -137,6 +141,25 @@ public final class Coordinator {
         }
         expireFetches(now: now)
         recentEvaluations.removeAll { now - $0.time > 60 }
+    }
+
+    /// Writes the sampling state of every image stepped since the last call, in one
+    /// transaction (at `synchronous=NORMAL`: a crash loses at most these steps, which are then
+    /// redone with the same bits).
+    func saveCheckpoints() {
+        guard !unsavedCheckpoints.isEmpty else { return }
+        let encoder = JSONEncoder()
+        var entries: [(key: ImageKey, checkpoint: [UInt8], unetEvaluations: Int, workers: [String])] = []
+        for key in unsavedCheckpoints {
+            guard let job = jobs[key], let state = job.state, let data = try? encoder.encode(state) else { continue }
+            entries.append((key, Array(data), state.evaluationsUsed, job.workers))
+        }
+        unsavedCheckpoints.removeAll()
+        do {
+            try store.saveCheckpoints(entries)
+        } catch {
+            log.warning("could not save \(entries.count) checkpoint(s): \(error); a restart would redo those steps")
+        }
     }
 
     func nextTaskId() -> String {
