@@ -46,6 +46,14 @@ struct WorkerCommand: ParsableCommand {
         case pipeline, simulated
     }
 
+    func validate() throws {
+        guard (1...ProtocolLimits.standard.maxBatchItems).contains(maxBatch) else {
+            throw ValidationError("--max-batch must be 1...\(ProtocolLimits.standard.maxBatchItems), not \(maxBatch)")
+        }
+        if let threads, threads < 1 { throw ValidationError("--threads must be at least 1, not \(threads)") }
+        guard unetSeconds >= 0, heartbeat > 0 else { throw ValidationError("--unet-seconds must be >= 0 and --heartbeat > 0") }
+    }
+
     func run() throws {
         if let threads { Threads.setCount(threads) }
         let workerEngine: WorkerEngine
