@@ -32,6 +32,22 @@ final class ClusterEndToEndTests: XCTestCase {
         XCTAssertEqual(served, ["w1", "w2", "w3"], "every worker took part")
     }
 
+    func testWorkersThatForgetEmbeddingsAreSentThemAgain() throws {
+        let cluster = try LocalCluster(self)
+        try cluster.startCoordinator(["--placement", "pack"])
+        for i in 1...2 {
+            try cluster.startWorker("w\(i)", ["--model", LocalCluster.tinyModel, "--threads", "1", "--embedding-cache", "1"])
+        }
+        try cluster.waitForWorkers(2)
+        let requests = Array(mixedRequests(8).prefix(6))
+        let client = try cluster.client()
+        let accepted = try client.submit(SubmitBatch(clientBatchName: "cache", submissionId: UUID().uuidString, requests: requests))
+        let out = cluster.folder.appendingPathComponent("received").path
+        XCTAssertEqual(try BatchWaiter(client: client, batchId: accepted.batchId, outputDirectory: out).run().counts.done, 6)
+        try assertBatchMatchesLocal(folder: out, requests: requests)
+        XCTAssertTrue(cluster.log("coordinator-1").contains("embedding(s) it uses (it lacked"), "MISSING-EMBEDDING was answered")
+    }
+
     func testAWorkerKilledMidBatchLosesNoImage() throws {
         let cluster = try LocalCluster(self)
         try cluster.startCoordinator(["--placement", "split"])
