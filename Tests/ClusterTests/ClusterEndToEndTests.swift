@@ -55,7 +55,7 @@ final class ClusterEndToEndTests: XCTestCase {
         try cluster.startWorker("w2")
         try cluster.startWorker("w3")
         try cluster.waitForWorkers(3)
-        let requests = mixedRequests(12)
+        let requests = mixedRequests(12, steps: 8)   // longer, so the kill surely lands mid-batch
         let client = try cluster.client()
         let accepted = try client.submit(SubmitBatch(clientBatchName: "kill", submissionId: UUID().uuidString, requests: requests))
         // Kill it while it is working: after some images are done, while it has evaluations in flight.
@@ -79,7 +79,7 @@ final class ClusterEndToEndTests: XCTestCase {
         try cluster.startWorker("w1")
         try cluster.startWorker("w2")
         try cluster.waitForWorkers(2)
-        let requests = mixedRequests(12)
+        let requests = mixedRequests(12, steps: 8)
         let promptFile = cluster.folder.appendingPathComponent("prompts.jsonl")
         let lines = try requests.map { String(decoding: try JSONEncoder().encode($0), as: UTF8.self) }
         try (lines.joined(separator: "\n") + "\n").write(to: promptFile, atomically: true, encoding: .utf8)

@@ -171,14 +171,14 @@ enum LocalReference {
 
 /// Mixed small requests for the tiny model: cut-offs 1, 0.5, 0.25 and 0, several schedulers
 /// (Euler a draws noise every step: its generator state must survive checkpoints).
-func mixedRequests(_ count: Int) -> [GenerationRequest] {
+func mixedRequests(_ count: Int, steps: Int = 4) -> [GenerationRequest] {
     let cutoffs: [Float] = [1, 0.5, 0.25, 0]
     let schedulers: [SchedulerKind] = [.pndm, .ddim, .eulerAncestral, .dpmpp2mKarras]
     return (0..<count).map { (i: Int) -> GenerationRequest in
         let prompt = "shape \(i % 5) in color \(i % 3)"
         let negative = i % 2 == 0 ? "" : "blurry"
         let scheduler = schedulers[(i / 4) % 4]
-        return GenerationRequest(prompt: prompt, negativePrompt: negative, seed: UInt64(100 + i), steps: 4,
+        return GenerationRequest(prompt: prompt, negativePrompt: negative, seed: UInt64(100 + i), steps: steps,
                                  guidanceScale: 7.5, guidanceCutoff: cutoffs[i % 4], scheduler: scheduler,
                                  width: 32, height: 32, model: "tiny-sd")
     }
