@@ -32,6 +32,22 @@ final class ClusterEndToEndTests: XCTestCase {
         XCTAssertEqual(served, ["w1", "w2", "w3"], "every worker took part")
     }
 
+    func testWorkersThatForgetEmbeddingsAreSentThemAgain() throws {
+        let cluster = try LocalCluster(self)
+        try cluster.startCoordinator(["--placement", "pack"])
+        for i in 1...2 {
+            try cluster.startWorker("w\(i)", ["--model", LocalCluster.tinyModel, "--threads", "1", "--embedding-cache", "1"])
+        }
+        try cluster.waitForWorkers(2)
+        let requests = Array(mixedRequests(8).prefix(6))
+        let client = try cluster.client()
+        let accepted = try client.submit(SubmitBatch(clientBatchName: "cache", submissionId: UUID().uuidString, requests: requests))
+        let out = cluster.folder.appendingPathComponent("received").path
+        XCTAssertEqual(try BatchWaiter(client: client, batchId: accepted.batchId, outputDirectory: out).run().counts.done, 6)
+        try assertBatchMatchesLocal(folder: out, requests: requests)
+        XCTAssertTrue(cluster.log("coordinator-1").contains("embedding(s) it uses (it lacked"), "MISSING-EMBEDDING was answered")
+    }
+
     func testAWorkerKilledMidBatchLosesNoImage() throws {
         let cluster = try LocalCluster(self)
         try cluster.startCoordinator(["--placement", "split"])
@@ -92,6 +108,11 @@ final class ClusterEndToEndTests: XCTestCase {
         try assertBatchMatchesLocal(folder: batchFolder, requests: requests)
         for (index, file) in finishedBefore {
             XCTAssertEqual(try modificationDate(batchFolder + "/" + file), datesBefore[index], "image \(index) finished before the kill was not redone")
+        }
+        for worker in ["w1", "w2"] {
+            let log = cluster.log(worker)
+            XCTAssertTrue(log.contains("sending READY again") || log.components(separatedBy: "READY sent").count > 2,
+                          "\(worker) introduced itself to the restarted coordinator")
         }
         let restartLog = cluster.log("coordinator-2")
         XCTAssertTrue(restartLog.contains("resuming"), "the restarted coordinator resumed unfinished images")

@@ -147,4 +147,21 @@ final class ClusterRobustnessTests: XCTestCase {
         XCTAssertEqual(try client.status(batchId: accepted.batchId).batches[0].state, "cancelled")
         XCTAssertThrowsError(try client.cancel(batchId: "no-such-batch"))
     }
+    func testATaskPastItsDeadlineIsResentAndTheLateAnswerIgnored() throws {
+        let cluster = try LocalCluster(self)
+        try cluster.startCoordinator(["--minimum-deadline", "0.5"])
+        try cluster.startWorker("slow", ["--engine", "simulated", "--unet-seconds", "2.5", "--max-batch", "1"])
+        try cluster.waitForWorkers(1)
+        let client = try cluster.client()
+        let accepted = try client.submit(SubmitBatch(clientBatchName: "deadline", submissionId: UUID().uuidString,
+                                                     requests: simulatedRequests(1)))
+        try waitUntil(30, "the slow worker's first task to pass its deadline") {
+            cluster.log("coordinator-1").contains("passed its deadline at slow")
+        }
+        try cluster.startWorker("fast", ["--engine", "simulated"])
+        let outcome = try BatchWaiter(client: client, batchId: accepted.batchId,
+                                      outputDirectory: cluster.folder.appendingPathComponent("got").path).run()
+        XCTAssertEqual(outcome.counts.done, 1)
+        try waitUntil(30, "the slow worker's late answer") { cluster.log("coordinator-1").contains("ignored a late or unknown result") }
+    }
 }

@@ -101,8 +101,9 @@ extension Coordinator {
 
     private func cancel(_ request: CancelBatch, client: [UInt8]) throws {
         let cancelled = try store.cancel(batchId: request.batchId)
-        for key in order where key.batchId == request.batchId { jobs[key] = nil }
-        order.removeAll { $0.batchId == request.batchId }
+        for key in waiting + active where key.batchId == request.batchId { jobs[key] = nil }
+        waiting.removeAll { $0.batchId == request.batchId }
+        active.removeAll { $0.batchId == request.batchId }
         log.info("batch \(request.batchId) cancelled: \(cancelled) unfinished image(s) dropped")
         answerFetches(batchId: request.batchId)
         send(.progress(BatchProgress(batchId: request.batchId, counts: try store.counts(batchId: request.batchId),

@@ -21,15 +21,18 @@ extension Coordinator {
         }
     }
 
-    /// Prepares waiting images (in order) whose model is known, up to the active window.
+    /// Prepares waiting images (in order) whose model is known, until the active window is full.
     private func prepareWaitingJobs() {
-        var active = 0
         let window = activeWindow
-        for key in order {
-            guard active < window else { return }
+        guard active.count < window, !waiting.isEmpty else { return }
+        var kept: [ImageKey] = []
+        kept.reserveCapacity(waiting.count)
+        for key in waiting {
             guard let job = jobs[key] else { continue }
-            if job.phase != .waitingForModel { active += 1; continue }
-            guard let model = resolvedModel(job.request.model), let known = models[model] else { continue }
+            guard active.count < window, let model = resolvedModel(job.request.model), let known = models[model] else {
+                kept.append(key)
+                continue
+            }
             do {
                 if let checkpoint = job.checkpoint {
                     job.state = try JSONDecoder().decode(StableDiffusion.ImageState.self, from: Data(checkpoint))
@@ -38,11 +41,15 @@ extension Coordinator {
                     job.state = try Sampler.prepare(job.request, model: known.info)
                 }
                 job.phase = .needsText
-                active += 1
+                active.append(key)
             } catch {
-                imageFailed(job, error: "cannot start sampling: \(error)")
+                jobs[key] = nil
+                _ = try? store.markFailed(key, error: "cannot start sampling: \(error)")
+                log.warning("image \(job.imageId) failed: cannot start sampling: \(error)")
+                answerFetches(batchId: key.batchId)
             }
         }
+        waiting = kept
     }
 
     /// The model a request names, or the default one.
@@ -58,8 +65,8 @@ extension Coordinator {
     private func nextTask(for worker: WorkerRecord, idleWorkers: Int) -> (CoordinatorToWorker, TaskRecord.Work)? {
         var sampling: [ImageJob] = []
         var textJob: ImageJob?
-        for key in order {
-            guard let job = jobs[key], job.phase != .waitingForModel, serves(worker, job) else { continue }
+        for key in active {
+            guard let job = jobs[key], serves(worker, job) else { continue }
             switch job.phase {
             case .needsDecode:
                 return vaeTask(job)

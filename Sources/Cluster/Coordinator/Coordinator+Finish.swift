@@ -43,7 +43,11 @@ extension Coordinator {
 
     private func forget(_ job: ImageJob) {
         jobs[job.key] = nil
-        if let i = order.firstIndex(of: job.key) { order.remove(at: i) }
+        if let i = active.firstIndex(of: job.key) {
+            active.remove(at: i)
+        } else if let i = waiting.firstIndex(of: job.key) {
+            waiting.remove(at: i)
+        }
         answerFetches(batchId: job.key.batchId)
     }
 }

@@ -156,9 +156,7 @@ extension Coordinator {
         do {
             let next = try Sampler.advance(state, predictions: job.predictions)
             job.state = next
-            let checkpoint = try JSONEncoder().encode(next)
-            try store.saveCheckpoint(job.key, checkpoint: Array(checkpoint), unetEvaluations: next.evaluationsUsed,
-                                     workers: job.workers)
+            unsavedCheckpoints.insert(job.key)
             try job.beginStep()
         } catch {
             job.failures += 1
@@ -179,26 +177,28 @@ extension Coordinator {
         finish(job, image: result.image.tensor)
     }
 
+    /// Answers MISSING-EMBEDDING: the same task again, this time carrying every embedding its
+    /// items use (not only the missing ones: the worker's cache may be too small for them all).
     private func resendWithEmbeddings(_ missing: MissingEmbedding, worker: WorkerRecord) {
-        guard var record = tasks[missing.taskId], record.worker == worker.identity,
+        guard let record = tasks[missing.taskId], record.worker == worker.identity,
               case .unet(var task, let items) = record.work else { return }
         worker.knownEmbeddings.subtract(missing.embeddingIds)
         var attached: [AttachedEmbedding] = []
-        for id in missing.embeddingIds {
-            guard let item = items.first(where: { jobs[$0.key]?.embeddingId($0.slot) == id }),
-                  let tensor = jobs[item.key]?.embeddings[item.slot] else { continue }
-            attached.append(AttachedEmbedding(embeddingId: id, embedding: WireTensor(tensor)))
-        }
-        guard attached.count == missing.embeddingIds.count else {
-            worker.tasks.remove(record.id)
-            tasks[record.id] = nil
-            return requeue(record)
+        for item in items {
+            guard let job = jobs[item.key], let tensor = job.embeddings[item.slot] else {
+                worker.tasks.remove(record.id)
+                tasks[record.id] = nil
+                return requeue(record)
+            }
+            let id = job.embeddingId(item.slot)
+            if !attached.contains(where: { $0.embeddingId == id }) {
+                attached.append(AttachedEmbedding(embeddingId: id, embedding: WireTensor(tensor)))
+            }
         }
         task.embeddings = attached
-        record = TaskRecord(id: record.id, worker: record.worker, work: .unet(task, items: items), sentAt: record.sentAt,
-                            deadline: record.deadline)
-        tasks[record.id] = record
-        worker.knownEmbeddings.formUnion(missing.embeddingIds)
+        tasks[record.id] = TaskRecord(id: record.id, worker: record.worker, work: .unet(task, items: items),
+                                      sentAt: record.sentAt, deadline: record.deadline)
+        log.info("re-sent task \(record.id) to \(worker.name) with the \(attached.count) embedding(s) it uses (it lacked \(missing.embeddingIds.count))")
         send(.unetTask(task), to: worker.identity)
     }
 

@@ -22,10 +22,15 @@ public final class Coordinator {
     var workers: [[UInt8]: WorkerRecord] = [:]
     var models: [String: KnownModel] = [:]
     var jobs: [ImageKey: ImageJob] = [:]
-    /// Unfinished images, oldest batch first, in index order (the dispatch order).
-    var order: [ImageKey] = []
+    /// Unfinished images not yet prepared, oldest batch first, in index order.
+    var waiting: [ImageKey] = []
+    /// Prepared images (sampling state in memory), in the order they were prepared: the
+    /// dispatch order. At most `activeWindow` of them.
+    var active: [ImageKey] = []
     var tasks: [String: TaskRecord] = [:]
     var fetches: [PendingFetch] = []
+    /// Images stepped since the last checkpoint flush (written together once per loop turn).
+    var unsavedCheckpoints: Set<ImageKey> = []
     /// Distinguishes this run's task ids from an earlier run's late results.
     let runId = String(UInt32.random(in: 0...UInt32.max), radix: 36)
     var taskCounter = 0
@@ -76,7 +81,7 @@ public final class Coordinator {
 
     func enqueue(_ job: ImageJob) {
         jobs[job.key] = job
-        order.append(job.key)
+        waiting.append(job.key)
     }
 
     /// Serves until `stop` is raised; then tells the workers it is leaving and closes the store.
@@ -95,7 +100,9 @@ public final class Coordinator {
             if ready[1].contains(.readable) { drain(clientsSocket, handle: handleClientMessage) }
             tick(now: monotonicSeconds())
             dispatch()
+            saveCheckpoints()
         }
+        saveCheckpoints()
         for worker in workers.values {
             send(.disconnect(Disconnect(reason: "coordinator stopping")), to: worker.identity)
         }
@@ -134,6 +141,25 @@ public final class Coordinator {
         }
         expireFetches(now: now)
         recentEvaluations.removeAll { now - $0.time > 60 }
+    }
+
+    /// Writes the sampling state of every image stepped since the last call, in one
+    /// transaction (at `synchronous=NORMAL`: a crash loses at most these steps, which are then
+    /// redone with the same bits).
+    func saveCheckpoints() {
+        guard !unsavedCheckpoints.isEmpty else { return }
+        let encoder = JSONEncoder()
+        var entries: [(key: ImageKey, checkpoint: [UInt8], unetEvaluations: Int, workers: [String])] = []
+        for key in unsavedCheckpoints {
+            guard let job = jobs[key], let state = job.state, let data = try? encoder.encode(state) else { continue }
+            entries.append((key, Array(data), state.evaluationsUsed, job.workers))
+        }
+        unsavedCheckpoints.removeAll()
+        do {
+            try store.saveCheckpoints(entries)
+        } catch {
+            log.warning("could not save \(entries.count) checkpoint(s): \(error); a restart would redo those steps")
+        }
     }
 
     func nextTaskId() -> String {

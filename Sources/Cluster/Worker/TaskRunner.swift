@@ -40,11 +40,17 @@ final class TaskRunner {
     }
 
     private func unet(_ task: UNetEvalTask, start: Double) throws -> WorkerToCoordinator {
-        for attached in task.embeddings { cache.insert(attached.embedding.tensor, id: attached.embeddingId) }
+        // Attached embeddings are used from the task itself, so a task needing more of them
+        // than the cache holds still runs.
+        var attached: [String: Tensor] = [:]
+        for a in task.embeddings {
+            attached[a.embeddingId] = a.embedding.tensor
+            cache.insert(a.embedding.tensor, id: a.embeddingId)
+        }
         var missing: [String] = []
         var contexts: [Tensor] = []
         for item in task.items {
-            if let tensor = cache.lookup(item.embeddingId) {
+            if let tensor = attached[item.embeddingId] ?? cache.lookup(item.embeddingId) {
                 contexts.append(tensor)
             } else if !missing.contains(item.embeddingId) {
                 missing.append(item.embeddingId)

@@ -38,6 +38,10 @@ struct CoordinatorCommand: ParsableCommand {
     @Option(help: ArgumentHelp("Smallest task deadline in seconds (longer ones follow each worker's measured speed).", valueName: "S"))
     var minimumDeadline: Double = 60
 
+    func validate() throws {
+        guard heartbeat > 0, minimumDeadline > 0 else { throw ValidationError("--heartbeat and --minimum-deadline must be > 0 seconds") }
+    }
+
     func run() throws {
         let options = CoordinatorOptions(workersEndpoint: workers, clientsEndpoint: clients, storeDirectory: store,
                                          outputDirectory: output, placement: placement, defaultModel: defaultModel,

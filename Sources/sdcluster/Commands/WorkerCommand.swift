@@ -42,8 +42,20 @@ struct WorkerCommand: ParsableCommand {
     @Option(help: ArgumentHelp("Heartbeat interval in seconds.", valueName: "S"))
     var heartbeat: Double = 1
 
+    @Option(help: ArgumentHelp("Text embeddings kept for later steps (least recently used go first).", valueName: "N"))
+    var embeddingCache: Int = 512
+
     enum EngineKind: String, ExpressibleByArgument {
         case pipeline, simulated
+    }
+
+    func validate() throws {
+        guard (1...ProtocolLimits.standard.maxBatchItems).contains(maxBatch) else {
+            throw ValidationError("--max-batch must be 1...\(ProtocolLimits.standard.maxBatchItems), not \(maxBatch)")
+        }
+        if let threads, threads < 1 { throw ValidationError("--threads must be at least 1, not \(threads)") }
+        guard embeddingCache >= 1 else { throw ValidationError("--embedding-cache must be at least 1") }
+        guard unetSeconds >= 0, heartbeat > 0 else { throw ValidationError("--unet-seconds must be >= 0 and --heartbeat > 0") }
     }
 
     func run() throws {
@@ -61,7 +73,7 @@ struct WorkerCommand: ParsableCommand {
         }
         let displayName = name ?? "\(ProcessInfo.processInfo.hostName)-\(getpid())"
         let options = WorkerOptions(coordinator: coordinator, name: displayName, threads: threads ?? Threads.count,
-                                    maxBatch: maxBatch, heartbeatInterval: heartbeat)
+                                    maxBatch: maxBatch, heartbeatInterval: heartbeat, embeddingCacheSize: embeddingCache)
         let stop = StopFlag()
         stop.raiseOnTerminationSignals()
         let worker = try Worker(engine: workerEngine, options: options, context: try ZMQContext(),

@@ -1,0 +1,26 @@
+import XCTest
+import StableDiffusion
+@testable import Cluster
+
+/// `saveCheckpoints` (the coordinator's once-per-loop flush) and `batchId(forSubmission:)`.
+final class JobStoreCheckpointBatchTests: XCTestCase {
+    func testSeveralCheckpointsInOneTransactionAndFinishedImagesUntouched() throws {
+        let path = try temporaryFolder(self).appendingPathComponent("jobs.sqlite").path
+        let store = try JobStore(path: path)
+        let batch = try store.submit(clientName: "t", submissionId: "s1", requests: requests(3), outputDirectory: "/out").batchId
+        let keys = (0..<3).map { ImageKey(batchId: batch, index: $0) }
+        XCTAssertNotNil(try store.markDone(keys[2], outcome: outcome(2, seed: 1002)))
+        try store.saveCheckpoints([(keys[0], [1, 2, 3], 4, ["w1"]), (keys[1], [9], 2, ["w2", "w3"]), (keys[2], [7], 9, ["x"])])
+        try store.close()
+        let reopened = try JobStore(path: path)
+        let unfinished = try reopened.unfinishedImages()
+        XCTAssertEqual(unfinished.map(\.key), [keys[0], keys[1]])
+        XCTAssertEqual(unfinished.map(\.checkpoint), [[1, 2, 3], [9]])
+        XCTAssertEqual(unfinished.map(\.unetEvaluations), [4, 2])
+        XCTAssertEqual(unfinished.map(\.workers), [["w1"], ["w2", "w3"]])
+        XCTAssertEqual(unfinished.map(\.state), [.running, .running])
+        XCTAssertEqual(try reopened.imageState(keys[2]), .done, "a finished image is not made running again")
+        XCTAssertEqual(try reopened.batchId(forSubmission: "s1"), batch)
+        XCTAssertNil(try reopened.batchId(forSubmission: "s2"))
+    }
+}
