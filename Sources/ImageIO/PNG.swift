@@ -3,6 +3,9 @@ import Foundation
 
 /// PNG encoding and decoding through libpng's simplified API (`png_image_*`, which needs no
 /// `setjmp`), plus text chunks that this module writes and reads itself.
+///
+/// Checked by hand (2026-11-28): Pillow 13.0 opens files written here as RGB with the same
+/// pixels and reads back both a `tEXt` (Latin-1 "café") and an `iTXt` ("赤い ✨") chunk.
 public enum PNG {
     /// Encodes `image` as an 8-bit RGB PNG. Each `(keyword, text)` pair becomes a `tEXt`
     /// chunk (or `iTXt` when the text is not Latin-1), placed right after IHDR.

@@ -22,7 +22,9 @@ VAE_CONFIG = dict(
     down_block_types=["DownEncoderBlock2D"] * 4,
     up_block_types=["UpDecoderBlock2D"] * 4,
     block_out_channels=[16, 32, 64, 64], layers_per_block=1,
-    act_fn="silu", norm_num_groups=16, sample_size=128,
+    # 4 channels per group: with 16 groups over 16 channels, GroupNorm would normalise each
+    # channel on its own and erase the absolute colour of flat areas (a first run drifted so).
+    act_fn="silu", norm_num_groups=4, sample_size=128,
 )
 TEXT_CONFIG = dict(
     vocab_size=49408, hidden_size=128, intermediate_size=512, num_hidden_layers=2,
@@ -41,6 +43,17 @@ UNET_CONFIG = dict(
 # The SD v1 training schedule: scaled_linear betas, 1000 steps, epsilon prediction.
 TRAIN_SCHEDULE = dict(num_train_timesteps=1000, beta_start=0.00085, beta_end=0.012,
                       beta_schedule="scaled_linear", prediction_type="epsilon")
+
+
+def learning_rate(base, step, total, warmup, decay_share=0.3, floor=0.1):
+    """Linear warm-up, constant, then a linear decay to floor * base over the last decay_share
+    of the total steps (the total is the target of the current run: raising it later moves
+    the decay)."""
+    lr = base * min(1.0, (step + 1) / warmup)
+    start = total * (1 - decay_share)
+    if step > start:
+        lr *= 1 - (1 - floor) * min(1.0, (step - start) / max(1.0, total - start))
+    return lr
 
 
 def log(stage, message):

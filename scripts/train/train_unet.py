@@ -124,7 +124,7 @@ def main():
         t = torch.randint(0, 1000, (args.batch,))
         noisy = noise_sched.add_noise(z, noise, t)
         for g in opt.param_groups:
-            g["lr"] = args.lr * min(1.0, (step + 1) / 500)
+            g["lr"] = common.learning_rate(args.lr, step, args.steps, warmup=500, decay_share=0.2)
         with torch.autocast("cpu", dtype=torch.bfloat16):
             enc = text(tokens).last_hidden_state
             pred = unet(noisy, t, enc).sample

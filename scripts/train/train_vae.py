@@ -25,7 +25,7 @@ def main():
     p = argparse.ArgumentParser(description=__doc__)
     p.add_argument("--steps", type=int, default=4000, help="total optimizer steps to reach")
     p.add_argument("--batch", type=int, default=16)
-    p.add_argument("--lr", type=float, default=5e-4)
+    p.add_argument("--lr", type=float, default=8e-4)
     p.add_argument("--kl-weight", type=float, default=1e-6)
     p.add_argument("--checkpoint-minutes", type=float, default=5)
     p.add_argument("--sample-every", type=int, default=500)
@@ -57,7 +57,7 @@ def main():
         oy, ox = (rng.integers(0, (side - args.crop) // 8 + 1, size=2) * 8).tolist()
         x = common.to_model_range(images[idx, oy:oy + args.crop, ox:ox + args.crop])
         for g in opt.param_groups:
-            g["lr"] = args.lr * min(1.0, (step + 1) / 200)
+            g["lr"] = common.learning_rate(args.lr, step, args.steps, warmup=200)
         with torch.autocast("cpu", dtype=torch.bfloat16):
             post = vae.encode(x).latent_dist
             z = post.sample()
