@@ -67,7 +67,7 @@ model_args=()
 [[ -n "$model" ]] && model_args=(--model "$model")
 for i in $(seq 1 "$count"); do
   "$bin" worker --coordinator "$workers" --name "local-$i" --threads "$threads" --engine "$engine" \
-    --unet-seconds "$unet_seconds" "${model_args[@]}" "${extra[@]}" 2> "$dir/logs/worker-$i.log" &
+    --unet-seconds "$unet_seconds" "${model_args[@]}" "${extra[@]}" > "$dir/logs/worker-$i.out" 2> "$dir/logs/worker-$i.log" &
   echo $! >> "$dir/pids"
 done
 echo "coordinator: clients $clients, workers $workers; $count worker(s) x $threads thread(s); logs in $dir/logs" >&2
