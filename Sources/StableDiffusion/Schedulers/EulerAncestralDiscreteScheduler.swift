@@ -20,9 +20,7 @@ public struct EulerAncestralDiscreteScheduler: Scheduler {
     public func sigma(atStep stepIndex: Int) -> Float { sigmas[stepIndex] }
 
     public func scaleModelInput(_ sample: Tensor, stepIndex: Int) -> Tensor {
-        let sigma = sigmas[stepIndex]
-        let divisor = (sigma * sigma + 1).squareRoot()
-        return SchedulerMath.map(sample) { $0 / divisor }
+        EulerMath.scaleModelInput(sample, sigma: sigmas[stepIndex])
     }
 
     public func step(_ modelOutput: Tensor, stepIndex: Int, sample: Tensor,

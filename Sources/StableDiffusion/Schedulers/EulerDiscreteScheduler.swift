@@ -19,11 +19,8 @@ public struct EulerDiscreteScheduler: Scheduler {
 
     public func sigma(atStep stepIndex: Int) -> Float { sigmas[stepIndex] }
 
-    /// `sample / sqrt(sigma^2 + 1)`.
     public func scaleModelInput(_ sample: Tensor, stepIndex: Int) -> Tensor {
-        let sigma = sigmas[stepIndex]
-        let divisor = (sigma * sigma + 1).squareRoot()
-        return SchedulerMath.map(sample) { $0 / divisor }
+        EulerMath.scaleModelInput(sample, sigma: sigmas[stepIndex])
     }
 
     public func step(_ modelOutput: Tensor, stepIndex: Int, sample: Tensor,
@@ -40,6 +37,12 @@ public struct EulerDiscreteScheduler: Scheduler {
 
 /// Shared by the Euler schedulers.
 enum EulerMath {
+    /// `sample / sqrt(sigma^2 + 1)`: the UNet sees unit-variance input at every noise level.
+    static func scaleModelInput(_ sample: Tensor, sigma: Float) -> Tensor {
+        let divisor = (sigma * sigma + 1).squareRoot()
+        return SchedulerMath.map(sample) { $0 / divisor }
+    }
+
     /// The denoised estimate from the model output, as diffusers forms it.
     static func originalSample(_ modelOutput: Tensor, sample: Tensor, sigma: Float, prediction: PredictionType) throws -> Tensor {
         switch prediction {
