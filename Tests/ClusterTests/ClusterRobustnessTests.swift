@@ -129,7 +129,10 @@ final class ClusterRobustnessTests: XCTestCase {
         try waitUntil(30, "the worker to exit") { !leaving.isRunning }
         XCTAssertEqual(leaving.terminationStatus, 0)
         XCTAssertTrue(cluster.log("sim1").contains("drained"))
-        XCTAssertTrue(cluster.log("coordinator-1").contains("worker sim1 gone: said DISCONNECT"))
+        // The coordinator logs the DISCONNECT on its own schedule, possibly after the worker exited.
+        try waitUntil(30, "the coordinator to log the DISCONNECT") {
+            cluster.log("coordinator-1").contains("worker sim1 gone: said DISCONNECT")
+        }
         let outcome = try BatchWaiter(client: client, batchId: accepted.batchId,
                                       outputDirectory: cluster.folder.appendingPathComponent("got").path).run()
         XCTAssertEqual(outcome.counts.done, 6)

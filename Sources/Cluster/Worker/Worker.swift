@@ -45,6 +45,10 @@ public final class Worker {
                 log.info("stopping: finishing \(running) running task(s), then DISCONNECT")
             }
             if draining && running == 0 {
+                // Linger so that closing the socket waits (briefly) for the DISCONNECT to leave;
+                // with the usual linger of 0 it could be dropped and the coordinator would only
+                // notice the missing heartbeats seconds later.
+                try? dealer?.set(.linger(milliseconds: 2000))
                 try? dealer?.send(frames: WorkerToCoordinator.disconnect(Disconnect(reason: "worker stopping")).encode())
                 log.info("drained; bye")
                 return
