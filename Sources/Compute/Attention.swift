@@ -10,7 +10,8 @@ import Foundation
 /// slices of one fused projection); the output has the same layout. Each is first packed head
 /// by head into dense `[heads, tokens, headDim]` blocks (Q with the 1/sqrt(d) scale folded in),
 /// because oneDNN's fast batched matmul wants dense operands; the packing is a few percent of
-/// the matmuls' cost. The softmax is oneDNN's vectorised one.
+/// the matmuls' cost. The softmax is oneDNN's vectorised one. At `.bf16` the packed operands and
+/// the softmax's probabilities are bfloat16 and the matmuls accumulate in fp32.
 public enum Attention {
     /// Largest score tile, in floats (heads x rows x keys).
     public static var maxTileFloats = 8 * 256 * 4096
@@ -27,42 +28,45 @@ public enum Attention {
     /// Computes attention for one sample. `causal` masks keys after each query (CLIP's text
     /// encoder). `out` receives `[queryCount, heads * headDim]` with row stride `outStride`.
     public static func compute(q: Operand, k: Operand, v: Operand, queryCount: Int, keyCount: Int,
-                               heads: Int, headDim: Int, causal: Bool = false,
+                               heads: Int, headDim: Int, causal: Bool = false, precision: Precision = .fp32,
                                out: UnsafeMutablePointer<Float>, outStride: Int) {
         OpStatistics.shared.measure("attention \(queryCount)x\(keyCount) h\(heads)x\(headDim)",
                                     flops: 4.0 * Double(queryCount * keyCount * heads * headDim)) {
             computeTiles(q: q, k: k, v: v, queryCount: queryCount, keyCount: keyCount, heads: heads, headDim: headDim,
-                         causal: causal, out: out, outStride: outStride)
+                         causal: causal, precision: precision, out: out, outStride: outStride)
         }
     }
 
     private static func computeTiles(q: Operand, k: Operand, v: Operand, queryCount: Int, keyCount: Int,
-                                     heads: Int, headDim d: Int, causal: Bool,
+                                     heads: Int, headDim d: Int, causal: Bool, precision: Precision,
                                      out: UnsafeMutablePointer<Float>, outStride: Int) {
         let tile = max(1, min(queryCount, maxTileFloats / max(1, heads * keyCount)))
-        let keysPacked = pack(k, rows: keyCount, from: 0, heads: heads, headDim: d, scale: 1)
-        let valuesPacked = pack(v, rows: keyCount, from: 0, heads: heads, headDim: d, scale: 1)
+        let keysPacked = pack(k, rows: keyCount, from: 0, heads: heads, headDim: d, scale: 1, precision: precision)
+        let valuesPacked = pack(v, rows: keyCount, from: 0, heads: heads, headDim: d, scale: 1, precision: precision)
         let scores = Tensor(uninitialized: [heads, tile, keyCount])
+        // The softmax writes its probabilities in the matmuls' precision (in place at fp32).
+        let probabilities = precision == .fp32 ? nil : AlignedBuffer(bytes: heads * tile * keyCount * precision.bytesPerElement)
+        let probabilitiesRaw = probabilities?.raw ?? UnsafeMutableRawPointer(scores.pointer)
         let mixed = Tensor(uninitialized: [heads, tile, d])
         let scale = 1 / Float(d).squareRoot()
         var start = 0
         while start < queryCount {
             let rows = min(tile, queryCount - start)
-            let kernels = AttentionKernels.shared.kernels(rows: rows, keys: keyCount, heads: heads, headDim: d)
-            let queries = pack(q, rows: rows, from: start, heads: heads, headDim: d, scale: scale)
+            let kernels = AttentionKernels.shared.kernels(rows: rows, keys: keyCount, heads: heads, headDim: d, precision: precision)
+            let queries = pack(q, rows: rows, from: start, heads: heads, headDim: d, scale: scale, precision: precision)
             kernels.scores.execute([
-                (DNNLArg.src, kernels.qMD, UnsafeMutableRawPointer(queries.pointer)),
-                (DNNLArg.weights, kernels.kMD, UnsafeMutableRawPointer(keysPacked.pointer)),
+                (DNNLArg.src, kernels.qMD, queries.raw),
+                (DNNLArg.weights, kernels.kMD, keysPacked.raw),
                 (DNNLArg.dst, kernels.sMD, UnsafeMutableRawPointer(scores.pointer)),
             ])
             if causal { maskFuture(scores.pointer, heads: heads, rows: rows, keys: keyCount, firstQuery: start) }
             kernels.softmax.execute([
                 (DNNLArg.src, kernels.rowsMD, UnsafeMutableRawPointer(scores.pointer)),
-                (DNNLArg.dst, kernels.rowsMD, UnsafeMutableRawPointer(scores.pointer)),
+                (DNNLArg.dst, kernels.probabilitiesRowsMD, probabilitiesRaw),
             ])
             kernels.values.execute([
-                (DNNLArg.src, kernels.sMD, UnsafeMutableRawPointer(scores.pointer)),
-                (DNNLArg.weights, kernels.vMD, UnsafeMutableRawPointer(valuesPacked.pointer)),
+                (DNNLArg.src, kernels.pMD, probabilitiesRaw),
+                (DNNLArg.weights, kernels.vMD, valuesPacked.raw),
                 (DNNLArg.dst, kernels.oMD, UnsafeMutableRawPointer(mixed.pointer)),
             ])
             unpack(mixed, rows: rows, heads: heads, headDim: d, into: out + start * outStride, rowStride: outStride)
@@ -70,16 +74,33 @@ public enum Attention {
         }
     }
 
-    /// Rows `from ..< from+rows` of a `[tokens, heads*d]` operand as dense `[heads, rows, d]`, scaled.
-    private static func pack(_ x: Operand, rows: Int, from: Int, heads: Int, headDim d: Int, scale: Float) -> Tensor {
-        let out = Tensor(uninitialized: [heads, rows, d])
-        let dst = out.pointer, src = x.pointer, ld = x.rowStride
-        Threads.parallelFor(rows, itemCost: heads * d) { r0, r1 in
-            for r in r0..<r1 {
-                let row = src + (from + r) * ld
-                for h in 0..<heads {
-                    let o = dst + (h * rows + r) * d, s = row + h * d
-                    if scale == 1 { o.update(from: s, count: d) } else { for e in 0..<d { o[e] = s[e] * scale } }
+    /// Rows `from ..< from+rows` of a `[tokens, heads*d]` operand as dense `[heads, rows, d]`,
+    /// scaled, in `precision`.
+    private static func pack(_ x: Operand, rows: Int, from: Int, heads: Int, headDim d: Int, scale: Float,
+                             precision: Precision) -> AlignedBuffer {
+        let out = AlignedBuffer(bytes: heads * rows * d * precision.bytesPerElement)
+        let src = x.pointer, ld = x.rowStride
+        switch precision {
+        case .fp32:
+            let dst = out.raw.assumingMemoryBound(to: Float.self)
+            Threads.parallelFor(rows, itemCost: heads * d) { r0, r1 in
+                for r in r0..<r1 {
+                    let row = src + (from + r) * ld
+                    for h in 0..<heads {
+                        let o = dst + (h * rows + r) * d, s = row + h * d
+                        if scale == 1 { o.update(from: s, count: d) } else { for e in 0..<d { o[e] = s[e] * scale } }
+                    }
+                }
+            }
+        case .bf16:
+            let dst = out.raw.assumingMemoryBound(to: UInt16.self)
+            Threads.parallelFor(rows, itemCost: heads * d) { r0, r1 in
+                for r in r0..<r1 {
+                    let row = src + (from + r) * ld
+                    for h in 0..<heads {
+                        let o = dst + (h * rows + r) * d, s = row + h * d
+                        for e in 0..<d { o[e] = BFloat16.bits(s[e] * scale) }
+                    }
                 }
             }
         }
@@ -111,38 +132,41 @@ public enum Attention {
 final class AttentionKernels: @unchecked Sendable {
     static let shared = AttentionKernels()
 
-    struct Key: Hashable { let rows, keys, heads, headDim: Int }
+    struct Key: Hashable { let rows, keys, heads, headDim: Int, precision: Precision }
     struct Set {
         let scores: Primitive, softmax: Primitive, values: Primitive
-        let qMD, kMD, sMD, rowsMD, vMD, oMD: dnnl_memory_desc_t
+        let qMD, kMD, sMD, rowsMD, probabilitiesRowsMD, pMD, vMD, oMD: dnnl_memory_desc_t
     }
 
     private var cache: [Key: Set] = [:]
     private let lock = NSLock()
 
-    func kernels(rows: Int, keys: Int, heads: Int, headDim d: Int) -> Set {
-        let key = Key(rows: rows, keys: keys, heads: heads, headDim: d)
+    func kernels(rows: Int, keys: Int, heads: Int, headDim d: Int, precision: Precision) -> Set {
+        let key = Key(rows: rows, keys: keys, heads: heads, headDim: d, precision: precision)
         lock.lock()
         defer { lock.unlock() }
         if let hit = cache[key] { return hit }
-        var qMD = MemoryDesc.tagged([heads, rows, d], dnnl_abc)
-        var kMD = MemoryDesc.tagged([heads, d, keys], dnnl_acb)  // K^T: the dense [heads, keys, d] block read transposed
+        let type = precision.dataType
+        var qMD = MemoryDesc.tagged([heads, rows, d], dnnl_abc, type)
+        var kMD = MemoryDesc.tagged([heads, d, keys], dnnl_acb, type)  // K^T: the dense [heads, keys, d] block read transposed
         var sMD = MemoryDesc.tagged([heads, rows, keys], dnnl_abc)
         var rowsMD = MemoryDesc.tagged([heads * rows, keys], dnnl_ab)
-        var vMD = MemoryDesc.tagged([heads, keys, d], dnnl_abc)
+        var probabilitiesRowsMD = MemoryDesc.tagged([heads * rows, keys], dnnl_ab, type)
+        var pMD = MemoryDesc.tagged([heads, rows, keys], dnnl_abc, type)
+        var vMD = MemoryDesc.tagged([heads, keys, d], dnnl_abc, type)
         var oMD = MemoryDesc.tagged([heads, rows, d], dnnl_abc)
         var scoresDesc = dnnl_matmul_desc_t()
         dnnlCheck(dnnl_matmul_desc_init(&scoresDesc, &qMD, &kMD, nil, &sMD), "matmul_desc_init (scores)")
         var softmaxDesc = dnnl_softmax_v2_desc_t()
-        dnnlCheck(dnnl_softmax_v2_forward_desc_init(&softmaxDesc, dnnl_forward_inference, dnnl_softmax_accurate, &rowsMD, &rowsMD, 1),
+        dnnlCheck(dnnl_softmax_v2_forward_desc_init(&softmaxDesc, dnnl_forward_inference, dnnl_softmax_accurate, &rowsMD, &probabilitiesRowsMD, 1),
                   "softmax_v2_forward_desc_init")
         var valuesDesc = dnnl_matmul_desc_t()
-        dnnlCheck(dnnl_matmul_desc_init(&valuesDesc, &sMD, &vMD, nil, &oMD), "matmul_desc_init (values)")
+        dnnlCheck(dnnl_matmul_desc_init(&valuesDesc, &pMD, &vMD, nil, &oMD), "matmul_desc_init (values)")
         let set = Set(
             scores: withUnsafePointer(to: &scoresDesc) { Primitive.make(UnsafeRawPointer($0), name: "attention scores") },
             softmax: withUnsafePointer(to: &softmaxDesc) { Primitive.make(UnsafeRawPointer($0), name: "attention softmax") },
             values: withUnsafePointer(to: &valuesDesc) { Primitive.make(UnsafeRawPointer($0), name: "attention values") },
-            qMD: qMD, kMD: kMD, sMD: sMD, rowsMD: rowsMD, vMD: vMD, oMD: oMD)
+            qMD: qMD, kMD: kMD, sMD: sMD, rowsMD: rowsMD, probabilitiesRowsMD: probabilitiesRowsMD, pMD: pMD, vMD: vMD, oMD: oMD)
         let serial = 2 * heads * rows * keys * d < 2 * Threads.minimumFlopsPerThread
         set.scores.serial = serial
         set.values.serial = serial

@@ -12,6 +12,7 @@ public final class Conv2D: @unchecked Sendable {
     public let stride: Int
     /// Padding as (top, left, bottom, right).
     public let padding: (Int, Int, Int, Int)
+    public var precision: Precision { weights.precision }
 
     private let bias: Tensor?
     private let weights: PackedWeights
@@ -20,11 +21,11 @@ public final class Conv2D: @unchecked Sendable {
     private struct Key: Hashable { let h: Int, w: Int, post: PostOps }
 
     /// `weight` is PyTorch's `[O, I, kh, kw]`; `bias` is `[O]` or nil.
-    public convenience init(weight: Tensor, bias: Tensor?, stride: Int = 1, padding: Int) {
-        self.init(weight: weight, bias: bias, stride: stride, padding: (padding, padding, padding, padding))
+    public convenience init(weight: Tensor, bias: Tensor?, stride: Int = 1, padding: Int, precision: Precision = .fp32) {
+        self.init(weight: weight, bias: bias, stride: stride, padding: (padding, padding, padding, padding), precision: precision)
     }
 
-    public init(weight: Tensor, bias: Tensor?, stride: Int = 1, padding: (Int, Int, Int, Int)) {
+    public init(weight: Tensor, bias: Tensor?, stride: Int = 1, padding: (Int, Int, Int, Int), precision: Precision = .fp32) {
         precondition(weight.shape.count == 4 && weight.shape[2] == weight.shape[3], "conv weight must be [O, I, k, k], got \(weight.shape)")
         outChannels = weight.shape[0]
         inChannels = weight.shape[1]
@@ -32,7 +33,7 @@ public final class Conv2D: @unchecked Sendable {
         self.stride = stride
         self.padding = padding
         self.bias = bias
-        weights = PackedWeights(weight, plainMD: MemoryDesc.tagged(weight.shape, dnnl_oihw))
+        weights = PackedWeights(weight, dims: weight.shape, tag: dnnl_oihw, precision: precision)
     }
 
     public func outputSize(height: Int, width: Int) -> (Int, Int) {
@@ -59,21 +60,23 @@ public final class Conv2D: @unchecked Sendable {
         } else {
             out = Tensor(uninitialized: [n, oh, ow, outChannels])
         }
-        let srcMD = MemoryDesc.tagged([1, inChannels, h, w], dnnl_nhwc)
+        let srcMD = MemoryDesc.tagged([1, inChannels, h, w], dnnl_nhwc, precision.dataType)
         let dstMD = MemoryDesc.tagged([1, outChannels, oh, ow], dnnl_nhwc)
         let wMD = prim.queryMD(dnnl_query_weights_md)
         for b in 0..<n {
-            var args: [(Int32, dnnl_memory_desc_t, UnsafeMutableRawPointer)] = [
-                (DNNLArg.src, srcMD, UnsafeMutableRawPointer(x.pointer + b * h * w * inChannels)),
-                (DNNLArg.weights, wMD, weights.raw),
-                (DNNLArg.dst, dstMD, UnsafeMutableRawPointer(out.pointer + b * oh * ow * outChannels)),
-            ]
-            if let b = biasOverride ?? bias {
-                args.append((DNNLArg.bias, MemoryDesc.tagged([outChannels], dnnl_a), UnsafeMutableRawPointer(b.pointer)))
-            }
             OpStatistics.shared.measure("conv\(kernel)x\(kernel) \(inChannels)->\(outChannels) @\(h)x\(w)",
                                         flops: 2.0 * Double(oh * ow * outChannels * inChannels * kernel * kernel)) {
-                prim.execute(args)
+                withInput(x.pointer + b * h * w * inChannels, count: h * w * inChannels, precision: precision) { src in
+                    var args: [(Int32, dnnl_memory_desc_t, UnsafeMutableRawPointer)] = [
+                        (DNNLArg.src, srcMD, src),
+                        (DNNLArg.weights, wMD, weights.raw),
+                        (DNNLArg.dst, dstMD, UnsafeMutableRawPointer(out.pointer + b * oh * ow * outChannels)),
+                    ]
+                    if let b = biasOverride ?? bias {
+                        args.append((DNNLArg.bias, MemoryDesc.tagged([outChannels], dnnl_a), UnsafeMutableRawPointer(b.pointer)))
+                    }
+                    prim.execute(args)
+                }
             }
         }
         return out
@@ -83,9 +86,9 @@ public final class Conv2D: @unchecked Sendable {
         let key = Key(h: h, w: w, post: post)
         if let cached = primitives[key] { return cached }
         let (oh, ow) = outputSize(height: h, width: w)
-        var src = MemoryDesc.tagged([1, inChannels, h, w], dnnl_nhwc)
+        var src = MemoryDesc.tagged([1, inChannels, h, w], dnnl_nhwc, precision.dataType)
         var dst = MemoryDesc.tagged([1, outChannels, oh, ow], dnnl_nhwc)
-        var wts = MemoryDesc.tagged([outChannels, inChannels, kernel, kernel], dnnl_format_tag_any)
+        var wts = MemoryDesc.tagged([outChannels, inChannels, kernel, kernel], dnnl_format_tag_any, precision.dataType)
         var b = MemoryDesc.tagged([outChannels], dnnl_a)
         var desc = dnnl_convolution_desc_t()
         let hasBias = bias != nil

@@ -6,6 +6,7 @@ import CDNNL
 public final class Linear: @unchecked Sendable {
     public let inFeatures: Int
     public let outFeatures: Int
+    public var precision: Precision { weights.precision }
     private let bias: Tensor?
     private let weights: PackedWeights
     private var primitives: [Key: (Primitive, AlignedBuffer)] = [:]
@@ -25,14 +26,14 @@ public final class Linear: @unchecked Sendable {
     }
 
     /// `weight` is PyTorch's `[out, in]` (a 1x1 convolution's `[out, in, 1, 1]` is accepted too).
-    public init(weight: Tensor, bias: Tensor?) {
+    public init(weight: Tensor, bias: Tensor?, precision: Precision = .fp32) {
         precondition(weight.shape.count == 2 || (weight.shape.count == 4 && weight.shape[2] == 1 && weight.shape[3] == 1),
                      "linear weight must be [out, in], got \(weight.shape)")
         outFeatures = weight.shape[0]
         inFeatures = weight.shape[1]
         self.bias = bias
         // PyTorch's [out, in] row-major is the [in, out] matrix in column-major ("ba").
-        weights = PackedWeights(weight, plainMD: MemoryDesc.tagged([weight.shape[1], weight.shape[0]], dnnl_ba))
+        weights = PackedWeights(weight, dims: [weight.shape[1], weight.shape[0]], tag: dnnl_ba, precision: precision)
     }
 
     /// Applies the layer to `x` of shape `[..., inFeatures]`. The leading dimension is the batch:
@@ -62,19 +63,22 @@ public final class Linear: @unchecked Sendable {
         if let op = activation.postOp { post.ops.append(op) }
         if accumulate { post.ops.append(.sum) }
         let (prim, weights) = primitive(rows: rows, post: post)
-        let srcMD = MemoryDesc.tagged([rows, inFeatures], dnnl_ab)
+        let srcMD = MemoryDesc.tagged([rows, inFeatures], dnnl_ab, precision.dataType)
         let dstMD = MemoryDesc.tagged([rows, outFeatures], dnnl_ab)
         let wMD = prim.queryMD(dnnl_query_weights_md)
         let biasMD = MemoryDesc.tagged([1, outFeatures], dnnl_ab)
-        for b in 0..<batch {
-            var args: [(Int32, dnnl_memory_desc_t, UnsafeMutableRawPointer)] = [
-                (DNNLArg.src, srcMD, UnsafeMutableRawPointer(mutating: input + b * rows * inFeatures)),
-                (DNNLArg.weights, wMD, weights.raw),
-                (DNNLArg.dst, dstMD, UnsafeMutableRawPointer(output + b * rows * outFeatures)),
-            ]
-            if let bias { args.append((DNNLArg.bias, biasMD, UnsafeMutableRawPointer(bias.pointer))) }
-            OpStatistics.shared.measure("linear \(inFeatures)->\(outFeatures) x\(rows)", flops: 2.0 * Double(rows * inFeatures * outFeatures)) {
-                prim.execute(args)
+        let elementSize = precision.bytesPerElement
+        withInput(input, count: batch * rows * inFeatures, precision: precision) { src in
+            for b in 0..<batch {
+                var args: [(Int32, dnnl_memory_desc_t, UnsafeMutableRawPointer)] = [
+                    (DNNLArg.src, srcMD, src + b * rows * inFeatures * elementSize),
+                    (DNNLArg.weights, wMD, weights.raw),
+                    (DNNLArg.dst, dstMD, UnsafeMutableRawPointer(output + b * rows * outFeatures)),
+                ]
+                if let bias { args.append((DNNLArg.bias, biasMD, UnsafeMutableRawPointer(bias.pointer))) }
+                OpStatistics.shared.measure("linear \(inFeatures)->\(outFeatures) x\(rows)", flops: 2.0 * Double(rows * inFeatures * outFeatures)) {
+                    prim.execute(args)
+                }
             }
         }
     }
@@ -82,8 +86,8 @@ public final class Linear: @unchecked Sendable {
     private func primitive(rows: Int, post: PostOps) -> (Primitive, AlignedBuffer) {
         let key = Key(rows: rows, post: post)
         if let cached = primitives[key] { return cached }
-        var src = MemoryDesc.tagged([rows, inFeatures], dnnl_ab)
-        var wts = MemoryDesc.tagged([inFeatures, outFeatures], dnnl_format_tag_any)
+        var src = MemoryDesc.tagged([rows, inFeatures], dnnl_ab, precision.dataType)
+        var wts = MemoryDesc.tagged([inFeatures, outFeatures], dnnl_format_tag_any, precision.dataType)
         var dst = MemoryDesc.tagged([rows, outFeatures], dnnl_ab)
         var b = MemoryDesc.tagged([1, outFeatures], dnnl_ab)
         var desc = dnnl_matmul_desc_t()

@@ -4,24 +4,41 @@ import CDNNL
 /// PyTorch tensor, which is then dropped; a later primitive wanting another layout gets a
 /// reorder of the first packed copy. So each layer holds one copy per layout, never the
 /// plain tensor beside them.
+///
+/// At `.bf16` the plain tensor is rounded to bfloat16 at once (the fp32 copy freed while the
+/// model loads), so a bf16 model never holds its weights in fp32.
 final class PackedWeights: @unchecked Sendable {
-    private var plain: Tensor?
+    let precision: Precision
+    /// The plain weights until the first packing: an fp32 `Tensor` or a bf16 `AlignedBuffer`.
+    private var plainOwner: AnyObject?
+    private var plainRaw: UnsafeMutableRawPointer?
     private let plainMD: dnnl_memory_desc_t
     private var packed: [(md: dnnl_memory_desc_t, buffer: AlignedBuffer)] = []
 
-    /// `plainMD` describes `weights` as the primitives' logical weight shape.
-    init(_ weights: Tensor, plainMD: dnnl_memory_desc_t) {
-        plain = weights
-        self.plainMD = plainMD
+    /// `dims`/`tag` describe `weights` as the primitives' logical weight shape.
+    init(_ weights: Tensor, dims: [Int], tag: dnnl_format_tag_t, precision: Precision) {
+        self.precision = precision
+        plainMD = MemoryDesc.tagged(dims, tag, precision.dataType)
+        switch precision {
+        case .fp32:
+            plainOwner = weights.storage
+            plainRaw = UnsafeMutableRawPointer(weights.pointer)
+        case .bf16:
+            let buffer = AlignedBuffer(bytes: weights.count * 2)
+            BFloat16.convert(weights.pointer, into: buffer.raw.assumingMemoryBound(to: UInt16.self), count: weights.count)
+            plainOwner = buffer
+            plainRaw = buffer.raw
+        }
     }
 
     /// The weights laid out as `md`.
     func buffer(for md: dnnl_memory_desc_t) -> AlignedBuffer {
         if let hit = packed.first(where: { MemoryDesc.equal($0.md, md) }) { return hit.buffer }
         let buffer: AlignedBuffer
-        if let weights = plain {
-            buffer = reorder(UnsafeMutableRawPointer(weights.pointer), from: plainMD, to: md)
-            plain = nil
+        if let raw = plainRaw {
+            buffer = reorder(raw, from: plainMD, to: md)
+            plainRaw = nil
+            plainOwner = nil
         } else {
             buffer = reorder(packed[0].buffer.raw, from: packed[0].md, to: md)
         }

@@ -72,13 +72,8 @@ final class ProtocolRoundTripTests: XCTestCase {
         XCTAssertEqual(back.tensor.values.map(\.bitPattern), values.map(\.bitPattern))
     }
 
-    func testBFloat16RoundsToNearestEven() throws {
-        // IEEE round-to-nearest-even on the dropped 16 bits.
-        XCTAssertEqual(WireTensor.bf16(1.0), 0x3F80)
-        XCTAssertEqual(WireTensor.bf16(Float(bitPattern: 0x3F80_8000)), 0x3F80, "tie goes to the even 0x3F80")
-        XCTAssertEqual(WireTensor.bf16(Float(bitPattern: 0x3F81_8000)), 0x3F82, "tie goes to the even 0x3F82")
-        XCTAssertEqual(WireTensor.bf16(Float(bitPattern: 0x3F80_8001)), 0x3F81, "above the tie rounds up")
-        XCTAssertEqual(WireTensor.bf16(-2.0), 0xC000)
+    func testBFloat16FramesRoundToNearestEven() throws {
+        // The rounding itself is Compute's BFloat16 (tested there); here: it is what goes on the wire.
         let t = WireTensor(Tensor(shape: [3], values: [1.0, Float(bitPattern: 0x3F81_8000), -2.0]), dtype: .bf16)
         XCTAssertEqual(t.encodedFrame(), [0x80, 0x3F, 0x82, 0x3F, 0x00, 0xC0])
         let back = try WireTensor.decode(t.encodedFrame(), spec: t.spec, field: "t")

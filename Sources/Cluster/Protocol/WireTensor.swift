@@ -83,7 +83,7 @@ public struct WireTensor: Sendable, Equatable {
         case .bf16:
             return [UInt8](unsafeUninitializedCapacity: n * 2) { buffer, count in
                 let out = UnsafeMutableRawPointer(buffer.baseAddress!)
-                for i in 0..<n { out.storeBytes(of: Self.bf16(src[i]).littleEndian, toByteOffset: i * 2, as: UInt16.self) }
+                for i in 0..<n { out.storeBytes(of: BFloat16.bits(src[i]).littleEndian, toByteOffset: i * 2, as: UInt16.self) }
                 count = n * 2
             }
         }
@@ -111,7 +111,7 @@ public struct WireTensor: Sendable, Equatable {
                 #endif
             case .bf16:
                 for i in 0..<elements {
-                    dst[i] = Float(bitPattern: UInt32(UInt16(littleEndian: raw.loadUnaligned(fromByteOffset: i * 2, as: UInt16.self))) << 16)
+                    dst[i] = BFloat16.float(UInt16(littleEndian: raw.loadUnaligned(fromByteOffset: i * 2, as: UInt16.self)))
                 }
             }
         }
@@ -139,11 +139,4 @@ public struct WireTensor: Sendable, Equatable {
         return nil
     }
 
-    /// float32 -> bfloat16 bits, rounding to nearest even; NaN stays NaN.
-    static func bf16(_ x: Float) -> UInt16 {
-        let bits = x.bitPattern
-        if x.isNaN { return UInt16(bits >> 16) | 0x0040 }
-        let rounding = 0x7FFF + ((bits >> 16) & 1)
-        return UInt16((bits &+ rounding) >> 16)
-    }
 }

@@ -4,17 +4,17 @@ extension WeightStore: WeightSource {}
 
 extension UNet2DConditionModel {
     /// Builds the UNet from its config and weights (diffusers key names).
-    public convenience init(config: UNetConfig, weights: WeightSource) throws {
-        try self.init(WeightScope(weights), layout: UNetLayout(config: config))
+    public convenience init(config: UNetConfig, weights: WeightSource, precision: Precision = .fp32) throws {
+        try self.init(WeightScope(weights, precision: precision), layout: UNetLayout(config: config))
     }
 }
 
 extension CLIPTextModel {
-    public convenience init(config c: CLIPTextConfig, weights: WeightSource) throws {
+    public convenience init(config c: CLIPTextConfig, weights: WeightSource, precision: Precision = .fp32) throws {
         guard c.hiddenAct == "quick_gelu" || c.hiddenAct == "gelu" else {
             throw UnsupportedModelError(component: "text_encoder/config.json", detail: "hidden_act '\(c.hiddenAct)'")
         }
-        try self.init(WeightScope(weights), shape: Shape(
+        try self.init(WeightScope(weights, precision: precision), shape: Shape(
             vocabSize: c.vocabSize, hiddenSize: c.hiddenSize, intermediateSize: c.intermediateSize,
             layers: c.numHiddenLayers, heads: c.numAttentionHeads, maxPositions: c.maxPositionEmbeddings,
             quickGELU: c.hiddenAct == "quick_gelu", epsilon: Float(c.layerNormEps)))
@@ -22,11 +22,11 @@ extension CLIPTextModel {
 }
 
 extension AutoencoderKL {
-    public convenience init(config c: VAEConfig, weights: WeightSource) throws {
+    public convenience init(config c: VAEConfig, weights: WeightSource, precision: Precision = .fp32) throws {
         guard c.downBlockTypes.allSatisfy({ $0 == "DownEncoderBlock2D" }), c.upBlockTypes.allSatisfy({ $0 == "UpDecoderBlock2D" }) else {
             throw UnsupportedModelError(component: "vae/config.json", detail: "block types \(c.downBlockTypes) / \(c.upBlockTypes)")
         }
-        try self.init(WeightScope(weights), shape: Shape(
+        try self.init(WeightScope(weights, precision: precision), shape: Shape(
             inChannels: c.inChannels, outChannels: c.outChannels, latentChannels: c.latentChannels,
             blockOutChannels: c.blockOutChannels, layersPerBlock: c.layersPerBlock, groups: c.normNumGroups,
             scalingFactor: Float(c.scalingFactor), useQuantConv: c.useQuantConv, usePostQuantConv: c.usePostQuantConv,

@@ -25,19 +25,22 @@ public final class StableDiffusionPipeline {
     public let unet: UNet2DConditionModel
     public let vae: AutoencoderKL
     public let modelInfo: SamplingModelInfo
+    public let precision: Precision
     private var embeddingCache: [String: Tensor] = [:]
 
     /// Loads every component of the model at `location`; `tokenizerDirectory` is used when the
-    /// model brings no tokenizer of its own (single-file checkpoints).
-    public init(location: ModelLocation, fallbackTokenizerDirectory: String? = nil) throws {
+    /// model brings no tokenizer of its own (single-file checkpoints). `precision` is what the
+    /// three networks' convolutions, linear layers and attention compute in.
+    public init(location: ModelLocation, fallbackTokenizerDirectory: String? = nil, precision: Precision = .fp32) throws {
         self.location = location
+        self.precision = precision
         guard let tokenizerDirectory = location.tokenizerDirectory ?? fallbackTokenizerDirectory else {
             throw PipelineError.noTokenizer(model: location.name)
         }
         tokenizer = try CLIPTokenizer(directory: tokenizerDirectory)
-        textEncoder = try CLIPTextModel(config: location.textEncoder.config, weights: location.textEncoder.weights)
-        unet = try UNet2DConditionModel(config: location.unet.config, weights: location.unet.weights)
-        vae = try AutoencoderKL(config: location.vae.config, weights: location.vae.weights)
+        textEncoder = try CLIPTextModel(config: location.textEncoder.config, weights: location.textEncoder.weights, precision: precision)
+        unet = try UNet2DConditionModel(config: location.unet.config, weights: location.unet.weights, precision: precision)
+        vae = try AutoencoderKL(config: location.vae.config, weights: location.vae.weights, precision: precision)
         for store in [location.unet.weights, location.textEncoder.weights, location.vae.weights] { try store.checkAllUsed() }
         let schedulerConfig = try location.schedulerConfigData.map { try JSONDecoder().decode(SchedulerConfig.self, from: $0) }
             ?? SchedulerConfig.stableDiffusion15

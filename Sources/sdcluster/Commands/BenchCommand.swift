@@ -25,6 +25,9 @@ struct BenchOptions: ParsableArguments {
     @Flag(help: "Print the time spent per operation (slowest first).")
     var profile = false
 
+    @Option(help: "What convolutions, linear layers and attention compute in: fp32, or bf16 (bfloat16 weights and inputs, fp32 accumulation; needs AVX512-BF16 or AMX to be fast).")
+    var precision: Precision = .fp32
+
     func apply() {
         if let threads { Threads.setCount(threads) }
         OpStatistics.shared.countFlops = true
@@ -87,8 +90,8 @@ struct BenchUNet: ParsableCommand {
         options.apply()
         let (config, _, _) = try options.configs()
         let weights = RandomWeights()
-        let unet = try UNet2DConditionModel(config: config, weights: weights)
-        print("UNet: \(weights.parameterCount / 1_000_000)M parameters, fp32, \(Threads.count) threads")
+        let unet = try UNet2DConditionModel(config: config, weights: weights, precision: options.precision)
+        print("UNet: \(weights.parameterCount / 1_000_000)M parameters, \(options.precision), \(Threads.count) threads")
         for size in sizes.split(separator: ",").compactMap({ Int($0) }) {
             for batch in batches.split(separator: ",").compactMap({ Int($0) }) {
                 let sample = Tensor(zeros: [batch, unet.inChannels, size, size])
@@ -113,7 +116,7 @@ struct BenchTextEncoder: ParsableCommand {
     func run() throws {
         options.apply()
         let (_, config, _) = try options.configs()
-        let model = try CLIPTextModel(config: config, weights: RandomWeights())
+        let model = try CLIPTextModel(config: config, weights: RandomWeights(), precision: options.precision)
         let ids = [49406] + Array(repeating: 320, count: 20) + Array(repeating: 49407, count: 56)
         let result = options.time { for _ in 0..<batch { _ = model.encode(ids) } }
         options.report("text encoder batch \(batch)", result)
@@ -133,7 +136,7 @@ struct BenchVAE: ParsableCommand {
     func run() throws {
         options.apply()
         let (_, _, config) = try options.configs()
-        let vae = try AutoencoderKL(config: config, weights: RandomWeights())
+        let vae = try AutoencoderKL(config: config, weights: RandomWeights(), precision: options.precision)
         for size in sizes.split(separator: ",").compactMap({ Int($0) }) {
             let latent = Tensor(zeros: [1, config.latentChannels, size / config.downscaleFactor, size / config.downscaleFactor])
             let result = options.time { _ = vae.decode(latent) }

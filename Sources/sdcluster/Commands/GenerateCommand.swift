@@ -33,18 +33,18 @@ struct GenerateCommand: ParsableCommand {
     @Option(name: .shortAndLong, help: ArgumentHelp("Output folder, or a .png file name when making one image.", valueName: "FILE-OR-DIR"))
     var output: String = "outputs"
 
-    @Option(help: "Threads for the engine (default: all cores).")
-    var threads: Int?
+    @OptionGroup var engine: EngineOptions
 
     static func makeConfiguration() -> CommandConfiguration { configuration }
 
     func run() throws {
-        if let threads { Threads.setCount(threads) }
+        engine.applyThreads()
         let requests = try sampling.requests(prompts: prompts, file: promptsFile)
         let modelPath = model ?? DefaultModel.path
         let loadStart = Date()
         let pipeline = try StableDiffusionPipeline(location: ModelLocation.open(modelPath, configDirectory: config),
-                                                   fallbackTokenizerDirectory: DefaultModel.tokenizerDirectory)
+                                                   fallbackTokenizerDirectory: DefaultModel.tokenizerDirectory,
+                                                   precision: engine.precision)
         printError("loaded \(pipeline.location.name) in \(String(format: "%.1f", Date().timeIntervalSince(loadStart))) s; \(requests.count) image(s) to make")
         var used = 0, plain = 0
         let start = Date()

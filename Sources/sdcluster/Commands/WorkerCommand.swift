@@ -24,8 +24,7 @@ struct WorkerCommand: ParsableCommand {
     @Option(help: ArgumentHelp("For a single-file checkpoint: a diffusers folder whose configs and tokenizer to use.", valueName: "DIR"))
     var config: String?
 
-    @Option(help: "Threads for the engine (default: all cores).")
-    var threads: Int?
+    @OptionGroup var engineOptions: EngineOptions
 
     @Option(help: "Name shown in status and in the manifest (default: host name and process id).")
     var name: String?
@@ -53,13 +52,12 @@ struct WorkerCommand: ParsableCommand {
         guard (1...ProtocolLimits.standard.maxBatchItems).contains(maxBatch) else {
             throw ValidationError("--max-batch must be 1...\(ProtocolLimits.standard.maxBatchItems), not \(maxBatch)")
         }
-        if let threads, threads < 1 { throw ValidationError("--threads must be at least 1, not \(threads)") }
         guard embeddingCache >= 1 else { throw ValidationError("--embedding-cache must be at least 1") }
         guard unetSeconds >= 0, heartbeat > 0 else { throw ValidationError("--unet-seconds must be >= 0 and --heartbeat > 0") }
     }
 
     func run() throws {
-        if let threads { Threads.setCount(threads) }
+        engineOptions.applyThreads()
         let workerEngine: WorkerEngine
         switch engine {
         case .simulated:
@@ -67,12 +65,13 @@ struct WorkerCommand: ParsableCommand {
         case .pipeline:
             let start = Date()
             let pipeline = try StableDiffusionPipeline(location: ModelLocation.open(model ?? DefaultModel.path, configDirectory: config),
-                                                       fallbackTokenizerDirectory: DefaultModel.tokenizerDirectory)
+                                                       fallbackTokenizerDirectory: DefaultModel.tokenizerDirectory,
+                                                       precision: engineOptions.precision)
             printError("loaded \(pipeline.location.name) in \(String(format: "%.1f", Date().timeIntervalSince(start))) s")
             workerEngine = PipelineEngine(pipeline: pipeline)
         }
         let displayName = name ?? "\(ProcessInfo.processInfo.hostName)-\(getpid())"
-        let options = WorkerOptions(coordinator: coordinator, name: displayName, threads: threads ?? Threads.count,
+        let options = WorkerOptions(coordinator: coordinator, name: displayName, threads: engineOptions.threads ?? Threads.count,
                                     maxBatch: maxBatch, heartbeatInterval: heartbeat, embeddingCacheSize: embeddingCache)
         let stop = StopFlag()
         stop.raiseOnTerminationSignals()

@@ -40,14 +40,14 @@ final class MultiHeadAttention {
             let p = qkv(x)
             Attention.compute(q: .init(p.pointer, rowStride: 3 * c), k: .init(p.pointer + c, rowStride: 3 * c),
                               v: .init(p.pointer + 2 * c, rowStride: 3 * c), queryCount: t, keyCount: t,
-                              heads: heads, headDim: d, causal: causal, out: mixed.pointer, outStride: c)
+                              heads: heads, headDim: d, causal: causal, precision: out.precision, out: mixed.pointer, outStride: c)
         } else {
             let context = context!
             let s = context.shape[0]
             let qp = q!(x), kvp = kv!(context)
             Attention.compute(q: .init(qp.pointer, rowStride: c), k: .init(kvp.pointer, rowStride: 2 * c),
                               v: .init(kvp.pointer + c, rowStride: 2 * c), queryCount: t, keyCount: s,
-                              heads: heads, headDim: d, causal: causal, out: mixed.pointer, outStride: c)
+                              heads: heads, headDim: d, causal: causal, precision: out.precision, out: mixed.pointer, outStride: c)
         }
         return out(mixed, residual: residual)
     }

@@ -20,8 +20,9 @@ final class BasicTransformerBlock {
         let proj = w("ff.net.0.proj")
         let weight = try proj.tensor("weight", [2 * inner, c]), bias = try proj.tensor("bias", [2 * inner])
         geluValue = Linear(weight: Tensor(shape: [inner, c], storage: weight.storage).copy(),
-                           bias: Tensor(shape: [inner], storage: bias.storage).copy())
-        geluGate = Linear(weight: slice(weight, from: inner, rows: inner, width: c), bias: slice(bias, from: inner, rows: inner, width: 1))
+                           bias: Tensor(shape: [inner], storage: bias.storage).copy(), precision: w.precision)
+        geluGate = Linear(weight: slice(weight, from: inner, rows: inner, width: c), bias: slice(bias, from: inner, rows: inner, width: 1),
+                          precision: w.precision)
         ffOut = try .load(w("ff.net.2"), in: inner, out: c)
     }
 
@@ -64,7 +65,7 @@ final class Transformer2DModel {
     /// A 1x1 convolution `[C, C, 1, 1]` (SD v1) or a linear `[C, C]` weight (`use_linear_projection`).
     private static func projection(_ w: WeightScope, channels c: Int, linear: Bool) throws -> Linear {
         let weight = try w.tensor("weight", linear ? [c, c] : [c, c, 1, 1])
-        return Linear(weight: weight.reshaped([c, c]), bias: try w.tensor("bias", [c]))
+        return Linear(weight: weight.reshaped([c, c]), bias: try w.tensor("bias", [c]), precision: w.precision)
     }
 
     /// `x`: one sample `[1, H, W, C]`; `context`: `[S, D]`.

@@ -12,14 +12,17 @@ public protocol WeightSource: AnyObject {
 public struct WeightScope {
     public let source: WeightSource
     public let prefix: String
+    /// What the convolutions, linear layers and attention under this scope compute in.
+    public let precision: Precision
 
-    public init(_ source: WeightSource, prefix: String = "") {
+    public init(_ source: WeightSource, prefix: String = "", precision: Precision = .fp32) {
         self.source = source
         self.prefix = prefix
+        self.precision = precision
     }
 
     public func callAsFunction(_ name: String) -> WeightScope {
-        WeightScope(source, prefix: prefix.isEmpty ? name : "\(prefix).\(name)")
+        WeightScope(source, prefix: prefix.isEmpty ? name : "\(prefix).\(name)", precision: precision)
     }
 
     public func tensor(_ name: String, _ shape: [Int]) throws -> Tensor {
@@ -38,14 +41,14 @@ extension Conv2D {
         let w = try scope.tensor("weight", [outChannels, inChannels, kernel, kernel])
         let b = bias ? try scope.tensor("bias", [outChannels]) : nil
         let p = (kernel - 1) / 2
-        return Conv2D(weight: w, bias: b, stride: stride, padding: padding ?? (p, p, p, p))
+        return Conv2D(weight: w, bias: b, stride: stride, padding: padding ?? (p, p, p, p), precision: scope.precision)
     }
 }
 
 extension Linear {
     static func load(_ scope: WeightScope, in inFeatures: Int, out outFeatures: Int, bias: Bool = true) throws -> Linear {
         let w = try scope.tensor("weight", [outFeatures, inFeatures])
-        return Linear(weight: w, bias: bias ? try scope.tensor("bias", [outFeatures]) : nil)
+        return Linear(weight: w, bias: bias ? try scope.tensor("bias", [outFeatures]) : nil, precision: scope.precision)
     }
 
     /// Several projections of the same input fused into one matmul (their weights stacked), e.g.
@@ -55,7 +58,7 @@ extension Linear {
         let w = Tensor.concatenateBatch(parts).reshaped([outFeatures * parts.count, inFeatures])
         let b = bias ? Tensor.concatenateBatch(try scopes.map { try $0.tensor("bias", [outFeatures]).reshaped([1, outFeatures]) })
             .reshaped([outFeatures * parts.count]) : nil
-        return Linear(weight: w, bias: b)
+        return Linear(weight: w, bias: b, precision: scopes[0].precision)
     }
 }
 
