@@ -26,8 +26,10 @@ let package = Package(
         .systemLibrary(name: "CPNG", pkgConfig: "libpng", providers: [.apt(["libpng-dev"])]),
         .systemLibrary(name: "CSQLite", providers: [.apt(["libsqlite3-dev"])]),
 
+        // Hand-written C kernels (softmax), optimised in debug builds too.
+        .target(name: "CKernels", cSettings: [.unsafeFlags(["-O2"])]),
         // Tensors and oneDNN-backed operations.
-        .target(name: "Compute", dependencies: ["CDNNL"], swiftSettings: optimize),
+        .target(name: "Compute", dependencies: ["CDNNL", "CKernels"], swiftSettings: optimize),
         // Models, tokenizer, schedulers, guidance plans, the sampling state machine, the local pipeline.
         .target(name: "StableDiffusion", dependencies: ["Compute"], swiftSettings: optimize),
         // PNG encode/decode with text chunks.

@@ -1,20 +1,22 @@
 import CDNNL
+import CKernels
 import Foundation
 
 /// Multi-head scaled dot-product attention, softmax(Q K^T / sqrt(d)) V, computed in tiles of
 /// query rows so that no full `tokens x tokens` score matrix per head is ever held (for
-/// 4096-token self-attention a tile is `heads x 256 x 4096`).
+/// 4096-token self-attention a tile is one head's `64 x 4096` scores).
 ///
 /// Q, K and V come as row-major token matrices whose heads sit side by side in the channel
 /// dimension (`[tokens, heads * headDim]`, possibly with a larger row stride when they are
 /// slices of one fused projection); the output has the same layout. Each is first packed head
 /// by head into dense `[heads, tokens, headDim]` blocks (Q with the 1/sqrt(d) scale folded in),
 /// because oneDNN's fast batched matmul wants dense operands; the packing is a few percent of
-/// the matmuls' cost. The softmax is oneDNN's vectorised one. At `.bf16` the packed operands and
+/// the matmuls' cost. The softmax is our own (CKernels: oneDNN 2.6's was as slow as a matmul). At `.bf16` the packed operands and
 /// the softmax's probabilities are bfloat16 and the matmuls accumulate in fp32.
 public enum Attention {
     /// Largest score tile, in floats (heads x rows x keys).
-    public static var maxTileFloats = 8 * 256 * 4096
+    /// (1 MiB of fp32 scores: they stay in a core's L2 cache through softmax and matmul).
+    public static var maxTileFloats = 256 * 1024
 
     public struct Operand {
         public let pointer: UnsafePointer<Float>
@@ -40,35 +42,40 @@ public enum Attention {
     private static func computeTiles(q: Operand, k: Operand, v: Operand, queryCount: Int, keyCount: Int,
                                      heads: Int, headDim d: Int, causal: Bool, precision: Precision,
                                      out: UnsafeMutablePointer<Float>, outStride: Int) {
-        let tile = max(1, min(queryCount, maxTileFloats / max(1, heads * keyCount)))
+        // All heads at once when their scores fit one tile (cross-attention on 77 tokens);
+        // otherwise one head at a time, so that a tile's scores stay in the core's cache
+        // between the matmul that writes them, the softmax and the matmul that reads them
+        // (through memory, the softmax alone took as long as both matmuls).
+        let headsPerTile = heads * queryCount * keyCount <= maxTileFloats ? heads : 1
+        let tile = max(1, min(queryCount, maxTileFloats / max(1, headsPerTile * keyCount)))
         let keysPacked = pack(k, rows: keyCount, from: 0, heads: heads, headDim: d, scale: 1, precision: precision)
         let valuesPacked = pack(v, rows: keyCount, from: 0, heads: heads, headDim: d, scale: 1, precision: precision)
-        let scores = Tensor(uninitialized: [heads, tile, keyCount])
+        let scores = Tensor(uninitialized: [headsPerTile, tile, keyCount])
         // The softmax writes its probabilities in the matmuls' precision (in place at fp32).
-        let probabilities = precision == .fp32 ? nil : AlignedBuffer(bytes: heads * tile * keyCount * precision.bytesPerElement)
+        let size = precision.bytesPerElement
+        let probabilities = precision == .fp32 ? nil : AlignedBuffer(bytes: headsPerTile * tile * keyCount * size)
         let probabilitiesRaw = probabilities?.raw ?? UnsafeMutableRawPointer(scores.pointer)
         let mixed = Tensor(uninitialized: [heads, tile, d])
         let scale = 1 / Float(d).squareRoot()
         var start = 0
         while start < queryCount {
             let rows = min(tile, queryCount - start)
-            let kernels = AttentionKernels.shared.kernels(rows: rows, keys: keyCount, heads: heads, headDim: d, precision: precision)
+            let kernels = AttentionKernels.shared.kernels(rows: rows, keys: keyCount, heads: headsPerTile, headDim: d, precision: precision)
             let queries = pack(q, rows: rows, from: start, heads: heads, headDim: d, scale: scale, precision: precision)
-            kernels.scores.execute([
-                (DNNLArg.src, kernels.qMD, queries.raw),
-                (DNNLArg.weights, kernels.kMD, keysPacked.raw),
-                (DNNLArg.dst, kernels.sMD, UnsafeMutableRawPointer(scores.pointer)),
-            ])
-            if causal { maskFuture(scores.pointer, heads: heads, rows: rows, keys: keyCount, firstQuery: start) }
-            kernels.softmax.execute([
-                (DNNLArg.src, kernels.rowsMD, UnsafeMutableRawPointer(scores.pointer)),
-                (DNNLArg.dst, kernels.probabilitiesRowsMD, probabilitiesRaw),
-            ])
-            kernels.values.execute([
-                (DNNLArg.src, kernels.pMD, probabilitiesRaw),
-                (DNNLArg.weights, kernels.vMD, valuesPacked.raw),
-                (DNNLArg.dst, kernels.oMD, UnsafeMutableRawPointer(mixed.pointer)),
-            ])
+            for h in stride(from: 0, to: heads, by: headsPerTile) {
+                kernels.scores.execute([
+                    (DNNLArg.src, kernels.qMD, queries.raw + h * rows * d * size),
+                    (DNNLArg.weights, kernels.kMD, keysPacked.raw + h * keyCount * d * size),
+                    (DNNLArg.dst, kernels.sMD, UnsafeMutableRawPointer(scores.pointer)),
+                ])
+                if causal { maskFuture(scores.pointer, heads: headsPerTile, rows: rows, keys: keyCount, firstQuery: start) }
+                softmax(scores.pointer, rows: headsPerTile * rows, length: keyCount, into: probabilities?.raw)
+                kernels.values.execute([
+                    (DNNLArg.src, kernels.pMD, probabilitiesRaw),
+                    (DNNLArg.weights, kernels.vMD, valuesPacked.raw + h * keyCount * d * size),
+                    (DNNLArg.dst, kernels.oMD, UnsafeMutableRawPointer(mixed.pointer + h * rows * d)),
+                ])
+            }
             unpack(mixed, rows: rows, heads: heads, headDim: d, into: out + start * outStride, rowStride: outStride)
             start += rows
         }
@@ -117,6 +124,14 @@ public enum Attention {
         }
     }
 
+    /// Row-wise softmax in place, or into `bf16` (as bfloat16) when given; rows split over threads.
+    private static func softmax(_ scores: UnsafeMutablePointer<Float>, rows: Int, length: Int, into bf16: UnsafeMutableRawPointer?) {
+        let out = bf16?.assumingMemoryBound(to: UInt16.self)
+        Threads.parallelFor(rows, itemCost: 4 * length) { r0, r1 in
+            sdc_softmax_rows(scores + r0 * length, Int64(r1 - r0), Int64(length), nil, out.map { $0 + r0 * length })
+        }
+    }
+
     private static func maskFuture(_ s: UnsafeMutablePointer<Float>, heads: Int, rows: Int, keys: Int, firstQuery: Int) {
         for h in 0..<heads {
             for r in 0..<rows {
@@ -134,8 +149,8 @@ final class AttentionKernels: @unchecked Sendable {
 
     struct Key: Hashable { let rows, keys, heads, headDim: Int, precision: Precision }
     struct Set {
-        let scores: Primitive, softmax: Primitive, values: Primitive
-        let qMD, kMD, sMD, rowsMD, probabilitiesRowsMD, pMD, vMD, oMD: dnnl_memory_desc_t
+        let scores: Primitive, values: Primitive
+        let qMD, kMD, sMD, pMD, vMD, oMD: dnnl_memory_desc_t
     }
 
     private var cache: [Key: Set] = [:]
@@ -150,27 +165,20 @@ final class AttentionKernels: @unchecked Sendable {
         var qMD = MemoryDesc.tagged([heads, rows, d], dnnl_abc, type)
         var kMD = MemoryDesc.tagged([heads, d, keys], dnnl_acb, type)  // K^T: the dense [heads, keys, d] block read transposed
         var sMD = MemoryDesc.tagged([heads, rows, keys], dnnl_abc)
-        var rowsMD = MemoryDesc.tagged([heads * rows, keys], dnnl_ab)
-        var probabilitiesRowsMD = MemoryDesc.tagged([heads * rows, keys], dnnl_ab, type)
         var pMD = MemoryDesc.tagged([heads, rows, keys], dnnl_abc, type)
         var vMD = MemoryDesc.tagged([heads, keys, d], dnnl_abc, type)
         var oMD = MemoryDesc.tagged([heads, rows, d], dnnl_abc)
         var scoresDesc = dnnl_matmul_desc_t()
         dnnlCheck(dnnl_matmul_desc_init(&scoresDesc, &qMD, &kMD, nil, &sMD), "matmul_desc_init (scores)")
-        var softmaxDesc = dnnl_softmax_v2_desc_t()
-        dnnlCheck(dnnl_softmax_v2_forward_desc_init(&softmaxDesc, dnnl_forward_inference, dnnl_softmax_accurate, &rowsMD, &probabilitiesRowsMD, 1),
-                  "softmax_v2_forward_desc_init")
         var valuesDesc = dnnl_matmul_desc_t()
         dnnlCheck(dnnl_matmul_desc_init(&valuesDesc, &pMD, &vMD, nil, &oMD), "matmul_desc_init (values)")
         let set = Set(
             scores: withUnsafePointer(to: &scoresDesc) { Primitive.make(UnsafeRawPointer($0), name: "attention scores") },
-            softmax: withUnsafePointer(to: &softmaxDesc) { Primitive.make(UnsafeRawPointer($0), name: "attention softmax") },
             values: withUnsafePointer(to: &valuesDesc) { Primitive.make(UnsafeRawPointer($0), name: "attention values") },
-            qMD: qMD, kMD: kMD, sMD: sMD, rowsMD: rowsMD, probabilitiesRowsMD: probabilitiesRowsMD, pMD: pMD, vMD: vMD, oMD: oMD)
+            qMD: qMD, kMD: kMD, sMD: sMD, pMD: pMD, vMD: vMD, oMD: oMD)
         let serial = 2 * heads * rows * keys * d < 2 * Threads.minimumFlopsPerThread
         set.scores.serial = serial
         set.values.serial = serial
-        set.softmax.serial = heads * rows * keys < 2 * Threads.minimumWorkPerThread
         cache[key] = set
         return set
     }

@@ -32,7 +32,7 @@ struct BenchAttention: ParsableCommand {
         let result = options.time {
             Attention.compute(q: .init(q.pointer, rowStride: c), k: .init(kv.pointer, rowStride: 2 * c),
                               v: .init(kv.pointer + c, rowStride: 2 * c), queryCount: tokens, keyCount: k,
-                              heads: heads, headDim: headDim, out: out.pointer, outStride: c)
+                              heads: heads, headDim: headDim, precision: options.precision, out: out.pointer, outStride: c)
         }
         options.report("attention \(tokens)x\(k) h\(heads)x\(headDim)", result)
         options.printProfile()

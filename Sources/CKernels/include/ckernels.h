@@ -1,0 +1,16 @@
+// Hand-written CPU kernels that oneDNN 2.6 does not offer fast enough (see softmax.c).
+#ifndef SDCLUSTER_CKERNELS_H
+#define SDCLUSTER_CKERNELS_H
+
+#include <stdint.h>
+
+/// Row-wise softmax of `rows` rows of `length` floats at `scores` (row stride `length`).
+/// The probabilities go to `out_f32` (may equal `scores`) or, when `out_bf16` is not NULL,
+/// to `out_bf16` as bfloat16 (rounded to nearest even) instead. A score of -infinity (a
+/// masked key) gets probability exactly 0.
+void sdc_softmax_rows(float *scores, int64_t rows, int64_t length, float *out_f32, uint16_t *out_bf16);
+
+/// 1 when the AVX-512 code path is in use on this CPU.
+int sdc_softmax_uses_avx512(void);
+
+#endif
