@@ -2,7 +2,7 @@
 """Time diffusers (PyTorch, CPU) on the same SD 1.5 shapes `sdcluster bench` uses.
 
 Random weights from the real SD 1.5 configs (nothing downloaded). Prints one line per case in
-the same format as `sdcluster bench`, so scripts/bench/bench-vs-diffusers.sh can pair them.
+the same format as `sdcluster bench`, so scripts/bench-vs-diffusers.sh can pair them.
 Usage: bench_diffusers.py unet|text-encoder|vae [--sizes ..] [--batches ..] [--repeat N] [--bf16]
 """
 import argparse, resource, sys, time

@@ -18,7 +18,7 @@ struct BenchConvolution: ParsableCommand {
     func run() throws {
         options.apply()
         let weights = Tensor(zeros: [channels, channels, 3, 3]), bias = Tensor(zeros: [channels])
-        let conv = Conv2D(weight: weights, bias: bias, padding: 1)
+        let conv = Conv2D(weight: weights, bias: bias, padding: 1, precision: options.precision)
         let x = Tensor(zeros: [1, size, size, channels])
         let result = options.time { _ = conv(x) }
         options.report("conv3x3 \(channels)ch @\(size)x\(size)", result)
