@@ -2,20 +2,24 @@ import CDNNL
 import CKernels
 import Foundation
 
-/// Multi-head scaled dot-product attention, softmax(Q K^T / sqrt(d)) V, computed in tiles of
-/// query rows so that no full `tokens x tokens` score matrix per head is ever held (for
-/// 4096-token self-attention a tile is one head's `64 x 4096` scores).
+/// Multi-head scaled dot-product attention, softmax(Q K^T / sqrt(d)) V.
 ///
 /// Q, K and V come as row-major token matrices whose heads sit side by side in the channel
 /// dimension (`[tokens, heads * headDim]`, possibly with a larger row stride when they are
 /// slices of one fused projection); the output has the same layout. Each is first packed head
 /// by head into dense `[heads, tokens, headDim]` blocks (Q with the 1/sqrt(d) scale folded in),
-/// because oneDNN's fast batched matmul wants dense operands; the packing is a few percent of
-/// the matmuls' cost. The softmax is our own (CKernels: oneDNN 2.6's was as slow as a matmul). At `.bf16` the packed operands and
-/// the softmax's probabilities are bfloat16 and the matmuls accumulate in fp32.
+/// because oneDNN's fast matmul wants dense operands; the packing is a few percent of the work.
+///
+/// The work is cut into items of one head and a tile of query rows whose scores fit
+/// `maxTileFloats` (1 MiB: for 4096-token self-attention, one head's 64 x 4096 scores), so no
+/// full `tokens x tokens` score matrix is ever held and each tile stays in the core's L2 cache
+/// from the score matmul through the softmax to the value matmul. Items are shared out among
+/// the threads, each running the matmuls on its own (one parallel region per attention instead
+/// of three per tile: per-op thread hand-offs cost more than the small matmuls themselves).
+/// The softmax is our own (CKernels; oneDNN 2.6's was as slow as a matmul). At `.bf16` the
+/// packed operands and the probabilities are bfloat16 and the matmuls accumulate in fp32.
 public enum Attention {
-    /// Largest score tile, in floats (heads x rows x keys).
-    /// (1 MiB of fp32 scores: they stay in a core's L2 cache through softmax and matmul).
+    /// Largest score tile of one item, in floats (query rows x keys).
     public static var maxTileFloats = 256 * 1024
 
     public struct Operand {
@@ -42,43 +46,43 @@ public enum Attention {
     private static func computeTiles(q: Operand, k: Operand, v: Operand, queryCount: Int, keyCount: Int,
                                      heads: Int, headDim d: Int, causal: Bool, precision: Precision,
                                      out: UnsafeMutablePointer<Float>, outStride: Int) {
-        // All heads at once when their scores fit one tile (cross-attention on 77 tokens);
-        // otherwise one head at a time, so that a tile's scores stay in the core's cache
-        // between the matmul that writes them, the softmax and the matmul that reads them
-        // (through memory, the softmax alone took as long as both matmuls).
-        let headsPerTile = heads * queryCount * keyCount <= maxTileFloats ? heads : 1
-        let tile = max(1, min(queryCount, maxTileFloats / max(1, headsPerTile * keyCount)))
-        let keysPacked = pack(k, rows: keyCount, from: 0, heads: heads, headDim: d, scale: 1, precision: precision)
-        let valuesPacked = pack(v, rows: keyCount, from: 0, heads: heads, headDim: d, scale: 1, precision: precision)
-        let scores = Tensor(uninitialized: [headsPerTile, tile, keyCount])
-        // The softmax writes its probabilities in the matmuls' precision (in place at fp32).
+        let tile = max(1, min(queryCount, maxTileFloats / max(1, keyCount)))
+        let tiles = (queryCount + tile - 1) / tile
         let size = precision.bytesPerElement
-        let probabilities = precision == .fp32 ? nil : AlignedBuffer(bytes: headsPerTile * tile * keyCount * size)
-        let probabilitiesRaw = probabilities?.raw ?? UnsafeMutableRawPointer(scores.pointer)
-        let mixed = Tensor(uninitialized: [heads, tile, d])
-        let scale = 1 / Float(d).squareRoot()
-        var start = 0
-        while start < queryCount {
-            let rows = min(tile, queryCount - start)
-            let kernels = AttentionKernels.shared.kernels(rows: rows, keys: keyCount, heads: headsPerTile, headDim: d, precision: precision)
-            let queries = pack(q, rows: rows, from: start, heads: heads, headDim: d, scale: scale, precision: precision)
-            for h in stride(from: 0, to: heads, by: headsPerTile) {
-                kernels.scores.execute([
-                    (DNNLArg.src, kernels.qMD, queries.raw + h * rows * d * size),
-                    (DNNLArg.weights, kernels.kMD, keysPacked.raw + h * keyCount * d * size),
+        let queries = pack(q, rows: queryCount, from: 0, heads: heads, headDim: d, scale: 1 / Float(d).squareRoot(), precision: precision)
+        let keys = pack(k, rows: keyCount, from: 0, heads: heads, headDim: d, scale: 1, precision: precision)
+        let values = pack(v, rows: keyCount, from: 0, heads: heads, headDim: d, scale: 1, precision: precision)
+        let mixed = Tensor(uninitialized: [heads, queryCount, d])
+        let full = AttentionKernels.shared.kernels(rows: tile, keys: keyCount, headDim: d, precision: precision)
+        let last = queryCount % tile == 0 ? full
+            : AttentionKernels.shared.kernels(rows: queryCount % tile, keys: keyCount, headDim: d, precision: precision)
+        let scratchBytes = max(full.scratchpadBytes, last.scratchpadBytes)
+        Threads.parallelFor(tiles * heads, itemCost: 2 * tile * keyCount * d) { first, end in
+            // This thread's own scores, probabilities and oneDNN scratchpad.
+            let scores = Tensor(uninitialized: [tile, keyCount])
+            let probabilities = precision == .fp32 ? nil : AlignedBuffer(bytes: tile * keyCount * size)
+            let probabilitiesRaw = probabilities?.raw ?? UnsafeMutableRawPointer(scores.pointer)
+            let scratchpad = AlignedBuffer(bytes: max(64, scratchBytes))
+            for item in first..<end {
+                let h = item % heads, start = (item / heads) * tile
+                let rows = min(tile, queryCount - start)
+                let kernels = rows == tile ? full : last
+                kernels.scores.executeConcurrently([
+                    (DNNLArg.src, kernels.qMD, queries.raw + (h * queryCount + start) * d * size),
+                    (DNNLArg.weights, kernels.kMD, keys.raw + h * keyCount * d * size),
                     (DNNLArg.dst, kernels.sMD, UnsafeMutableRawPointer(scores.pointer)),
-                ])
-                if causal { maskFuture(scores.pointer, heads: headsPerTile, rows: rows, keys: keyCount, firstQuery: start) }
-                softmax(scores.pointer, rows: headsPerTile * rows, length: keyCount, into: probabilities?.raw)
-                kernels.values.execute([
+                ], scratchpad: scratchpad.raw)
+                if causal { maskFuture(scores.pointer, rows: rows, keys: keyCount, firstQuery: start) }
+                sdc_softmax_rows(scores.pointer, Int64(rows), Int64(keyCount), nil,
+                                 probabilities?.raw.assumingMemoryBound(to: UInt16.self))
+                kernels.values.executeConcurrently([
                     (DNNLArg.src, kernels.pMD, probabilitiesRaw),
-                    (DNNLArg.weights, kernels.vMD, valuesPacked.raw + h * keyCount * d * size),
-                    (DNNLArg.dst, kernels.oMD, UnsafeMutableRawPointer(mixed.pointer + h * rows * d)),
-                ])
+                    (DNNLArg.weights, kernels.vMD, values.raw + h * keyCount * d * size),
+                    (DNNLArg.dst, kernels.oMD, UnsafeMutableRawPointer(mixed.pointer + (h * queryCount + start) * d)),
+                ], scratchpad: scratchpad.raw)
             }
-            unpack(mixed, rows: rows, heads: heads, headDim: d, into: out + start * outStride, rowStride: outStride)
-            start += rows
         }
+        unpack(mixed, rows: queryCount, heads: heads, headDim: d, into: out, rowStride: outStride)
     }
 
     /// Rows `from ..< from+rows` of a `[tokens, heads*d]` operand as dense `[heads, rows, d]`,
@@ -124,61 +128,50 @@ public enum Attention {
         }
     }
 
-    /// Row-wise softmax in place, or into `bf16` (as bfloat16) when given; rows split over threads.
-    private static func softmax(_ scores: UnsafeMutablePointer<Float>, rows: Int, length: Int, into bf16: UnsafeMutableRawPointer?) {
-        let out = bf16?.assumingMemoryBound(to: UInt16.self)
-        Threads.parallelFor(rows, itemCost: 4 * length) { r0, r1 in
-            sdc_softmax_rows(scores + r0 * length, Int64(r1 - r0), Int64(length), nil, out.map { $0 + r0 * length })
-        }
-    }
-
-    private static func maskFuture(_ s: UnsafeMutablePointer<Float>, heads: Int, rows: Int, keys: Int, firstQuery: Int) {
-        for h in 0..<heads {
-            for r in 0..<rows {
-                let row = s + (h * rows + r) * keys
-                let q = firstQuery + r
-                if q + 1 < keys { for j in (q + 1)..<keys { row[j] = -.infinity } }
-            }
+    private static func maskFuture(_ s: UnsafeMutablePointer<Float>, rows: Int, keys: Int, firstQuery: Int) {
+        for r in 0..<rows {
+            let row = s + r * keys
+            let q = firstQuery + r
+            if q + 1 < keys { for j in (q + 1)..<keys { row[j] = -.infinity } }
         }
     }
 }
 
-/// The batched matmuls and softmax of one attention tile shape, created once and reused.
+/// The two matmuls of one attention item shape (one head, a tile of query rows), created once
+/// and run by several threads at once (user-managed scratchpad).
 final class AttentionKernels: @unchecked Sendable {
     static let shared = AttentionKernels()
 
-    struct Key: Hashable { let rows, keys, heads, headDim: Int, precision: Precision }
+    struct Key: Hashable { let rows, keys, headDim: Int, precision: Precision }
     struct Set {
         let scores: Primitive, values: Primitive
         let qMD, kMD, sMD, pMD, vMD, oMD: dnnl_memory_desc_t
+        var scratchpadBytes: Int { max(scores.scratchpadBytes, values.scratchpadBytes) }
     }
 
     private var cache: [Key: Set] = [:]
     private let lock = NSLock()
 
-    func kernels(rows: Int, keys: Int, heads: Int, headDim d: Int, precision: Precision) -> Set {
-        let key = Key(rows: rows, keys: keys, heads: heads, headDim: d, precision: precision)
+    func kernels(rows: Int, keys: Int, headDim d: Int, precision: Precision) -> Set {
+        let key = Key(rows: rows, keys: keys, headDim: d, precision: precision)
         lock.lock()
         defer { lock.unlock() }
         if let hit = cache[key] { return hit }
         let type = precision.dataType
-        var qMD = MemoryDesc.tagged([heads, rows, d], dnnl_abc, type)
-        var kMD = MemoryDesc.tagged([heads, d, keys], dnnl_acb, type)  // K^T: the dense [heads, keys, d] block read transposed
-        var sMD = MemoryDesc.tagged([heads, rows, keys], dnnl_abc)
-        var pMD = MemoryDesc.tagged([heads, rows, keys], dnnl_abc, type)
-        var vMD = MemoryDesc.tagged([heads, keys, d], dnnl_abc, type)
-        var oMD = MemoryDesc.tagged([heads, rows, d], dnnl_abc)
+        var qMD = MemoryDesc.tagged([rows, d], dnnl_ab, type)
+        var kMD = MemoryDesc.tagged([d, keys], dnnl_ba, type)  // K^T: the dense [keys, d] block read transposed
+        var sMD = MemoryDesc.tagged([rows, keys], dnnl_ab)
+        var pMD = MemoryDesc.tagged([rows, keys], dnnl_ab, type)
+        var vMD = MemoryDesc.tagged([keys, d], dnnl_ab, type)
+        var oMD = MemoryDesc.tagged([rows, d], dnnl_ab)
         var scoresDesc = dnnl_matmul_desc_t()
         dnnlCheck(dnnl_matmul_desc_init(&scoresDesc, &qMD, &kMD, nil, &sMD), "matmul_desc_init (scores)")
         var valuesDesc = dnnl_matmul_desc_t()
         dnnlCheck(dnnl_matmul_desc_init(&valuesDesc, &pMD, &vMD, nil, &oMD), "matmul_desc_init (values)")
         let set = Set(
-            scores: withUnsafePointer(to: &scoresDesc) { Primitive.make(UnsafeRawPointer($0), name: "attention scores") },
-            values: withUnsafePointer(to: &valuesDesc) { Primitive.make(UnsafeRawPointer($0), name: "attention values") },
+            scores: withUnsafePointer(to: &scoresDesc) { Primitive.make(UnsafeRawPointer($0), userScratchpad: true, name: "attention scores") },
+            values: withUnsafePointer(to: &valuesDesc) { Primitive.make(UnsafeRawPointer($0), userScratchpad: true, name: "attention values") },
             qMD: qMD, kMD: kMD, sMD: sMD, pMD: pMD, vMD: vMD, oMD: oMD)
-        let serial = 2 * heads * rows * keys * d < 2 * Threads.minimumFlopsPerThread
-        set.scores.serial = serial
-        set.values.serial = serial
         cache[key] = set
         return set
     }

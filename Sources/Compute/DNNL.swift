@@ -131,11 +131,35 @@ final class Primitive: @unchecked Sendable {
         if threads > 1 { omp_set_num_threads(threads) }
     }
 
-    /// Creates a primitive descriptor from an op descriptor and optional post-ops.
-    static func make(_ opDesc: UnsafeRawPointer, postOps: PostOps = PostOps(), name: String) -> Primitive {
+    /// Bytes of scratchpad the caller must pass (`userScratchpad` primitives only).
+    var scratchpadBytes: Int { MemoryDesc.size(queryMD(dnnl_query_scratchpad_md)) }
+
+    /// Runs the primitive on the calling thread alone, with memory objects of this call only and
+    /// the caller's scratchpad, so that several threads can run it at once (oneDNN's rule for
+    /// concurrent execution). For primitives made with `userScratchpad`.
+    func executeConcurrently(_ args: [(Int32, dnnl_memory_desc_t, UnsafeMutableRawPointer)], scratchpad: UnsafeMutableRawPointer) {
+        var mems: [dnnl_memory_t] = []
+        var execArgs: [dnnl_exec_arg_t] = []
+        let scratchMD = queryMD(dnnl_query_scratchpad_md)
+        let all = MemoryDesc.size(scratchMD) > 0 ? args + [(DNNLArg.scratchpad, scratchMD, scratchpad)] : args
+        for (arg, md, ptr) in all {
+            var md = md
+            var m: dnnl_memory_t?
+            dnnlCheck(dnnl_memory_create(&m, &md, DNNLContext.shared.engine, ptr), "memory_create")
+            mems.append(m!)
+            execArgs.append(dnnl_exec_arg_t(arg: arg, memory: m!))
+        }
+        dnnlCheck(dnnl_primitive_execute(primitive, DNNLContext.shared.stream, Int32(execArgs.count), execArgs), "primitive_execute")
+        for m in mems { dnnl_memory_destroy(m) }
+    }
+
+    /// Creates a primitive descriptor from an op descriptor and optional post-ops. With
+    /// `userScratchpad` the caller provides the scratchpad memory at each execution.
+    static func make(_ opDesc: UnsafeRawPointer, postOps: PostOps = PostOps(), userScratchpad: Bool = false, name: String) -> Primitive {
         var attr: dnnl_primitive_attr_t?
         dnnlCheck(dnnl_primitive_attr_create(&attr), "primitive_attr_create")
         defer { dnnl_primitive_attr_destroy(attr) }
+        if userScratchpad { dnnlCheck(dnnl_primitive_attr_set_scratchpad_mode(attr, dnnl_scratchpad_mode_user), "set_scratchpad_mode") }
         if !postOps.isEmpty {
             var ops: dnnl_post_ops_t?
             dnnlCheck(dnnl_post_ops_create(&ops), "post_ops_create")
