@@ -6,5 +6,5 @@ struct ShapesCommand: ParsableCommand {
         commandName: "shapes",
         abstract: "Draw shapes-world data sets and judge images against their captions.",
         discussion: "The world (palette, shapes, captions, judge) is described in docs/default-model.md.",
-        subcommands: [ShapesDatasetCommand.self, ShapesJudgeCommand.self])
+        subcommands: [ShapesDatasetCommand.self, ShapesJudgeCommand.self, ShapesPromptsCommand.self])
 }
