@@ -49,9 +49,9 @@ public enum Attention {
         let tile = max(1, min(queryCount, maxTileFloats / max(1, keyCount)))
         let tiles = (queryCount + tile - 1) / tile
         let size = precision.bytesPerElement
-        let queries = pack(q, rows: queryCount, from: 0, heads: heads, headDim: d, scale: 1 / Float(d).squareRoot(), precision: precision)
-        let keys = pack(k, rows: keyCount, from: 0, heads: heads, headDim: d, scale: 1, precision: precision)
-        let values = pack(v, rows: keyCount, from: 0, heads: heads, headDim: d, scale: 1, precision: precision)
+        let queries = pack(q, rows: queryCount, heads: heads, headDim: d, scale: 1 / Float(d).squareRoot(), precision: precision)
+        let keys = pack(k, rows: keyCount, heads: heads, headDim: d, scale: 1, precision: precision)
+        let values = pack(v, rows: keyCount, heads: heads, headDim: d, scale: 1, precision: precision)
         let mixed = Tensor(uninitialized: [heads, queryCount, d])
         let full = AttentionKernels.shared.kernels(rows: tile, keys: keyCount, headDim: d, precision: precision)
         let last = queryCount % tile == 0 ? full
@@ -85,37 +85,29 @@ public enum Attention {
         unpack(mixed, rows: queryCount, heads: heads, headDim: d, into: out, rowStride: outStride)
     }
 
-    /// Rows `from ..< from+rows` of a `[tokens, heads*d]` operand as dense `[heads, rows, d]`,
+    /// The first `rows` rows of a `[tokens, heads*d]` operand as dense `[heads, rows, d]`,
     /// scaled, in `precision`.
-    private static func pack(_ x: Operand, rows: Int, from: Int, heads: Int, headDim d: Int, scale: Float,
+    private static func pack(_ x: Operand, rows: Int, heads: Int, headDim d: Int, scale: Float,
                              precision: Precision) -> AlignedBuffer {
         let out = AlignedBuffer(bytes: heads * rows * d * precision.bytesPerElement)
-        let src = x.pointer, ld = x.rowStride
         switch precision {
-        case .fp32:
-            let dst = out.raw.assumingMemoryBound(to: Float.self)
-            Threads.parallelFor(rows, itemCost: heads * d) { r0, r1 in
-                for r in r0..<r1 {
-                    let row = src + (from + r) * ld
-                    for h in 0..<heads {
-                        let o = dst + (h * rows + r) * d, s = row + h * d
-                        if scale == 1 { o.update(from: s, count: d) } else { for e in 0..<d { o[e] = s[e] * scale } }
-                    }
-                }
-            }
-        case .bf16:
-            let dst = out.raw.assumingMemoryBound(to: UInt16.self)
-            Threads.parallelFor(rows, itemCost: heads * d) { r0, r1 in
-                for r in r0..<r1 {
-                    let row = src + (from + r) * ld
-                    for h in 0..<heads {
-                        let o = dst + (h * rows + r) * d, s = row + h * d
-                        for e in 0..<d { o[e] = BFloat16.bits(s[e] * scale) }
-                    }
+        case .fp32: packRows(x, rows: rows, heads: heads, headDim: d, into: out.raw.assumingMemoryBound(to: Float.self)) { $0 * scale }
+        case .bf16: packRows(x, rows: rows, heads: heads, headDim: d, into: out.raw.assumingMemoryBound(to: UInt16.self)) { BFloat16.bits($0 * scale) }
+        }
+        return out
+    }
+
+    private static func packRows<T>(_ x: Operand, rows: Int, heads: Int, headDim d: Int, into dst: UnsafeMutablePointer<T>,
+                                    _ convert: (Float) -> T) {
+        let src = x.pointer, ld = x.rowStride
+        Threads.parallelFor(rows, itemCost: heads * d) { r0, r1 in
+            for r in r0..<r1 {
+                for h in 0..<heads {
+                    let o = dst + (h * rows + r) * d, s = src + r * ld + h * d
+                    for e in 0..<d { o[e] = convert(s[e]) }
                 }
             }
         }
-        return out
     }
 
     private static func unpack(_ x: Tensor, rows: Int, heads: Int, headDim d: Int,

@@ -28,13 +28,6 @@ final class BFloat16ModelTests: XCTestCase {
     }
 
     func testUNetInBF16IsBitIdenticalAloneOrInABatch() throws {
-        let model = try unet("unet-b", .bf16)
-        let io = try Fixtures.io("unet-b")
-        let sample = io["sample"]!, context = io["encoder_hidden_states"]!, t = io["timestep"]!.values
-        let batched = model(sample: sample, timesteps: t, context: context)
-        for i in 0..<2 {
-            let alone = model(sample: sample.sample(i), timesteps: [t[i]], context: context.sample(i))
-            XCTAssertEqual(batched.sample(i).values, alone.values, "sample \(i) differs between batch and alone")
-        }
+        assertBatchInvariant(try unet("unet-b", .bf16), io: try Fixtures.io("unet-b"))
     }
 }

@@ -33,18 +33,7 @@ final class DiffusersParityTests: XCTestCase {
     }
 
     func testUNetSampleIsBitIdenticalAloneOrInABatch() throws {
-        let model = try unet("unet-b")
-        let io = try Fixtures.io("unet-b")
-        let sample = io["sample"]!, context = io["encoder_hidden_states"]!, t = io["timestep"]!.values
-        let batched = model(sample: sample, timesteps: t, context: context)
-        for i in 0..<2 {
-            let alone = model(sample: sample.sample(i), timesteps: [t[i]], context: context.sample(i))
-            XCTAssertEqual(batched.sample(i).values, alone.values, "sample \(i) differs between batch and alone")
-        }
-        // And with a third, unrelated sample in the batch.
-        let mixed = model(sample: Tensor.concatenateBatch([sample.sample(1), sample.sample(0), sample.sample(1)]),
-                          timesteps: [t[1], t[0], 500], context: Tensor.concatenateBatch([context.sample(1), context.sample(0), context.sample(0)]))
-        XCTAssertEqual(mixed.sample(1).values, batched.sample(0).values)
+        assertBatchInvariant(try unet("unet-b"), io: try Fixtures.io("unet-b"))
     }
 
     func testTextEncoderMatchesTransformers() throws {
@@ -103,4 +92,18 @@ final class DiffusersParityTests: XCTestCase {
         XCTAssertNoThrow(try location.textEncoder.weights.checkAllUsed())
         XCTAssertNoThrow(try location.vae.weights.checkAllUsed())
     }
+}
+
+/// A sample's UNet output is bit-identical alone, in its batch, and in a batch with an unrelated
+/// third sample (what makes cluster results equal to local ones).
+func assertBatchInvariant(_ model: UNet2DConditionModel, io: [String: Tensor], file: StaticString = #filePath, line: UInt = #line) {
+    let sample = io["sample"]!, context = io["encoder_hidden_states"]!, t = io["timestep"]!.values
+    let batched = model(sample: sample, timesteps: t, context: context)
+    for i in 0..<2 {
+        let alone = model(sample: sample.sample(i), timesteps: [t[i]], context: context.sample(i))
+        XCTAssertEqual(batched.sample(i).values, alone.values, "sample \(i) differs between batch and alone", file: file, line: line)
+    }
+    let mixed = model(sample: Tensor.concatenateBatch([sample.sample(1), sample.sample(0), sample.sample(1)]),
+                      timesteps: [t[1], t[0], 500], context: Tensor.concatenateBatch([context.sample(1), context.sample(0), context.sample(0)]))
+    XCTAssertEqual(mixed.sample(1).values, batched.sample(0).values, "sample 0 differs in a mixed batch", file: file, line: line)
 }
