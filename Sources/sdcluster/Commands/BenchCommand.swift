@@ -28,9 +28,20 @@ struct BenchOptions: ParsableArguments {
     @Option(help: "What convolutions, linear layers and attention compute in: fp32, or bf16 (bfloat16 weights and inputs, fp32 accumulation; needs AVX512-BF16 or AMX to be fast).")
     var precision: Precision = .fp32
 
+    @Flag(help: "First time one 3x3 convolution of 320 channels at 64x64 (the machine's peak for the UNet's commonest operation, same precision and threads) and print each result's share of it.")
+    var peak = false
+
+    /// GFLOP/s of the peak convolution, when `--peak` measured it.
+    nonisolated(unsafe) static var peakGFLOPS: Double?
+
     func apply() {
         if let threads { Threads.setCount(threads) }
         OpStatistics.shared.countFlops = true
+        if peak {
+            let result = BenchConvolution.measure(options: self)
+            Self.peakGFLOPS = result.flops / 1e9 / result.seconds
+            print(String(format: "peak: conv3x3 320ch @64x64, %@: %.1f GFLOP/s", precision.rawValue, Self.peakGFLOPS!))
+        }
         OpStatistics.shared.profile = profile
     }
 
@@ -52,8 +63,9 @@ struct BenchOptions: ParsableArguments {
     func report(_ label: String, _ result: (seconds: Double, flops: Double)) {
         let gflops = result.flops / 1e9
         let padded = label.padding(toLength: max(28, label.count), withPad: " ", startingAt: 0)
+        let share = Self.peakGFLOPS.map { String(format: "  %3.0f%% of peak", 100 * gflops / result.seconds / $0) } ?? ""
         print(padded + String(format: " %8.3f s  %8.1f GFLOP  %7.1f GFLOP/s  peak RSS %6.2f GiB",
-                              result.seconds, gflops, gflops / result.seconds, Double(ProcessMemory.peakResidentBytes) / 1_073_741_824))
+                              result.seconds, gflops, gflops / result.seconds, Double(ProcessMemory.peakResidentBytes) / 1_073_741_824) + share)
     }
 
     func printProfile(top: Int = 25) {
