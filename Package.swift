@@ -53,6 +53,8 @@ let package = Package(
         .testTarget(name: "ImageIOTests", dependencies: ["ImageIO"]),
         .testTarget(name: "ShapesWorldTests", dependencies: ["ShapesWorld", "ImageIO"]),
         .testTarget(name: "ClusterTests", dependencies: ["Cluster", "StableDiffusion"]),
+        // The shipped default model (models/shapes): prompt adherence and bf16 fidelity.
+        .testTarget(name: "DefaultModelTests", dependencies: ["StableDiffusion", "ShapesWorld", "ImageIO", "Compute"]),
     ],
     // Swift 5 language mode: the engine shares raw buffers across its own worker threads on purpose.
     swiftLanguageModes: [.v5]

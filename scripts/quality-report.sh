@@ -7,12 +7,12 @@
 #
 # Usage: scripts/quality-report.sh [--count 200] [--seed 7] [--image-seed 1000] [--model DIR]
 #                                  [--out DIR (default outputs/quality)] [--jobs N (default nproc)]
-#                                  [--defaults-only]
+#                                  [--defaults-only] [--precision fp32|bf16]
 #   Runs N generate processes at once, one thread each (small models scale better that way).
 #   Needs python3 (standard library only) to print the table. About 25 min on 2 cores for 200.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-count=200; seed=7; image_seed=1000; out=outputs/quality; jobs=$(nproc); model=(); only_defaults=0
+count=200; seed=7; image_seed=1000; out=outputs/quality; jobs=$(nproc); model=(); only_defaults=0; precision=fp32
 while [ $# -gt 0 ]; do
   case "$1" in
     --count) count="$2"; shift 2 ;;
@@ -22,6 +22,7 @@ while [ $# -gt 0 ]; do
     --out) out="$2"; shift 2 ;;
     --jobs) jobs="$2"; shift 2 ;;
     --defaults-only) only_defaults=1; shift ;;
+    --precision) precision="$2"; shift 2 ;;
     -h|--help) sed -n '2,13p' "$0"; exit 0 ;;
     *) echo "unknown option $1 (see --help)" >&2; exit 2 ;;
   esac
@@ -39,7 +40,7 @@ run() {  # cutoff late-pass
   local dir="$out/cutoff-$1-$2"
   rm -rf "$dir"; mkdir -p "$dir"
   "$bin" generate --prompts "$out/prompts.txt" --seed "$image_seed" --guidance-cutoff "$1" --late-pass "$2" \
-      --threads 1 "${model[@]}" -o "$dir" > /dev/null 2> "$dir/generate.log"
+      --threads 1 --precision "$precision" "${model[@]}" -o "$dir" > /dev/null 2> "$dir/generate.log"
   "$bin" shapes judge "$dir" --json > "$dir/judge.json"
   echo "done: cut-off $1, late pass $2 ($(tail -1 "$dir/generate.log"))" >&2
 }
