@@ -108,6 +108,10 @@ int sdc_softmax_uses_avx512(void) {
 int sdc_softmax_uses_avx512(void) { return 0; }
 #endif
 
+void sdc_softmax_rows_portable(float *scores, int64_t rows, int64_t length, float *out_f32, uint16_t *out_bf16) {
+    softmax_rows_generic(scores, rows, length, out_f32, out_bf16);
+}
+
 void sdc_softmax_rows(float *scores, int64_t rows, int64_t length, float *out_f32, uint16_t *out_bf16) {
 #if defined(__x86_64__)
     if (sdc_softmax_uses_avx512()) {

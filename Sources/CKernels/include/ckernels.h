@@ -10,6 +10,10 @@
 /// masked key) gets probability exactly 0.
 void sdc_softmax_rows(float *scores, int64_t rows, int64_t length, float *out_f32, uint16_t *out_bf16);
 
+/// The same in plain C, whatever the CPU: what `sdc_softmax_rows` runs without AVX-512
+/// (exported so that the tests check it on any machine).
+void sdc_softmax_rows_portable(float *scores, int64_t rows, int64_t length, float *out_f32, uint16_t *out_bf16);
+
 /// 1 when the AVX-512 code path is in use on this CPU.
 int sdc_softmax_uses_avx512(void);
 

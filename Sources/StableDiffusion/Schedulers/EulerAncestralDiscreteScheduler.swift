@@ -5,29 +5,26 @@ import Compute
 /// diffusers draws it (the same generator that made the initial latents).
 public struct EulerAncestralDiscreteScheduler: Scheduler {
     public let settings: SchedulerSettings
-    public let timesteps: [Float]
-    public let sigmas: [Float]
-    public let initNoiseSigma: Float
+    let grid: EulerGrid
 
     public init(settings: SchedulerSettings, steps: Int) throws {
         self.settings = settings
-        let schedule = SigmaSchedule(settings, schedule: NoiseSchedule(settings), steps: steps, allowKarras: false)
-        timesteps = schedule.timesteps
-        sigmas = schedule.sigmas
-        initNoiseSigma = schedule.initNoiseSigma(settings.timestepSpacing)
+        grid = EulerGrid(settings, steps: steps, allowKarras: false)
     }
 
-    public func sigma(atStep stepIndex: Int) -> Float { sigmas[stepIndex] }
+    public var timesteps: [Float] { grid.timesteps }
+    /// Per-step sigmas plus the final one.
+    public var sigmas: [Float] { grid.sigmas }
+    public var initNoiseSigma: Float { grid.initNoiseSigma }
+    public func sigma(atStep stepIndex: Int) -> Float { grid.sigmas[stepIndex] }
 
     public func scaleModelInput(_ sample: Tensor, stepIndex: Int) -> Tensor {
-        EulerMath.scaleModelInput(sample, sigma: sigmas[stepIndex])
+        grid.scaleModelInput(sample, stepIndex: stepIndex)
     }
 
     public func step(_ modelOutput: Tensor, stepIndex: Int, sample: Tensor,
                      state: inout SchedulerState, generator: inout TorchGenerator) throws -> Tensor {
-        guard stepIndex >= 0, stepIndex < timesteps.count else {
-            throw SchedulerError.stepOutOfRange(stepIndex: stepIndex, stepCount: timesteps.count)
-        }
+        try grid.checkStep(stepIndex)
         let sigmaFrom = sigmas[stepIndex], sigmaTo = sigmas[stepIndex + 1]
         let x0 = try EulerMath.originalSample(modelOutput, sample: sample, sigma: sigmaFrom, prediction: settings.predictionType)
         let sigmaUp = ((sigmaTo * sigmaTo) * (sigmaFrom * sigmaFrom - sigmaTo * sigmaTo) / (sigmaFrom * sigmaFrom)).squareRoot()
