@@ -66,7 +66,8 @@ def main():
     write_json(os.path.join(args.out, "model_index.json"), MODEL_INDEX)
     write_json(os.path.join(args.out, "training.json"), {
         "unet_step": ck["step"], "vae_step": vae_ck["step"], "scaling_factor": ck["scaling_factor"],
-        "weights": "EMA of UNet and text encoder", "see": "docs/default-model.md"})
+        "weights": "EMA of UNet and text encoder", "see": "docs/default-model.md",
+        "x0_floor": ck.get("x0_floor", 0.0), "summary_weight": ck.get("summary_weight", 0.0)})
     total = sum(os.path.getsize(os.path.join(d, f)) for d, _, fs in os.walk(args.out) for f in fs)
     common.log("export", f"UNet step {ck['step']}, VAE step {vae_ck['step']} -> {args.out} ({total / 1e6:.1f} MB)")
 
