@@ -82,7 +82,7 @@ extension SubmitBatch: WireCodable {
             throw ProtocolError.invalidField("count", reason: "announces \(h.count) requests but the payload holds \(requests.count)")
         }
         for (i, r) in requests.enumerated() {
-            try Check.finite(r.guidanceScale, "requests[\(i)].guidance_scale")
+            if let w = r.guidanceScale { try Check.finite(w, "requests[\(i)].guidance_scale") }
             try Check.finite(r.guidanceCutoff, "requests[\(i)].guidance_cutoff")
         }
         return SubmitBatch(clientBatchName: h.clientBatchName, submissionId: h.submissionId, requests: requests)

@@ -20,6 +20,8 @@ public struct ModelLocation: Sendable {
     public let tokenizerDirectory: String?
     /// Raw `scheduler/scheduler_config.json` (for a single file without a config folder: SD v1.5's).
     public let schedulerConfigData: Data?
+    /// The folder's `sdcluster.json` (for a single file: the config folder's), if any.
+    public let recommendations: SamplingRecommendations?
     /// For PNG metadata: the folder or file name.
     public let name: String
     /// 16 hex digits identifying weights and configs (see `ModelContentHash`).
@@ -68,6 +70,8 @@ public struct ModelLocation: Sendable {
         hash.add(config: unetConfig)
         hash.add(config: clipConfig)
         hash.add(config: vaeConfig)
+        let recommendations = try SamplingRecommendations.load(root: root)
+        if let recommendations { hash.add(config: recommendations) }
         return ModelLocation(
             layout: .diffusersFolder,
             unet: ModelComponent(config: unetConfig, weights: try WeightStore(files: unetFiles, source: "\(name)/unet")),
@@ -78,7 +82,7 @@ public struct ModelLocation: Sendable {
                 files: vaeFiles, source: "\(name)/vae", rename: DeprecatedAttentionNames.modernName)),
             tokenizerDirectory: DiffusersFolder.tokenizerDirectory(root: root),
             schedulerConfigData: DiffusersFolder.schedulerConfig(root: root),
-            name: name, contentHash: hash.hex, skippedKeys: [])
+            recommendations: recommendations, name: name, contentHash: hash.hex, skippedKeys: [])
     }
 
     private static func openSingleFile(_ path: String, configDirectory: String?) throws -> ModelLocation {
@@ -87,6 +91,7 @@ public struct ModelLocation: Sendable {
         var vaeConfig = VAEConfig.stableDiffusion15
         var tokenizer: String?
         var scheduler: Data? = Data(stableDiffusion15SchedulerConfig.utf8)
+        var recommendations: SamplingRecommendations?
         if let root = configDirectory {
             guard DiffusersFolder.isFolder(root) else {
                 throw WeightError.modelNotFound(path: root, detail: "config folder does not exist")
@@ -96,6 +101,7 @@ public struct ModelLocation: Sendable {
             vaeConfig = try DiffusersFolder.config(VAEConfig.self, root: root, component: "vae")
             tokenizer = DiffusersFolder.tokenizerDirectory(root: root)
             scheduler = DiffusersFolder.schedulerConfig(root: root) ?? scheduler
+            recommendations = try SamplingRecommendations.load(root: root)
         }
         try validate(unetConfig, clipConfig, vaeConfig, source: configDirectory ?? "built-in SD v1.5 config")
         let file = try SafeTensorsFile(path: path)
@@ -105,12 +111,13 @@ public struct ModelLocation: Sendable {
         hash.add(config: unetConfig)
         hash.add(config: clipConfig)
         hash.add(config: vaeConfig)
+        if let recommendations { hash.add(config: recommendations) }
         return ModelLocation(
             layout: .singleFile,
             unet: ModelComponent(config: unetConfig, weights: checkpoint.unet),
             textEncoder: ModelComponent(config: clipConfig, weights: checkpoint.textEncoder),
             vae: ModelComponent(config: vaeConfig, weights: checkpoint.vae),
-            tokenizerDirectory: tokenizer, schedulerConfigData: scheduler,
+            tokenizerDirectory: tokenizer, schedulerConfigData: scheduler, recommendations: recommendations,
             name: ((path as NSString).lastPathComponent as NSString).deletingPathExtension,
             contentHash: hash.hex, skippedKeys: checkpoint.skippedKeys)
     }

@@ -55,7 +55,10 @@ public struct GenerationParameters: Sendable, Equatable {
         var fields = [
             Field(key: "Steps", value: String(request.steps)),
             Field(key: "Sampler", value: request.scheduler.samplerName),
-            Field(key: "CFG scale", value: Self.number(request.guidanceScale)),
+        ]
+        // Always set in written images (the sampler fills in the model's default).
+        if let w = request.guidanceScale { fields.append(Field(key: "CFG scale", value: Self.number(w))) }
+        fields += [
             Field(key: "Seed", value: String(request.seed)),
             Field(key: "Size", value: "\(request.width)x\(request.height)"),
         ]

@@ -45,7 +45,8 @@ public final class StableDiffusionPipeline {
         let schedulerConfig = try location.schedulerConfigData.map { try JSONDecoder().decode(SchedulerConfig.self, from: $0) }
             ?? SchedulerConfig.stableDiffusion15
         modelInfo = SamplingModelInfo(latentChannels: unet.inChannels, vaeScaleFactor: vae.shape.downscaleFactor,
-                                      schedulerConfig: schedulerConfig)
+                                      schedulerConfig: schedulerConfig,
+                                      recommendedGuidanceScale: location.recommendations?.guidanceScale)
     }
 
     /// The text embedding `[1, 77, D]` of a prompt, cached (the empty prompt recurs in every image).
@@ -72,7 +73,7 @@ public final class StableDiffusionPipeline {
         let final = try Sampler.run(state, textEmbeddings: embeddings, evaluator: LocalUNetEvaluator(unet: unet), progress: progress)
         guard let latents = final.finalLatents else { throw PipelineError.unfinished }
         let pixels = decode(latents)
-        return GeneratedImage(request: request, width: request.width, height: request.height, rgb: pixels,
+        return GeneratedImage(request: state.request, width: request.width, height: request.height, rgb: pixels,
                               unetEvaluations: final.evaluationsUsed,
                               fullGuidanceEvaluations: state.plan.plainGuidanceEvaluations, truncatedTokens: truncated)
     }

@@ -23,7 +23,9 @@ public struct GenerationRequest: Codable, Sendable, Equatable {
     public var negativePrompt: String
     public var seed: UInt64
     public var steps: Int
-    public var guidanceScale: Float
+    /// Classifier-free guidance scale; nil: the model's default (`SamplingModelInfo.defaultGuidanceScale`:
+    /// 7.5 unless the model folder's `sdcluster.json` recommends another). `Sampler.prepare` fills it in.
+    public var guidanceScale: Float?
     /// Share of steps (from the start) that run full classifier-free guidance; 1 = plain CFG.
     public var guidanceCutoff: Float
     public var latePass: LatePass
@@ -40,7 +42,7 @@ public struct GenerationRequest: Codable, Sendable, Equatable {
     public var adaptiveGuidanceThreshold: Float?
 
     public init(prompt: String, negativePrompt: String = "", seed: UInt64 = 0, steps: Int = 25,
-                guidanceScale: Float = 7.5, guidanceCutoff: Float = 1, latePass: LatePass = .uncond,
+                guidanceScale: Float? = nil, guidanceCutoff: Float = 1, latePass: LatePass = .uncond,
                 scheduler: SchedulerKind = .pndm, width: Int = 128, height: Int = 128, model: String? = nil,
                 guidanceInterval: GuidanceInterval? = nil, adaptiveGuidanceThreshold: Float? = nil) {
         self.prompt = prompt
@@ -56,6 +58,13 @@ public struct GenerationRequest: Codable, Sendable, Equatable {
         self.model = model
         self.guidanceInterval = guidanceInterval
         self.adaptiveGuidanceThreshold = adaptiveGuidanceThreshold
+    }
+
+    /// The request with what it leaves to the model filled in from `model`.
+    public func resolved(for model: SamplingModelInfo) -> GenerationRequest {
+        var out = self
+        if out.guidanceScale == nil { out.guidanceScale = model.defaultGuidanceScale }
+        return out
     }
 
     enum CodingKeys: String, CodingKey {

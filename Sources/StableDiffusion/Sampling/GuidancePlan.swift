@@ -58,8 +58,10 @@ public struct GuidancePlan: Codable, Sendable, Equatable {
     public static func make(for request: GenerationRequest, sigmas: [Float]) throws -> GuidancePlan {
         try validate(request)
         let count = sigmas.count
-        guard request.guidanceScale > 1 else {
-            return GuidancePlan(steps: Array(repeating: .cond, count: count), guidanceScale: request.guidanceScale,
+        // Unset only when called without Sampler.prepare, which fills in the model's default.
+        let scale = request.guidanceScale ?? SamplingModelInfo.standardGuidanceScale
+        guard scale > 1 else {
+            return GuidancePlan(steps: Array(repeating: .cond, count: count), guidanceScale: scale,
                                 guidedStepLimit: 0, adaptiveThreshold: nil)
         }
         let k = guidedStepCount(cutoff: request.guidanceCutoff, steps: count)
@@ -69,7 +71,7 @@ public struct GuidancePlan: Codable, Sendable, Equatable {
             if let interval = request.guidanceInterval, !interval.contains(sigma) { return .cond }
             return .guided
         }
-        return GuidancePlan(steps: steps, guidanceScale: request.guidanceScale, guidedStepLimit: k,
+        return GuidancePlan(steps: steps, guidanceScale: scale, guidedStepLimit: k,
                             adaptiveThreshold: request.adaptiveGuidanceThreshold)
     }
 
@@ -94,7 +96,7 @@ public struct GuidancePlan: Codable, Sendable, Equatable {
     }
 
     static func validate(_ request: GenerationRequest) throws {
-        guard request.guidanceScale.isFinite else { throw SamplingError.invalidGuidanceScale(request.guidanceScale) }
+        if let w = request.guidanceScale, !w.isFinite { throw SamplingError.invalidGuidanceScale(w) }
         guard request.guidanceCutoff.isFinite, (0...1).contains(request.guidanceCutoff) else {
             throw SamplingError.invalidGuidanceCutoff(request.guidanceCutoff)
         }

@@ -78,8 +78,8 @@ public enum PromptFile {
     public static func problems(in request: GenerationRequest, count: Int = 1) -> [String] {
         var problems: [String] = []
         if request.steps < 1 || request.steps > 1000 { problems.append("steps must be 1...1000, not \(request.steps)") }
-        if !request.guidanceScale.isFinite || request.guidanceScale < 0 {
-            problems.append("guidance_scale must be a number >= 0, not \(request.guidanceScale)")
+        if let w = request.guidanceScale, !w.isFinite || w < 0 {
+            problems.append("guidance_scale must be a number >= 0, not \(w)")
         }
         if !(0...1).contains(request.guidanceCutoff) {
             problems.append("guidance_cutoff must be within [0, 1], not \(request.guidanceCutoff)")

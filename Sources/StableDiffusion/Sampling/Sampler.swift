@@ -12,7 +12,10 @@ import Compute
 public enum Sampler {
     /// A new image: `torch.randn([1, C, h, w], generator=manual_seed(seed)) * init_noise_sigma`,
     /// as diffusers' `prepare_latents`, and the guidance plan.
+    /// A request without a guidance scale gets the model's default here, so the state (and the
+    /// PNG metadata written from it) always holds the scale that was used.
     public static func prepare(_ request: GenerationRequest, model: SamplingModelInfo) throws -> ImageState {
+        let request = request.resolved(for: model)
         let factor = model.vaeScaleFactor
         guard model.latentChannels >= 1 else { throw SamplingError.invalidModelInfo("latent_channels must be at least 1, not \(model.latentChannels)") }
         guard factor >= 1 else { throw SamplingError.invalidModelInfo("vae_scale_factor must be at least 1, not \(factor)") }

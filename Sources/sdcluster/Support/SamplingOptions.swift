@@ -16,8 +16,10 @@ struct SamplingOptions: ParsableArguments {
     @Option(help: "Denoising steps.")
     var steps: Int = 25
 
-    @Option(name: .long, help: "Classifier-free guidance scale w; 1 or less runs the conditional pass alone.")
-    var guidanceScale: Float = 7.5
+    @Option(name: .long, help: ArgumentHelp(
+        "Classifier-free guidance scale w; 1 or less runs the conditional pass alone. Default: the model's recommendation (sdcluster.json in its folder; 4 for the shipped shapes model), else 7.5.",
+        valueName: "W"))
+    var guidanceScale: Float?
 
     @Option(name: .long, help: ArgumentHelp(
         "Share of steps, from the start, that run full guidance (both passes); the rest run one pass. 1 = plain CFG; 0.5 saves a quarter of the UNet work.",

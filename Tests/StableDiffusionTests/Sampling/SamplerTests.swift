@@ -45,7 +45,7 @@ final class SamplerTests: XCTestCase {
                 let t = scheduler.timesteps[i]
                 let uncond = FakeUNet.predict(x, timestep: t, slot: .uncond)
                 let eps = i < k
-                    ? try Sampler.classifierFreeGuidance(cond: FakeUNet.predict(x, timestep: t, slot: .cond), uncond: uncond, scale: r.guidanceScale)
+                    ? try Sampler.classifierFreeGuidance(cond: FakeUNet.predict(x, timestep: t, slot: .cond), uncond: uncond, scale: try XCTUnwrap(r.guidanceScale))
                     : uncond
                 sample = try scheduler.step(eps, stepIndex: i, sample: sample, state: &schedulerState, generator: &generator)
             }
@@ -208,5 +208,19 @@ final class SamplerTests: XCTestCase {
         XCTAssertEqual(pending[0].timestep, scheduler.timesteps[0])
         XCTAssertEqual(pending[0].latentInput.values, scheduler.scaleModelInput(state.currentLatents, stepIndex: 0).values)
         XCTAssertNotEqual(pending[0].latentInput.values, state.latents.values, "Euler scales its input")
+    }
+
+    func testAnUnsetGuidanceScaleTakesTheModelsDefault() throws {
+        var r = request(.euler)
+        r.guidanceScale = nil
+        XCTAssertEqual(try Sampler.prepare(r, model: Self.model).request.guidanceScale, 7.5)
+        var recommending = Self.model
+        recommending.recommendedGuidanceScale = 4
+        let state = try Sampler.prepare(r, model: recommending)
+        XCTAssertEqual(state.request.guidanceScale, 4)
+        XCTAssertEqual(state.plan.guidanceScale, 4)
+        // An explicit scale wins over the recommendation.
+        r.guidanceScale = 2
+        XCTAssertEqual(try Sampler.prepare(r, model: recommending).plan.guidanceScale, 2)
     }
 }

@@ -176,4 +176,20 @@ final class ModelLocationTests: XCTestCase {
                          to: "b/vae/config.json")
         XCTAssertNotEqual(try ModelLocation.open(a).contentHash, try ModelLocation.open(b).contentHash)
     }
+
+    func testSdclusterJSONRecommendsAGuidanceScaleAndJoinsTheContentHash() throws {
+        let c = try tinyA()
+        let plain = try makeFolder(c, root: "plain")
+        let recommending = try makeFolder(c, root: "recommending")
+        XCTAssertNil(try ModelLocation.open(plain).recommendations)
+        try folder.write(#"{"guidance_scale": 4}"#, to: "recommending/sdcluster.json")
+        let model = try ModelLocation.open(recommending)
+        XCTAssertEqual(model.recommendations?.guidanceScale, 4)
+        // Same weights, another default scale: other images, so another hash.
+        XCTAssertNotEqual(model.contentHash, try ModelLocation.open(plain).contentHash)
+        try folder.write(#"{"guidance_scale": -2}"#, to: "recommending/sdcluster.json")
+        assertWeightError(["sdcluster.json", "guidance_scale", ">= 0"]) { _ = try ModelLocation.open(recommending) }
+        try folder.write(#"{"guidance_scale": "high"}"#, to: "recommending/sdcluster.json")
+        assertWeightError(["sdcluster.json", "guidance_scale"]) { _ = try ModelLocation.open(recommending) }
+    }
 }
