@@ -50,6 +50,8 @@ def write_json(path, obj):
 def main():
     p = argparse.ArgumentParser(description=__doc__)
     p.add_argument("--out", default=os.path.join(common.REPO, "models", "shapes"))
+    p.add_argument("--guidance-scale", type=float, default=4.0,
+                   help="the guidance scale written to sdcluster.json, the model's default in sdcluster")
     args = p.parse_args()
     ck = common.load_checkpoint(os.path.join(common.STATE, "unet.pt"))
     vae_ck = common.load_checkpoint(os.path.join(common.STATE, "vae.pt"))
@@ -67,7 +69,11 @@ def main():
     write_json(os.path.join(args.out, "training.json"), {
         "unet_step": ck["step"], "vae_step": vae_ck["step"], "scaling_factor": ck["scaling_factor"],
         "weights": "EMA of UNet and text encoder", "see": "docs/default-model.md",
-        "x0_floor": ck.get("x0_floor", 0.0), "summary_weight": ck.get("summary_weight", 0.0)})
+        "x0_floor": ck.get("x0_floor", 0.0), "summary_weight": ck.get("summary_weight", 0.0),
+        "earlier_vae_steps": [{"vae_step": v, "until_unet_step": u} for v, u in ck.get("vae_history", [])]})
+    # What sdcluster uses for requests that set no guidance scale (docs/default-model.md: this
+    # small model over-guides at SD's 7.5).
+    write_json(os.path.join(args.out, "sdcluster.json"), {"guidance_scale": args.guidance_scale})
     total = sum(os.path.getsize(os.path.join(d, f)) for d, _, fs in os.walk(args.out) for f in fs)
     common.log("export", f"UNet step {ck['step']}, VAE step {vae_ck['step']} -> {args.out} ({total / 1e6:.1f} MB)")
 

@@ -140,6 +140,10 @@ def main():
     p.add_argument("--summary-weight", type=float, default=0.05,
                    help="weight of the training-only loss that reads the caption's attributes back from "
                         "the text encoder's [EOS] states (see CaptionSummaryHead); 0 turns it off")
+    p.add_argument("--adopt-vae", action="store_true",
+                   help="when the latents come from a newer VAE checkpoint than the UNet was trained on, "
+                        "keep training the UNet on them instead of starting afresh (for a VAE fine-tuned "
+                        "from the old one, whose latent space moved little)")
     args = p.parse_args()
     common.setup_threads()
     torch.manual_seed(0)
@@ -166,7 +170,12 @@ def main():
     path = os.path.join(common.STATE, "unet.pt")
     step = 0
     ck = common.load_checkpoint(path)
-    if ck and ck["vae_step"] != lat["vae_step"]:
+    if ck and ck["vae_step"] != lat["vae_step"] and args.adopt_vae:
+        common.log("unet", f"latents come from VAE step {lat['vae_step']}, checkpoint from {ck['vae_step']}: "
+                   f"--adopt-vae, continuing on the new latents")
+        # (VAE step, UNet step) pairs: which VAE each stretch of UNet training saw.
+        ck["vae_history"] = ck.get("vae_history", []) + [(ck["vae_step"], ck["step"])]
+    elif ck and ck["vae_step"] != lat["vae_step"]:
         # Another VAE means another latent space: keep the old run aside and start afresh.
         old = os.path.join(common.STATE, f"unet_vae{ck['vae_step']}_step{ck['step']}.pt")
         os.replace(path, old)
@@ -180,6 +189,7 @@ def main():
         if "summary" in ck:
             summary.load_state_dict(ck["summary"]); summary_opt.load_state_dict(ck["summary_opt"])
         common.log("unet", f"resumed at step {step}")
+    vae_history = ck.get("vae_history", []) if ck else []
     n_u = sum(p.numel() for p in unet.parameters()) / 1e6
     n_t = sum(p.numel() for p in text.parameters()) / 1e6
     common.log("unet", f"UNet {n_u:.2f}M + text encoder {n_t:.2f}M parameters, {len(ids)} captions, "
@@ -229,7 +239,7 @@ def main():
                                           "scaling_factor": scale, "vae_step": lat["vae_step"],
                                           "x0_floor": args.x0_floor, "summary": summary.state_dict(),
                                           "summary_opt": summary_opt.state_dict(),
-                                          "summary_weight": args.summary_weight})
+                                          "summary_weight": args.summary_weight, "vae_history": vae_history})
             last_save = time.time()
         if step % args.sample_every == 0 or done:
             ema_unet.eval(); ema_text.eval()
