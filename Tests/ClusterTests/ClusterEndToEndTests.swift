@@ -138,4 +138,41 @@ final class ClusterEndToEndTests: XCTestCase {
     private func modificationDate(_ path: String) throws -> Date {
         try XCTUnwrap(FileManager.default.attributesOfItem(atPath: path)[.modificationDate] as? Date)
     }
+
+    /// A request without a guidance scale gets the recommendation of the worker's model folder
+    /// (`sdcluster.json`), resolved by the coordinator, recorded in the manifest, and the pixels
+    /// are those of that scale given explicitly.
+    func testAnUnsetGuidanceScaleGetsTheModelFoldersRecommendation() throws {
+        let cluster = try LocalCluster(self)
+        let model = cluster.folder.appendingPathComponent("recommending/tiny-sd").path
+        try FileManager.default.createDirectory(atPath: model, withIntermediateDirectories: true)
+        for part in ["model_index.json", "scheduler", "text_encoder", "tokenizer", "unet", "vae"] {
+            try FileManager.default.createSymbolicLink(atPath: model + "/" + part,
+                                                       withDestinationPath: LocalCluster.tinyModel + "/" + part)
+        }
+        try Data(#"{"guidance_scale": 3}"#.utf8).write(to: URL(fileURLWithPath: model + "/sdcluster.json"))
+        try cluster.startCoordinator()
+        try cluster.startWorker("w1", ["--model", model, "--threads", "1"])
+        try cluster.waitForWorkers(1)
+        let unset = GenerationRequest(prompt: "a red circle", seed: 5, steps: 4, width: 32, height: 32, model: "tiny-sd")
+        var explicit = unset
+        explicit.guidanceScale = 7.5
+        let client = try cluster.client()
+        let accepted = try client.submit(SubmitBatch(clientBatchName: "defaults", submissionId: UUID().uuidString,
+                                                     requests: [unset, explicit]))
+        let out = cluster.folder.appendingPathComponent("received").path
+        let outcome = try BatchWaiter(client: client, batchId: accepted.batchId, outputDirectory: out).run()
+        XCTAssertEqual(outcome.counts.done, 2)
+        let scales = try String(contentsOfFile: out + "/manifest.jsonl", encoding: .utf8).split(separator: "\n")
+            .map { try XCTUnwrap(JSONSerialization.jsonObject(with: Data($0.utf8)) as? [String: Any]) }
+            .reduce(into: [Int: Float]()) { $0[$1["index"] as? Int ?? -1] = ($1["guidance_scale"] as? NSNumber)?.floatValue }
+        XCTAssertEqual(scales, [0: 3, 1: 7.5])
+        var asRecommended = unset
+        asRecommended.guidanceScale = 3
+        let names = try FileManager.default.contentsOfDirectory(atPath: out).filter { $0.hasSuffix(".png") }.sorted()
+        XCTAssertEqual(names.count, 2)
+        let first = try PNG.read(from: out + "/" + names[0])
+        XCTAssertTrue(first.pixels == (try LocalReference.pixels(asRecommended)).rgb, "unset scale drew other pixels than scale 3")
+        XCTAssertFalse(first.pixels == (try LocalReference.pixels(explicit)).rgb, "scale 3 and 7.5 drew the same pixels")
+    }
 }
