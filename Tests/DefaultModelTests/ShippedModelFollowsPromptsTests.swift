@@ -6,11 +6,12 @@ import XCTest
 /// The shipped model draws what its prompts say, by the shapes-world judge: a broken engine,
 /// sampler, text path or model export fails here.
 ///
-/// 16 seeded captions stating colour, shape and background, generated with the defaults. Here the
-/// judge agrees on 13 colours, 12 shapes and 14 backgrounds (docs/default-model.md has the
-/// 200-caption report). The bars (9, 8, 10) leave room for other CPUs' kernels and are far
-/// above chance (2 colours, 2 backgrounds, 3 shapes expected; by chance alone 8 or more shapes
-/// of 16 has a probability of 0.7%, 9 or more colours 0.004%).
+/// 16 seeded captions stating colour, shape and background, generated with the defaults (the
+/// model's guidance scale 3). Here the judge agrees on 16 colours, 14 shapes and 16 backgrounds
+/// (docs/default-model.md has the 200-caption report). The bars (12, 10, 12) leave room for
+/// other CPUs' kernels and are far above chance (2 colours, 2 backgrounds, 3 shapes expected;
+/// by chance alone even 8 or more shapes of 16 has a probability of 0.7%, 9 or more colours
+/// 0.004%).
 final class ShippedModelFollowsPromptsTests: XCTestCase {
     func testJudgeAgreesWithColoursAndShapes() throws {
         let judge = Judge()
@@ -22,8 +23,8 @@ final class ShippedModelFollowsPromptsTests: XCTestCase {
             let judged = judge.judge(RGBImage(width: image.width, height: image.height, pixels: image.rgb))
             for (attribute, ok) in Judge.agreement(judged, Caption.parse(prompt)) where ok { agreed[attribute, default: 0] += 1 }
         }
-        XCTAssertGreaterThanOrEqual(agreed[.color, default: 0], 9, "object colour right in \(agreed[.color, default: 0]) of 16 images")
-        XCTAssertGreaterThanOrEqual(agreed[.shape, default: 0], 8, "shape right in \(agreed[.shape, default: 0]) of 16 images")
-        XCTAssertGreaterThanOrEqual(agreed[.background, default: 0], 10, "background right in \(agreed[.background, default: 0]) of 16 images")
+        XCTAssertGreaterThanOrEqual(agreed[.color, default: 0], 12, "object colour right in \(agreed[.color, default: 0]) of 16 images")
+        XCTAssertGreaterThanOrEqual(agreed[.shape, default: 0], 10, "shape right in \(agreed[.shape, default: 0]) of 16 images")
+        XCTAssertGreaterThanOrEqual(agreed[.background, default: 0], 12, "background right in \(agreed[.background, default: 0]) of 16 images")
     }
 }
