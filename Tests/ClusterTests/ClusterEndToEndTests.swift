@@ -140,9 +140,10 @@ final class ClusterEndToEndTests: XCTestCase {
     }
 
     /// A request without a guidance scale gets the recommendation of the worker's model folder
-    /// (`sdcluster.json`), resolved by the coordinator, recorded in the manifest, and the pixels
-    /// are those of that scale given explicitly.
-    func testAnUnsetGuidanceScaleGetsTheModelFoldersRecommendation() throws {
+    /// (`sdcluster.json`), and one without a size the model's native size (tiny-sd: sample_size 8
+    /// x VAE factor 4 = 32); both are recorded in the manifest, and the pixels are those of the
+    /// values given explicitly.
+    func testAnUnsetGuidanceScaleAndSizeGetTheModelsDefaults() throws {
         let cluster = try LocalCluster(self)
         let model = cluster.folder.appendingPathComponent("recommending/tiny-sd").path
         try FileManager.default.createDirectory(atPath: model, withIntermediateDirectories: true)
@@ -154,24 +155,31 @@ final class ClusterEndToEndTests: XCTestCase {
         try cluster.startCoordinator()
         try cluster.startWorker("w1", ["--model", model, "--threads", "1"])
         try cluster.waitForWorkers(1)
-        let unset = GenerationRequest(prompt: "a red circle", seed: 5, steps: 4, width: 32, height: 32, model: "tiny-sd")
+        let unset = GenerationRequest(prompt: "a red circle", seed: 5, steps: 4, model: "tiny-sd")
         var explicit = unset
         explicit.guidanceScale = 7.5
+        explicit.width = 24
+        explicit.height = 16
         let client = try cluster.client()
         let accepted = try client.submit(SubmitBatch(clientBatchName: "defaults", submissionId: UUID().uuidString,
                                                      requests: [unset, explicit]))
         let out = cluster.folder.appendingPathComponent("received").path
         let outcome = try BatchWaiter(client: client, batchId: accepted.batchId, outputDirectory: out).run()
         XCTAssertEqual(outcome.counts.done, 2)
-        let scales = try String(contentsOfFile: out + "/manifest.jsonl", encoding: .utf8).split(separator: "\n")
+        let lines = try String(contentsOfFile: out + "/manifest.jsonl", encoding: .utf8).split(separator: "\n")
             .map { try XCTUnwrap(JSONSerialization.jsonObject(with: Data($0.utf8)) as? [String: Any]) }
-            .reduce(into: [Int: Float]()) { $0[$1["index"] as? Int ?? -1] = ($1["guidance_scale"] as? NSNumber)?.floatValue }
+        let scales = lines.reduce(into: [Int: Float]()) { $0[$1["index"] as? Int ?? -1] = ($1["guidance_scale"] as? NSNumber)?.floatValue }
         XCTAssertEqual(scales, [0: 3, 1: 7.5])
+        let sizes = lines.reduce(into: [Int: [Int]]()) { $0[$1["index"] as? Int ?? -1] = [$1["width"] as? Int ?? 0, $1["height"] as? Int ?? 0] }
+        XCTAssertEqual(sizes, [0: [32, 32], 1: [24, 16]])
         var asRecommended = unset
         asRecommended.guidanceScale = 3
+        asRecommended.width = 32
+        asRecommended.height = 32
         let names = try FileManager.default.contentsOfDirectory(atPath: out).filter { $0.hasSuffix(".png") }.sorted()
         XCTAssertEqual(names.count, 2)
         let first = try PNG.read(from: out + "/" + names[0])
+        XCTAssertEqual([first.width, first.height], [32, 32])
         XCTAssertTrue(first.pixels == (try LocalReference.pixels(asRecommended)).rgb, "unset scale drew other pixels than scale 3")
         XCTAssertFalse(first.pixels == (try LocalReference.pixels(explicit)).rgb, "scale 3 and 7.5 drew the same pixels")
     }

@@ -69,10 +69,14 @@ extension Coordinator {
                              inReplyTo: MessageType.submit.rawValue)
         }
         request.model = name
+        // The size is fixed here (the model's native one when not given): stored jobs and the
+        // decoded-image check need it before any worker samples.
+        request.width = request.width ?? known.info.defaultWidth
+        request.height = request.height ?? known.info.defaultHeight
         var problems = PromptFile.problems(in: request)
         let factor = known.info.vaeScaleFactor
-        if request.width % factor != 0 || request.height % factor != 0 {
-            problems.append("width and height must be multiples of \(factor), not \(request.width)x\(request.height)")
+        if let width = request.width, let height = request.height, width % factor != 0 || height % factor != 0 {
+            problems.append("width and height must be multiples of \(factor), not \(width)x\(height)")
         }
         guard problems.isEmpty else {
             throw ErrorReply(code: .invalidRequest, message: "request \(index): " + problems.joined(separator: "; "),

@@ -11,8 +11,8 @@ extension Coordinator {
         let rgb = StableDiffusionPipeline.rgbBytes(image)
         let fileName = ImageWriter.fileName(index: job.key.index, seed: job.request.seed)
         do {
-            // The state's request: it holds what the model filled in (the guidance scale).
-            try writer.writePNG(rgb: rgb, request: state.request, unetEvaluations: state.evaluationsUsed,
+            // The state's request: it holds what the model filled in (guidance scale, size).
+            try writer.writePNG(rgb: rgb, width: image.shape[3], height: image.shape[2], request: state.request, unetEvaluations: state.evaluationsUsed,
                                 batchId: job.key.batchId, fileName: fileName)
             let line = try ImageWriter.manifestLine(key: job.key, request: state.request, fileName: fileName,
                                                     unetEvaluations: state.evaluationsUsed,

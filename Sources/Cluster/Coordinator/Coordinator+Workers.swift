@@ -171,8 +171,8 @@ extension Coordinator {
               case .vae(let key) = record.work, let job = jobs[key], job.phase == .decoding(taskId: record.id) else { return }
         job.noteWorker(worker.name)
         let shape = result.image.tensor.shape
-        guard shape == [1, 3, job.request.height, job.request.width] else {
-            return taskFailed(record, worker: worker, message: "decoded image is \(shape), expected [1, 3, \(job.request.height), \(job.request.width)]")
+        guard let expected = job.state?.imageShape, shape == expected else {
+            return taskFailed(record, worker: worker, message: "decoded image is \(shape), expected \(job.state?.imageShape ?? [])")
         }
         finish(job, image: result.image.tensor)
     }

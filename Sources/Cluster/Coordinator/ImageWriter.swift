@@ -17,11 +17,12 @@ struct ImageWriter {
     }
 
     /// Writes the PNG atomically (a temporary file renamed into place).
-    func writePNG(rgb: [UInt8], request: GenerationRequest, unetEvaluations: Int, batchId: String, fileName: String) throws {
+    func writePNG(rgb: [UInt8], width: Int, height: Int, request: GenerationRequest, unetEvaluations: Int,
+                  batchId: String, fileName: String) throws {
         let dir = batchDirectory(batchId)
         try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
         let parameters = GenerationParameters(request: request, unetEvaluations: unetEvaluations)
-        let bytes = try PNG.encode(RGBImage(width: request.width, height: request.height, pixels: rgb),
+        let bytes = try PNG.encode(RGBImage(width: width, height: height, pixels: rgb),
                                    text: [("parameters", parameters.text)])
         let path = (dir as NSString).appendingPathComponent(fileName)
         let temporary = path + ".partial"

@@ -15,7 +15,9 @@ public final class SimulatedEngine: WorkerEngine {
 
     public init(unetSeconds: Double) {
         self.unetSeconds = unetSeconds
-        let info = SamplingModelInfo(latentChannels: 4, vaeScaleFactor: 8, schedulerConfig: .stableDiffusion15)
+        // 128 px by default (the shipped model's size), so measurements stay comparable between runs.
+        let info = SamplingModelInfo(latentChannels: 4, vaeScaleFactor: 8, schedulerConfig: .stableDiffusion15,
+                                     nativeWidth: 128, nativeHeight: 128)
         models = [HostedModel(name: Self.modelName, contentHash: "simulated-v1", info: info)]
     }
 

@@ -60,8 +60,9 @@ public struct GenerationParameters: Sendable, Equatable {
         if let w = request.guidanceScale { fields.append(Field(key: "CFG scale", value: Self.number(w))) }
         fields += [
             Field(key: "Seed", value: String(request.seed)),
-            Field(key: "Size", value: "\(request.width)x\(request.height)"),
         ]
+        // Always set in written images (the sampler fills in the model's size).
+        if let width = request.width, let height = request.height { fields.append(Field(key: "Size", value: "\(width)x\(height)")) }
         if let model = request.model { fields.append(Field(key: "Model", value: model)) }
         fields.append(Field(key: "Guidance cutoff", value: Self.number(request.guidanceCutoff)))
         fields.append(Field(key: "Late pass", value: request.latePass.rawValue))

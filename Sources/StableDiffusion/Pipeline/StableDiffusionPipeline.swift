@@ -44,9 +44,12 @@ public final class StableDiffusionPipeline {
         for store in [location.unet.weights, location.textEncoder.weights, location.vae.weights] { try store.checkAllUsed() }
         let schedulerConfig = try location.schedulerConfigData.map { try JSONDecoder().decode(SchedulerConfig.self, from: $0) }
             ?? SchedulerConfig.stableDiffusion15
-        modelInfo = SamplingModelInfo(latentChannels: unet.inChannels, vaeScaleFactor: vae.shape.downscaleFactor,
+        let factor = vae.shape.downscaleFactor
+        let native = location.unet.config.nativeImageSize(vaeScaleFactor: factor)
+        modelInfo = SamplingModelInfo(latentChannels: unet.inChannels, vaeScaleFactor: factor,
                                       schedulerConfig: schedulerConfig,
-                                      recommendedGuidanceScale: location.recommendations?.guidanceScale)
+                                      recommendedGuidanceScale: location.recommendations?.guidanceScale,
+                                      nativeWidth: native?.width, nativeHeight: native?.height)
     }
 
     /// The text embedding `[1, 77, D]` of a prompt, cached (the empty prompt recurs in every image).
@@ -73,7 +76,7 @@ public final class StableDiffusionPipeline {
         let final = try Sampler.run(state, textEmbeddings: embeddings, evaluator: LocalUNetEvaluator(unet: unet), progress: progress)
         guard let latents = final.finalLatents else { throw PipelineError.unfinished }
         let pixels = decode(latents)
-        return GeneratedImage(request: state.request, width: request.width, height: request.height, rgb: pixels,
+        return GeneratedImage(request: state.request, width: state.imageShape[3], height: state.imageShape[2], rgb: pixels,
                               unetEvaluations: final.evaluationsUsed,
                               fullGuidanceEvaluations: state.plan.plainGuidanceEvaluations, truncatedTokens: truncated)
     }

@@ -30,8 +30,10 @@ public struct GenerationRequest: Codable, Sendable, Equatable {
     public var guidanceCutoff: Float
     public var latePass: LatePass
     public var scheduler: SchedulerKind
-    public var width: Int
-    public var height: Int
+    /// Image size in pixels; nil: the model's native size (`SamplingModelInfo.defaultWidth`,
+    /// 512 for SD v1). `Sampler.prepare` fills them in.
+    public var width: Int?
+    public var height: Int?
     /// Optional model name for routing in a cluster; nil = the default model.
     public var model: String?
     /// Optional guidance interval (Kynkaanniemi et al.): CFG only while sigma lies in
@@ -43,7 +45,7 @@ public struct GenerationRequest: Codable, Sendable, Equatable {
 
     public init(prompt: String, negativePrompt: String = "", seed: UInt64 = 0, steps: Int = 25,
                 guidanceScale: Float? = nil, guidanceCutoff: Float = 1, latePass: LatePass = .uncond,
-                scheduler: SchedulerKind = .pndm, width: Int = 128, height: Int = 128, model: String? = nil,
+                scheduler: SchedulerKind = .pndm, width: Int? = nil, height: Int? = nil, model: String? = nil,
                 guidanceInterval: GuidanceInterval? = nil, adaptiveGuidanceThreshold: Float? = nil) {
         self.prompt = prompt
         self.negativePrompt = negativePrompt
@@ -64,6 +66,8 @@ public struct GenerationRequest: Codable, Sendable, Equatable {
     public func resolved(for model: SamplingModelInfo) -> GenerationRequest {
         var out = self
         if out.guidanceScale == nil { out.guidanceScale = model.defaultGuidanceScale }
+        if out.width == nil { out.width = model.defaultWidth }
+        if out.height == nil { out.height = model.defaultHeight }
         return out
     }
 

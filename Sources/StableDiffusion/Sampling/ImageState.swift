@@ -32,6 +32,8 @@ public struct ImageState: Codable, Sendable, Equatable {
     public internal(set) var evaluationsUsed: Int
 
     public var stepCount: Int { plan.steps.count }
+    /// The decoded image's shape, `[1, 3, height, width]`.
+    public var imageShape: [Int] { [1, 3] + latentShape.suffix(2).map { $0 * model.vaeScaleFactor } }
     public var isFinished: Bool { stepIndex >= stepCount }
 
     /// The current latents as NCHW `[1, C, h, w]`.

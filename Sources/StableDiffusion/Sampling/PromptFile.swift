@@ -84,7 +84,8 @@ public enum PromptFile {
         if !(0...1).contains(request.guidanceCutoff) {
             problems.append("guidance_cutoff must be within [0, 1], not \(request.guidanceCutoff)")
         }
-        for (name, value) in [("width", request.width), ("height", request.height)] where value < 8 || value % 8 != 0 {
+        for (name, value) in [("width", request.width), ("height", request.height)] {
+            guard let value, value < 8 || value % 8 != 0 else { continue }
             problems.append("\(name) must be a positive multiple of 8, not \(value)")
         }
         if count < 1 || count > maximumCount { problems.append("count must be 1...\(maximumCount), not \(count)") }

@@ -12,20 +12,21 @@ import Compute
 public enum Sampler {
     /// A new image: `torch.randn([1, C, h, w], generator=manual_seed(seed)) * init_noise_sigma`,
     /// as diffusers' `prepare_latents`, and the guidance plan.
-    /// A request without a guidance scale gets the model's default here, so the state (and the
-    /// PNG metadata written from it) always holds the scale that was used.
+    /// A request without a guidance scale or size gets the model's defaults here, so the state (and
+    /// the PNG metadata written from it) always holds the values that were used.
     public static func prepare(_ request: GenerationRequest, model: SamplingModelInfo) throws -> ImageState {
         let request = request.resolved(for: model)
         let factor = model.vaeScaleFactor
         guard model.latentChannels >= 1 else { throw SamplingError.invalidModelInfo("latent_channels must be at least 1, not \(model.latentChannels)") }
         guard factor >= 1 else { throw SamplingError.invalidModelInfo("vae_scale_factor must be at least 1, not \(factor)") }
-        guard request.width > 0, request.height > 0, request.width % factor == 0, request.height % factor == 0 else {
-            throw SamplingError.invalidSize(width: request.width, height: request.height, factor: factor)
+        let width = request.width ?? model.defaultWidth, height = request.height ?? model.defaultHeight
+        guard width > 0, height > 0, width % factor == 0, height % factor == 0 else {
+            throw SamplingError.invalidSize(width: width, height: height, factor: factor)
         }
         guard request.steps >= 1 else { throw SamplingError.invalidSteps(request.steps) }
         let scheduler = try makeScheduler(request, model)
         let plan = try GuidancePlan.make(for: request, sigmas: (0..<scheduler.stepCount).map { scheduler.sigma(atStep: $0) })
-        let shape = [1, model.latentChannels, request.height / factor, request.width / factor]
+        let shape = [1, model.latentChannels, height / factor, width / factor]
         var generator = TorchGenerator(seed: request.seed)
         let sigma = scheduler.initNoiseSigma
         let latents = generator.randn(count: shape.reduce(1, *)).map { $0 * sigma }

@@ -32,11 +32,13 @@ struct SamplingOptions: ParsableArguments {
     @Option(help: "ddim | pndm | euler | euler-a | dpmpp-2m | dpmpp-2m-karras.")
     var scheduler: SchedulerKind = .pndm
 
-    @Option(help: "Image width in pixels (a multiple of the model's VAE factor, 8 for SD).")
-    var width: Int = 128
+    @Option(help: ArgumentHelp(
+        "Image width in pixels, a multiple of the model's VAE factor (8 for SD). Default: the size the model was trained at (its UNet's sample_size x the VAE factor: 128 for the shipped shapes model, 512 for SD v1).",
+        valueName: "PIXELS"))
+    var width: Int?
 
-    @Option(help: "Image height in pixels.")
-    var height: Int = 128
+    @Option(help: ArgumentHelp("Image height in pixels. Default: as --width.", valueName: "PIXELS"))
+    var height: Int?
 
     /// The request that options alone describe, for `prompt`.
     func request(prompt: String) -> GenerationRequest {

@@ -34,6 +34,17 @@ final class EndToEndParityTests: XCTestCase {
                           width: c.width, height: c.height)
     }
 
+    /// diffusers' pipelines default to `unet.sample_size x vae_scale_factor`: 8 x 4 for tiny-sd.
+    func testARequestWithoutASizeGetsTheModelsNativeSize() throws {
+        XCTAssertEqual([Self.pipeline.modelInfo.defaultWidth, Self.pipeline.modelInfo.defaultHeight], [32, 32])
+        var r = GenerationRequest(prompt: "a red circle", seed: 3, steps: 2, guidanceScale: 2)
+        let unset = try Self.pipeline.generate(r)
+        XCTAssertEqual([unset.width, unset.height, unset.request.width, unset.request.height], [32, 32, 32, 32])
+        r.width = 32
+        r.height = 32
+        XCTAssertEqual(try Self.pipeline.generate(r).rgb, unset.rgb)
+    }
+
     func testEveryCaseMatchesDiffusersWithinTwoLevelsAndUsesTheSameUNetEvaluations() throws {
         let all = try cases()
         XCTAssertEqual(all.count, 10)

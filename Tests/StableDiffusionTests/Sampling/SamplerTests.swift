@@ -223,4 +223,23 @@ final class SamplerTests: XCTestCase {
         r.guidanceScale = 2
         XCTAssertEqual(try Sampler.prepare(r, model: recommending).plan.guidanceScale, 2)
     }
+
+    func testAnUnsetSizeTakesTheModelsNativeSizeElse512() throws {
+        var r = request(.euler)
+        r.width = nil
+        r.height = nil
+        let standard = try Sampler.prepare(r, model: Self.model)
+        XCTAssertEqual(standard.latentShape, [1, 4, 64, 64])
+        XCTAssertEqual([standard.request.width, standard.request.height], [512, 512])
+        var small = Self.model
+        small.nativeWidth = 128
+        small.nativeHeight = 96
+        let state = try Sampler.prepare(r, model: small)
+        XCTAssertEqual(state.latentShape, [1, 4, 12, 16])
+        XCTAssertEqual(state.imageShape, [1, 3, 96, 128])
+        XCTAssertEqual([state.request.width, state.request.height], [128, 96], "the state records the size used")
+        // An explicit size wins; one side can be given alone.
+        r.width = 64
+        XCTAssertEqual(try Sampler.prepare(r, model: small).latentShape, [1, 4, 12, 8])
+    }
 }

@@ -52,6 +52,18 @@ final class ModelConfigTests: XCTestCase {
         XCTAssertEqual(CLIPTextConfig.stableDiffusion15.hiddenAct, "quick_gelu")
     }
 
+    /// The size `generate` uses when none is given: sample_size x the VAE factor, as diffusers.
+    func testTheNativeImageSizeIsTheSampleSizeTimesTheVAEFactor() throws {
+        let sd15 = try XCTUnwrap(UNetConfig.stableDiffusion15.nativeImageSize(vaeScaleFactor: 8))
+        XCTAssertEqual([sd15.width, sd15.height], [512, 512])
+        var config = UNetConfig.stableDiffusion15
+        config.sampleSize = .many([96, 64])
+        let wide = try XCTUnwrap(config.nativeImageSize(vaeScaleFactor: 8))
+        XCTAssertEqual([wide.width, wide.height], [512, 768], "[height, width], as diffusers reads it")
+        config.sampleSize = nil
+        XCTAssertNil(config.nativeImageSize(vaeScaleFactor: 8))
+    }
+
     /// The fixture holds the full configs that diffusers / transformers themselves produced for
     /// SD v1.5-shaped models, so every default the records fill in is checked against theirs.
     func testFullConfigsWrittenByDiffusersDecodeToTheSameRecords() throws {

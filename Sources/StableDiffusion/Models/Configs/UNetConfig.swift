@@ -119,6 +119,14 @@ public struct UNetConfig: ModelConfig, Equatable {
 }
 
 extension UNetConfig {
+    /// The image size the UNet was trained at, as diffusers' pipelines default to it:
+    /// `sample_size` (one side, or `[height, width]`) x the VAE factor; nil without a sample_size.
+    public func nativeImageSize(vaeScaleFactor: Int) -> (width: Int, height: Int)? {
+        guard let sampleSize else { return nil }
+        let height = sampleSize.value(at: 0), width = sampleSize.listCount == nil ? height : sampleSize.value(at: 1)
+        return (width * vaeScaleFactor, height * vaeScaleFactor)
+    }
+
     /// diffusers' defaults for every key: the config of `UNet2DConditionModel()`.
     public static let diffusersDefaults: UNetConfig = try! JSONDecoder().decode(UNetConfig.self, from: Data("{}".utf8))
 
