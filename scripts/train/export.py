@@ -50,7 +50,7 @@ def write_json(path, obj):
 def main():
     p = argparse.ArgumentParser(description=__doc__)
     p.add_argument("--out", default=os.path.join(common.REPO, "models", "shapes"))
-    p.add_argument("--guidance-scale", type=float, default=3.0,
+    p.add_argument("--guidance-scale", type=float, default=2.5,
                    help="the guidance scale written to sdcluster.json, the model's default in sdcluster")
     args = p.parse_args()
     ck = common.load_checkpoint(os.path.join(common.STATE, "unet.pt"))

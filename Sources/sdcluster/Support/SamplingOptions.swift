@@ -17,7 +17,7 @@ struct SamplingOptions: ParsableArguments {
     var steps: Int = 25
 
     @Option(name: .long, help: ArgumentHelp(
-        "Classifier-free guidance scale w; 1 or less runs the conditional pass alone. Default: the model's recommendation (sdcluster.json in its folder; 3 for the shipped shapes model), else 7.5.",
+        "Classifier-free guidance scale w; 1 or less runs the conditional pass alone. Default: the model's recommendation (sdcluster.json in its folder; 2.5 for the shipped shapes model), else 7.5.",
         valueName: "W"))
     var guidanceScale: Float?
 

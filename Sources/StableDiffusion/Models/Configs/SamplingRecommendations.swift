@@ -3,9 +3,9 @@ import Foundation
 /// `sdcluster.json` in a model folder: sampling settings the model's authors recommend, used
 /// where a request leaves them unset. Stable Diffusion folders have no such file and get the
 /// usual defaults (guidance scale 7.5); the shipped shapes model, small and trained briefly,
-/// over-guides at 7.5 and recommends 3 (docs/default-model.md has the measurements).
+/// over-guides at 7.5 and recommends 2.5 (docs/default-model.md has the measurements).
 ///
-///     {"guidance_scale": 3.0}
+///     {"guidance_scale": 2.5}
 public struct SamplingRecommendations: ModelConfig, Equatable {
     /// Classifier-free guidance scale for requests that give none.
     public var guidanceScale: Float?
