@@ -22,5 +22,5 @@ fi
 # them in stages (VAE texture terms from step 9194, the UNet continued across that VAE change).
 "$python" "$here/train_vae.py" --steps "${VAE_STEPS:-14500}"
 "$python" "$here/encode_latents.py" --count "${LATENT_COUNT:-0}"
-"$python" "$here/train_unet.py" --steps "${UNET_STEPS:-13800}" --batch 32 --ema 0.995 --sample-every 500
+"$python" "$here/train_unet.py" --steps "${UNET_STEPS:-18000}" --batch 32 --ema 0.995 --sample-every 500
 "$python" "$here/export.py" --out "$repo/models/shapes"
