@@ -3,9 +3,17 @@
 // Module layering (no upward arrows): C shims -> Compute -> StableDiffusion -> Cluster -> sdcluster.
 import PackageDescription
 
+// oneDNN 3.2, unpacked by scripts/install-deps.sh into .deps/onednn of this checkout (Debian 12
+// ships only 2.6): its headers for every module that sees CDNNL, and an rpath so the binary
+// and the test bundles find the library wherever they are run from.
+let oneDNN = Context.packageDirectory + "/.deps/onednn"
+let oneDNNHeaders: [SwiftSetting] = [.unsafeFlags(["-Xcc", "-I\(oneDNN)/include"])]
+let oneDNNLibrary: [LinkerSetting] = [.unsafeFlags(["-L\(oneDNN)/lib", "-Xlinker", "-l:libdnnl.so.3",
+                                                    "-Xlinker", "-rpath", "-Xlinker", "\(oneDNN)/lib"])]
+
 // The engine's own loops (norms, element-wise ops, schedulers) are optimised in debug builds
 // too: unoptimised Swift is ~50x slower there, which would make the parity tests crawl.
-let optimize: [SwiftSetting] = [
+let optimize: [SwiftSetting] = oneDNNHeaders + [
     .unsafeFlags(["-O"], .when(configuration: .debug)),
     .unsafeFlags(["-Ounchecked", "-wmo"], .when(configuration: .release)),
 ]
@@ -20,8 +28,8 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
     ],
     targets: [
-        // System libraries, from Debian packages (module maps only).
-        .systemLibrary(name: "CDNNL", providers: [.apt(["libdnnl-dev"])]),
+        // System libraries, from Debian packages (module maps only); oneDNN from .deps/onednn.
+        .systemLibrary(name: "CDNNL"),
         .systemLibrary(name: "CZeroMQ", pkgConfig: "libzmq", providers: [.apt(["libzmq3-dev"])]),
         .systemLibrary(name: "CPNG", pkgConfig: "libpng", providers: [.apt(["libpng-dev"])]),
         .systemLibrary(name: "CSQLite", providers: [.apt(["libsqlite3-dev"])]),
@@ -29,7 +37,7 @@ let package = Package(
         // Hand-written C kernels (softmax), optimised in debug builds too.
         .target(name: "CKernels", cSettings: [.unsafeFlags(["-O2"])]),
         // Tensors and oneDNN-backed operations.
-        .target(name: "Compute", dependencies: ["CDNNL", "CKernels"], swiftSettings: optimize),
+        .target(name: "Compute", dependencies: ["CDNNL", "CKernels"], swiftSettings: optimize, linkerSettings: oneDNNLibrary),
         // Models, tokenizer, schedulers, guidance plans, the sampling state machine, the local pipeline.
         .target(name: "StableDiffusion", dependencies: ["Compute"], swiftSettings: optimize),
         // PNG encode/decode with text chunks.
@@ -47,14 +55,14 @@ let package = Package(
             ],
             swiftSettings: optimize),
 
-        .testTarget(name: "ComputeTests", dependencies: ["Compute"]),
+        .testTarget(name: "ComputeTests", dependencies: ["Compute"], swiftSettings: oneDNNHeaders),
         .testTarget(name: "StableDiffusionTests", dependencies: ["StableDiffusion", "Compute", "ImageIO"],
-                    exclude: ["Fixtures", "Weights/Fixtures"]),
+                    exclude: ["Fixtures", "Weights/Fixtures"], swiftSettings: oneDNNHeaders),
         .testTarget(name: "ImageIOTests", dependencies: ["ImageIO"]),
         .testTarget(name: "ShapesWorldTests", dependencies: ["ShapesWorld", "ImageIO"]),
-        .testTarget(name: "ClusterTests", dependencies: ["Cluster", "StableDiffusion"]),
+        .testTarget(name: "ClusterTests", dependencies: ["Cluster", "StableDiffusion"], swiftSettings: oneDNNHeaders),
         // The shipped default model (models/shapes): prompt adherence and bf16 fidelity.
-        .testTarget(name: "DefaultModelTests", dependencies: ["StableDiffusion", "ShapesWorld", "ImageIO", "Compute"]),
+        .testTarget(name: "DefaultModelTests", dependencies: ["StableDiffusion", "ShapesWorld", "ImageIO", "Compute"], swiftSettings: oneDNNHeaders),
     ],
     // Swift 5 language mode: the engine shares raw buffers across its own worker threads on purpose.
     swiftLanguageModes: [.v5]

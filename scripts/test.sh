@@ -1,6 +1,9 @@
 #!/usr/bin/env bash
 # The test command: installs what is missing, builds, and runs every test (unit, diffusers
-# parity, pipeline, cluster on loopback). Usage: scripts/test.sh [extra `swift test` options]
+# parity, pipeline, cluster on loopback), then runs the engine's determinism, parity and
+# cluster-vs-generate tests again with oneDNN capped at AVX2 (and so the C kernels on their
+# portable code): the paths an AVX2-only CPU takes, checked on a better CPU too.
+# Usage: scripts/test.sh [extra `swift test` options for the first run]
 set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/install-deps.sh
@@ -8,3 +11,14 @@ scripts/install-deps.sh
 export OMP_WAIT_POLICY=${OMP_WAIT_POLICY:-passive}
 swift build --build-tests
 swift test --skip-build "$@"
+
+# The lower ISA path. Skipped only where the CPU is AVX2-class already (the first run was it).
+best=$(.build/debug/sdcluster info | sed -n 's/^engine: oneDNN [^ ]* \([^ ]*\) .*/\1/p')
+case "$best" in
+  avx512*)
+    echo "== again with ONEDNN_MAX_CPU_ISA=AVX2 (this CPU's best: $best)" >&2
+    ONEDNN_MAX_CPU_ISA=AVX2 swift test --skip-build --filter \
+      'ComputeTests|StableDiffusionTests\.(DiffusersParityTests|EndToEndParityTests|PipelineParityTests|PipelineBatchingTests|ThreadInvarianceTests|BFloat16ModelTests)|ClusterTests\.ClusterEndToEndTests|DefaultModelTests\.BFloat16FidelityTests'
+    ;;
+  *) echo "== this CPU's best ISA is $best: the run above took the AVX2-class paths" >&2 ;;
+esac

@@ -99,12 +99,19 @@ AVX512 static void softmax_rows_avx512(float *scores, int64_t rows, int64_t leng
     }
 }
 
+// -1: not decided yet (the CPU decides); 0: portable code only (the engine's ISA is capped
+// below AVX-512, so that every machine of that capped class computes the same bits).
+static int allow_avx512 = -1;
+
+void sdc_kernels_allow_avx512(int allowed) { allow_avx512 = allowed ? 1 : 0; }
+
 int sdc_softmax_uses_avx512(void) {
-    static int cached = -1;
-    if (cached < 0) cached = __builtin_cpu_supports("avx512f") ? 1 : 0;
-    return cached;
+    static int supported = -1;
+    if (supported < 0) supported = __builtin_cpu_supports("avx512f") ? 1 : 0;
+    return supported && allow_avx512 != 0;
 }
 #else
+void sdc_kernels_allow_avx512(int allowed) { (void)allowed; }
 int sdc_softmax_uses_avx512(void) { return 0; }
 #endif
 

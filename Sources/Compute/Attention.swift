@@ -137,7 +137,7 @@ final class AttentionKernels: @unchecked Sendable {
     struct Key: Hashable { let rows, keys, headDim: Int, precision: Precision }
     struct Set {
         let scores: Primitive, values: Primitive
-        let qMD, kMD, sMD, pMD, vMD, oMD: dnnl_memory_desc_t
+        let qMD, kMD, sMD, pMD, vMD, oMD: MemoryDesc
         var scratchpadBytes: Int { max(scores.scratchpadBytes, values.scratchpadBytes) }
     }
 
@@ -150,19 +150,19 @@ final class AttentionKernels: @unchecked Sendable {
         defer { lock.unlock() }
         if let hit = cache[key] { return hit }
         let type = precision.dataType
-        var qMD = MemoryDesc.tagged([rows, d], dnnl_ab, type)
-        var kMD = MemoryDesc.tagged([d, keys], dnnl_ba, type)  // K^T: the dense [keys, d] block read transposed
-        var sMD = MemoryDesc.tagged([rows, keys], dnnl_ab)
-        var pMD = MemoryDesc.tagged([rows, keys], dnnl_ab, type)
-        var vMD = MemoryDesc.tagged([keys, d], dnnl_ab, type)
-        var oMD = MemoryDesc.tagged([rows, d], dnnl_ab)
-        var scoresDesc = dnnl_matmul_desc_t()
-        dnnlCheck(dnnl_matmul_desc_init(&scoresDesc, &qMD, &kMD, nil, &sMD), "matmul_desc_init (scores)")
-        var valuesDesc = dnnl_matmul_desc_t()
-        dnnlCheck(dnnl_matmul_desc_init(&valuesDesc, &pMD, &vMD, nil, &oMD), "matmul_desc_init (values)")
+        let qMD = MemoryDesc.tagged([rows, d], dnnl_ab, type)
+        let kMD = MemoryDesc.tagged([d, keys], dnnl_ba, type)  // K^T: the dense [keys, d] block read transposed
+        let sMD = MemoryDesc.tagged([rows, keys], dnnl_ab)
+        let pMD = MemoryDesc.tagged([rows, keys], dnnl_ab, type)
+        let vMD = MemoryDesc.tagged([keys, d], dnnl_ab, type)
+        let oMD = MemoryDesc.tagged([rows, d], dnnl_ab)
         let set = Set(
-            scores: withUnsafePointer(to: &scoresDesc) { Primitive.make(UnsafeRawPointer($0), userScratchpad: true, name: "attention scores") },
-            values: withUnsafePointer(to: &valuesDesc) { Primitive.make(UnsafeRawPointer($0), userScratchpad: true, name: "attention values") },
+            scores: Primitive.make(userScratchpad: true, name: "attention scores") { pd, engine, attr in
+                dnnl_matmul_primitive_desc_create(pd, engine, qMD.handle, kMD.handle, nil, sMD.handle, attr)
+            },
+            values: Primitive.make(userScratchpad: true, name: "attention values") { pd, engine, attr in
+                dnnl_matmul_primitive_desc_create(pd, engine, pMD.handle, vMD.handle, nil, oMD.handle, attr)
+            },
             qMD: qMD, kMD: kMD, sMD: sMD, pMD: pMD, vMD: vMD, oMD: oMD)
         cache[key] = set
         return set

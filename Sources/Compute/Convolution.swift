@@ -63,17 +63,18 @@ public final class Conv2D: @unchecked Sendable {
         let srcMD = MemoryDesc.tagged([1, inChannels, h, w], dnnl_nhwc, precision.dataType)
         let dstMD = MemoryDesc.tagged([1, outChannels, oh, ow], dnnl_nhwc)
         let wMD = prim.queryMD(dnnl_query_weights_md)
+        let biasMD = MemoryDesc.tagged([outChannels], dnnl_a)
         for b in 0..<n {
             OpStatistics.shared.measure("conv\(kernel)x\(kernel) \(inChannels)->\(outChannels) @\(h)x\(w)",
                                         flops: 2.0 * Double(oh * ow * outChannels * inChannels * kernel * kernel)) {
                 withInput(x.pointer + b * h * w * inChannels, count: h * w * inChannels, precision: precision) { src in
-                    var args: [(Int32, dnnl_memory_desc_t, UnsafeMutableRawPointer)] = [
+                    var args: [(Int32, MemoryDesc, UnsafeMutableRawPointer)] = [
                         (DNNLArg.src, srcMD, src),
                         (DNNLArg.weights, wMD, weights.raw),
                         (DNNLArg.dst, dstMD, UnsafeMutableRawPointer(out.pointer + b * oh * ow * outChannels)),
                     ]
                     if let b = biasOverride ?? bias {
-                        args.append((DNNLArg.bias, MemoryDesc.tagged([outChannels], dnnl_a), UnsafeMutableRawPointer(b.pointer)))
+                        args.append((DNNLArg.bias, biasMD, UnsafeMutableRawPointer(b.pointer)))
                     }
                     prim.execute(args)
                 }
@@ -86,19 +87,17 @@ public final class Conv2D: @unchecked Sendable {
         let key = Key(h: h, w: w, post: post)
         if let cached = primitives[key] { return cached }
         let (oh, ow) = outputSize(height: h, width: w)
-        var src = MemoryDesc.tagged([1, inChannels, h, w], dnnl_nhwc, precision.dataType)
-        var dst = MemoryDesc.tagged([1, outChannels, oh, ow], dnnl_nhwc)
-        var wts = MemoryDesc.tagged([outChannels, inChannels, kernel, kernel], dnnl_format_tag_any, precision.dataType)
-        var b = MemoryDesc.tagged([outChannels], dnnl_a)
-        var desc = dnnl_convolution_desc_t()
-        let hasBias = bias != nil
-        dnnlCheck(withUnsafePointer(to: &b) { bp in
-            dnnl_convolution_forward_desc_init(&desc, dnnl_forward_inference, dnnl_convolution_direct,
-                                                     &src, &wts, hasBias ? bp : nil, &dst,
-                                                     MemoryDesc.dims([stride, stride]),
-                                                     MemoryDesc.dims([padding.0, padding.1]),
-                                                     MemoryDesc.dims([padding.2, padding.3])) }, "convolution_forward_desc_init")
-        let prim = withUnsafePointer(to: &desc) { Primitive.make(UnsafeRawPointer($0), postOps: post, name: "conv \(inChannels)->\(outChannels) k\(kernel) @\(h)x\(w)") }
+        let src = MemoryDesc.tagged([1, inChannels, h, w], dnnl_nhwc, precision.dataType)
+        let dst = MemoryDesc.tagged([1, outChannels, oh, ow], dnnl_nhwc)
+        let wts = MemoryDesc.tagged([outChannels, inChannels, kernel, kernel], dnnl_format_tag_any, precision.dataType)
+        let b = bias == nil ? nil : MemoryDesc.tagged([outChannels], dnnl_a)
+        let prim = Primitive.make(postOps: post, name: "conv \(inChannels)->\(outChannels) k\(kernel) @\(h)x\(w)") { pd, engine, attr in
+            dnnl_convolution_forward_primitive_desc_create(pd, engine, dnnl_forward_inference, dnnl_convolution_direct,
+                                                           src.handle, wts.handle, b?.handle, dst.handle,
+                                                           MemoryDesc.dims([stride, stride]), MemoryDesc.dims([0, 0]),
+                                                           MemoryDesc.dims([padding.0, padding.1]),
+                                                           MemoryDesc.dims([padding.2, padding.3]), attr)
+        }
         prim.serial = 2 * oh * ow * outChannels * inChannels * kernel * kernel < 2 * Threads.minimumFlopsPerThread
         let packed = weights.buffer(for: prim.queryMD(dnnl_query_weights_md))
         primitives[key] = (prim, packed)

@@ -24,6 +24,8 @@ final class DNNLContext: @unchecked Sendable {
         // every evaluation allocates the same sizes again, and fresh pages cost a page fault each.
         _ = mallopt(M_MMAP_THRESHOLD, 32 << 20)  // glibc's largest allowed value
         _ = mallopt(M_TRIM_THRESHOLD, Int32.max)
+        // The C kernels follow oneDNN's ISA, capped by ONEDNN_MAX_CPU_ISA or `EngineISA.cap`.
+        EngineISA.applyToKernels()
         var e: dnnl_engine_t?
         dnnlCheck(dnnl_engine_create(&e, dnnl_cpu, 0), "engine_create")
         engine = e!
@@ -43,36 +45,43 @@ enum DNNLArg {
     static let scratchpad: Int32 = 80
 }
 
-/// Builders for memory descriptors.
-enum MemoryDesc {
+/// A oneDNN memory descriptor (an opaque handle in oneDNN 3), destroyed with its owner.
+final class MemoryDesc: @unchecked Sendable {
+    let handle: dnnl_memory_desc_t
+
+    private init(handle: dnnl_memory_desc_t) { self.handle = handle }
+    deinit { dnnl_memory_desc_destroy(handle) }
+
     static func dims(_ d: [Int]) -> [Int64] {
         var out = [Int64](repeating: 0, count: 12)
         for (i, v) in d.enumerated() { out[i] = Int64(v) }
         return out
     }
 
-    static func tagged(_ d: [Int], _ tag: dnnl_format_tag_t, _ type: dnnl_data_type_t = dnnl_f32) -> dnnl_memory_desc_t {
-        var md = dnnl_memory_desc_t()
-        dnnlCheck(dnnl_memory_desc_init_by_tag(&md, Int32(d.count), dims(d), type, tag), "memory_desc_init_by_tag \(d)")
-        return md
+    static func tagged(_ d: [Int], _ tag: dnnl_format_tag_t, _ type: dnnl_data_type_t = dnnl_f32) -> MemoryDesc {
+        var md: dnnl_memory_desc_t?
+        dnnlCheck(dnnl_memory_desc_create_with_tag(&md, Int32(d.count), dims(d), type, tag), "memory_desc_create_with_tag \(d)")
+        return MemoryDesc(handle: md!)
     }
 
-    static func strided(_ d: [Int], strides: [Int], _ type: dnnl_data_type_t = dnnl_f32) -> dnnl_memory_desc_t {
-        var md = dnnl_memory_desc_t()
-        dnnlCheck(dnnl_memory_desc_init_by_strides(&md, Int32(d.count), dims(d), type, dims(strides)),
-                  "memory_desc_init_by_strides \(d) \(strides)")
-        return md
+    static func strided(_ d: [Int], strides: [Int], _ type: dnnl_data_type_t = dnnl_f32) -> MemoryDesc {
+        var md: dnnl_memory_desc_t?
+        dnnlCheck(dnnl_memory_desc_create_with_strides(&md, Int32(d.count), dims(d), type, dims(strides)),
+                  "memory_desc_create_with_strides \(d) \(strides)")
+        return MemoryDesc(handle: md!)
     }
 
-    static func equal(_ a: dnnl_memory_desc_t, _ b: dnnl_memory_desc_t) -> Bool {
-        var a = a, b = b
-        return dnnl_memory_desc_equal(&a, &b) != 0
+    /// An owned copy of a descriptor that belongs to someone else (a primitive descriptor's query).
+    static func copy(of other: const_dnnl_memory_desc_t?) -> MemoryDesc {
+        guard let other else { fatalError("oneDNN returned no memory descriptor for a query") }
+        var md: dnnl_memory_desc_t?
+        dnnlCheck(dnnl_memory_desc_clone(&md, other), "memory_desc_clone")
+        return MemoryDesc(handle: md!)
     }
 
-    static func size(_ md: dnnl_memory_desc_t) -> Int {
-        var md = md
-        return dnnl_memory_desc_get_size(&md)
-    }
+    func equals(_ other: MemoryDesc) -> Bool { dnnl_memory_desc_equal(handle, other.handle) != 0 }
+
+    var size: Int { dnnl_memory_desc_get_size(handle) }
 }
 
 /// A primitive plus the memory descriptors it was created for; executes on raw pointers.
@@ -82,6 +91,8 @@ final class Primitive: @unchecked Sendable {
     /// Memory objects are created once per primitive and re-pointed at each call's buffers.
     private var memories: [Int32: dnnl_memory_t] = [:]
     let implementation: String
+    /// The scratchpad the caller passes to `executeConcurrently` (empty unless `userScratchpad`).
+    let scratchpadMD: MemoryDesc
     /// Run on the calling thread alone: the work is too small to pay for waking others
     /// (see `Threads.minimumWorkPerThread`).
     var serial = false
@@ -94,6 +105,7 @@ final class Primitive: @unchecked Sendable {
         var info: UnsafePointer<CChar>?
         dnnl_primitive_desc_query(descriptor, dnnl_query_impl_info_str, 0, &info)
         implementation = info.map { String(cString: $0) } ?? "?"
+        scratchpadMD = MemoryDesc.copy(of: dnnl_primitive_desc_query_md(descriptor, dnnl_query_scratchpad_md, 0))
     }
 
     deinit {
@@ -102,12 +114,12 @@ final class Primitive: @unchecked Sendable {
         dnnl_primitive_desc_destroy(descriptor)
     }
 
-    func queryMD(_ what: dnnl_query_t, _ index: Int32 = 0) -> dnnl_memory_desc_t {
-        dnnl_primitive_desc_query_md(descriptor, what, index).pointee
+    func queryMD(_ what: dnnl_query_t, _ index: Int32 = 0) -> MemoryDesc {
+        MemoryDesc.copy(of: dnnl_primitive_desc_query_md(descriptor, what, index))
     }
 
     /// Runs the primitive; `args` maps argument ids to (descriptor, buffer).
-    func execute(_ args: [(Int32, dnnl_memory_desc_t, UnsafeMutableRawPointer)]) {
+    func execute(_ args: [(Int32, MemoryDesc, UnsafeMutableRawPointer)]) {
         var execArgs = [dnnl_exec_arg_t]()
         execArgs.reserveCapacity(args.count)
         for (arg, md, ptr) in args {
@@ -116,9 +128,8 @@ final class Primitive: @unchecked Sendable {
                 mem = existing
                 dnnlCheck(dnnl_memory_set_data_handle(mem, ptr), "memory_set_data_handle")
             } else {
-                var md = md
                 var m: dnnl_memory_t?
-                dnnlCheck(dnnl_memory_create(&m, &md, DNNLContext.shared.engine, ptr), "memory_create")
+                dnnlCheck(dnnl_memory_create(&m, md.handle, DNNLContext.shared.engine, ptr), "memory_create")
                 mem = m!
                 memories[arg] = mem
             }
@@ -132,20 +143,22 @@ final class Primitive: @unchecked Sendable {
     }
 
     /// Bytes of scratchpad the caller must pass (`userScratchpad` primitives only).
-    var scratchpadBytes: Int { MemoryDesc.size(queryMD(dnnl_query_scratchpad_md)) }
+    var scratchpadBytes: Int { scratchpadMD.size }
 
     /// Runs the primitive on the calling thread alone, with memory objects of this call only and
     /// the caller's scratchpad, so that several threads can run it at once (oneDNN's rule for
-    /// concurrent execution). For primitives made with `userScratchpad`.
-    func executeConcurrently(_ args: [(Int32, dnnl_memory_desc_t, UnsafeMutableRawPointer)], scratchpad: UnsafeMutableRawPointer) {
+    /// concurrent execution). For primitives made with `userScratchpad`. Outside a parallel
+    /// region too it runs on one thread, so its arithmetic is the same in either case.
+    func executeConcurrently(_ args: [(Int32, MemoryDesc, UnsafeMutableRawPointer)], scratchpad: UnsafeMutableRawPointer) {
+        let threads = omp_in_parallel() == 0 ? omp_get_max_threads() : 1
+        if threads > 1 { omp_set_num_threads(1) }
+        defer { if threads > 1 { omp_set_num_threads(threads) } }
         var mems: [dnnl_memory_t] = []
         var execArgs: [dnnl_exec_arg_t] = []
-        let scratchMD = queryMD(dnnl_query_scratchpad_md)
-        let all = MemoryDesc.size(scratchMD) > 0 ? args + [(DNNLArg.scratchpad, scratchMD, scratchpad)] : args
+        let all = scratchpadMD.size > 0 ? args + [(DNNLArg.scratchpad, scratchpadMD, scratchpad)] : args
         for (arg, md, ptr) in all {
-            var md = md
             var m: dnnl_memory_t?
-            dnnlCheck(dnnl_memory_create(&m, &md, DNNLContext.shared.engine, ptr), "memory_create")
+            dnnlCheck(dnnl_memory_create(&m, md.handle, DNNLContext.shared.engine, ptr), "memory_create")
             mems.append(m!)
             execArgs.append(dnnl_exec_arg_t(arg: arg, memory: m!))
         }
@@ -153,9 +166,11 @@ final class Primitive: @unchecked Sendable {
         for m in mems { dnnl_memory_destroy(m) }
     }
 
-    /// Creates a primitive descriptor from an op descriptor and optional post-ops. With
+    /// Creates a primitive: `create` makes the primitive descriptor (oneDNN 3 has one creation
+    /// function per primitive kind) with the attributes built here from `postOps`. With
     /// `userScratchpad` the caller provides the scratchpad memory at each execution.
-    static func make(_ opDesc: UnsafeRawPointer, postOps: PostOps = PostOps(), userScratchpad: Bool = false, name: String) -> Primitive {
+    static func make(postOps: PostOps = PostOps(), userScratchpad: Bool = false, name: String,
+                     _ create: (UnsafeMutablePointer<dnnl_primitive_desc_t?>, dnnl_engine_t, dnnl_primitive_attr_t?) -> dnnl_status_t) -> Primitive {
         var attr: dnnl_primitive_attr_t?
         dnnlCheck(dnnl_primitive_attr_create(&attr), "primitive_attr_create")
         defer { dnnl_primitive_attr_destroy(attr) }
@@ -166,15 +181,15 @@ final class Primitive: @unchecked Sendable {
             defer { dnnl_post_ops_destroy(ops) }
             for op in postOps.ops {
                 switch op {
-                case .sum: dnnlCheck(dnnl_post_ops_append_sum(ops, 1), "post_ops_append_sum")
+                case .sum: dnnlCheck(dnnl_post_ops_append_sum(ops, 1, 0, dnnl_data_type_undef), "post_ops_append_sum")
                 case .eltwise(let alg, let alpha):
-                    dnnlCheck(dnnl_post_ops_append_eltwise(ops, 1, alg, alpha, 0), "post_ops_append_eltwise")
+                    dnnlCheck(dnnl_post_ops_append_eltwise(ops, alg, alpha, 0), "post_ops_append_eltwise")
                 }
             }
             dnnlCheck(dnnl_primitive_attr_set_post_ops(attr, ops), "primitive_attr_set_post_ops")
         }
         var pd: dnnl_primitive_desc_t?
-        dnnlCheck(dnnl_primitive_desc_create(&pd, opDesc, attr, DNNLContext.shared.engine, nil), "primitive_desc_create (\(name))")
+        dnnlCheck(create(&pd, DNNLContext.shared.engine, attr), "primitive_desc_create (\(name))")
         return Primitive(descriptor: pd!)
     }
 }
@@ -195,13 +210,12 @@ extension dnnl_alg_kind_t: @retroactive Hashable {
 }
 
 /// Reorders `src` (described by `from`) into a new buffer laid out as `to`.
-func reorder(_ src: UnsafeMutableRawPointer, from: dnnl_memory_desc_t, to: dnnl_memory_desc_t) -> AlignedBuffer {
+func reorder(_ src: UnsafeMutableRawPointer, from: MemoryDesc, to: MemoryDesc) -> AlignedBuffer {
     var pd: dnnl_primitive_desc_t?
-    var f = from, t = to
     let engine = DNNLContext.shared.engine
-    dnnlCheck(dnnl_reorder_primitive_desc_create(&pd, &f, engine, &t, engine, nil), "reorder_primitive_desc_create")
+    dnnlCheck(dnnl_reorder_primitive_desc_create(&pd, from.handle, engine, to.handle, engine, nil), "reorder_primitive_desc_create")
     let prim = Primitive(descriptor: pd!)
-    let out = AlignedBuffer(bytes: MemoryDesc.size(to))
+    let out = AlignedBuffer(bytes: to.size)
     prim.execute([(DNNLArg.src, from, src), (DNNLArg.dst, to, out.raw)])
     return out
 }

@@ -1,17 +1,36 @@
 import CDNNL
+import Foundation
 
 /// A fully connected layer `y = x W^T + b` over the last dimension, on oneDNN's matmul with
-/// weights pre-packed once. Rows are processed per sample (leading dimension), so results are
-/// independent of batch size.
+/// weights pre-packed once.
+///
+/// The output is cut into tiles of at most `rowTile` rows by `columnTile` columns, fixed by the
+/// layer's shape alone, and each tile is one single-threaded matmul; the engine's threads share
+/// out the tiles. So a value's arithmetic never depends on the thread count (oneDNN's own
+/// threading splits the reduction over K between threads for some shapes, which changes the
+/// bits: seen on AVX2 with 64-row inputs), and rows are processed per sample (leading
+/// dimension), so results are independent of the batch too.
 public final class Linear: @unchecked Sendable {
     public let inFeatures: Int
     public let outFeatures: Int
-    public var precision: Precision { weights.precision }
+    public var precision: Precision { blocks[0].weights.precision }
     private let bias: Tensor?
-    private let weights: PackedWeights
-    private var primitives: [Key: (Primitive, AlignedBuffer)] = [:]
+    /// The weights' output columns in blocks of `columnTile`, each packed for its own matmul.
+    private let blocks: [(start: Int, count: Int, weights: PackedWeights)]
+    private var kernels: [Key: Kernel] = [:]
+    private let lock = NSLock()
 
-    private struct Key: Hashable { let rows: Int, post: PostOps }
+    /// Rows and output columns of one tile (one single-threaded matmul).
+    static let rowTile = 256
+    static let columnTile = 128
+
+    private struct Key: Hashable { let rows: Int, columns: Int, post: PostOps }
+    private struct Kernel {
+        let primitive: Primitive
+        let src, weights, dst, bias: MemoryDesc
+        /// The packed weights of each block this kernel's width serves (by block index).
+        var packed: [Int: AlignedBuffer]
+    }
 
     public enum Activation: Hashable {
         case none, silu, geluErf, quickGELU
@@ -32,8 +51,13 @@ public final class Linear: @unchecked Sendable {
         outFeatures = weight.shape[0]
         inFeatures = weight.shape[1]
         self.bias = bias
-        // PyTorch's [out, in] row-major is the [in, out] matrix in column-major ("ba").
-        weights = PackedWeights(weight, dims: [weight.shape[1], weight.shape[0]], tag: dnnl_ba, precision: precision)
+        // PyTorch's [out, in] row-major is the [in, out] matrix in column-major ("ba"); a block of
+        // output columns is a run of its rows.
+        let k = inFeatures
+        blocks = stride(from: 0, to: outFeatures, by: Linear.columnTile).map { start in
+            let count = min(Linear.columnTile, weight.shape[0] - start)
+            return (start, count, PackedWeights(weight, offset: start * k, dims: [k, count], tag: dnnl_ba, precision: precision))
+        }
     }
 
     /// Applies the layer to `x` of shape `[..., inFeatures]`. The leading dimension is the batch:
@@ -62,44 +86,63 @@ public final class Linear: @unchecked Sendable {
         var post = PostOps()
         if let op = activation.postOp { post.ops.append(op) }
         if accumulate { post.ops.append(.sum) }
-        let (prim, weights) = primitive(rows: rows, post: post)
-        let srcMD = MemoryDesc.tagged([rows, inFeatures], dnnl_ab, precision.dataType)
-        let dstMD = MemoryDesc.tagged([rows, outFeatures], dnnl_ab)
-        let wMD = prim.queryMD(dnnl_query_weights_md)
-        let biasMD = MemoryDesc.tagged([1, outFeatures], dnnl_ab)
-        let elementSize = precision.bytesPerElement
-        withInput(input, count: batch * rows * inFeatures, precision: precision) { src in
-            for b in 0..<batch {
-                var args: [(Int32, dnnl_memory_desc_t, UnsafeMutableRawPointer)] = [
-                    (DNNLArg.src, srcMD, src + b * rows * inFeatures * elementSize),
-                    (DNNLArg.weights, wMD, weights.raw),
-                    (DNNLArg.dst, dstMD, UnsafeMutableRawPointer(output + b * rows * outFeatures)),
-                ]
-                if let bias { args.append((DNNLArg.bias, biasMD, UnsafeMutableRawPointer(bias.pointer))) }
-                OpStatistics.shared.measure("linear \(inFeatures)->\(outFeatures) x\(rows)", flops: 2.0 * Double(rows * inFeatures * outFeatures)) {
-                    prim.execute(args)
+        let rowTiles = (rows + Linear.rowTile - 1) / Linear.rowTile
+        // Every kernel the tiles need, made before the threads start (creation is not thread-safe).
+        var tileKernels: [[Kernel]] = []
+        for r in 0..<rowTiles {
+            let tileRows = min(Linear.rowTile, rows - r * Linear.rowTile)
+            tileKernels.append(blocks.indices.map { kernel(rows: tileRows, block: $0, post: post) })
+        }
+        let scratchBytes = tileKernels.joined().map(\.primitive.scratchpadBytes).max() ?? 0
+        let (k, n, elementSize) = (inFeatures, outFeatures, precision.bytesPerElement)
+        let tilesPerSample = rowTiles * blocks.count
+        OpStatistics.shared.measure("linear \(k)->\(n) x\(rows)", flops: 2.0 * Double(batch * rows * k * n)) {
+            withInput(input, count: batch * rows * k, precision: precision) { src in
+                Threads.parallelFor(batch * tilesPerSample, itemCost: 2 * min(rows, Linear.rowTile) * k * Linear.columnTile) { first, end in
+                    let scratchpad = AlignedBuffer(bytes: max(64, scratchBytes))
+                    for item in first..<end {
+                        let b = item / tilesPerSample, r = (item % tilesPerSample) / blocks.count, c = item % blocks.count
+                        let kernel = tileKernels[r][c], block = blocks[c]
+                        let row0 = b * rows + r * Linear.rowTile
+                        var args: [(Int32, MemoryDesc, UnsafeMutableRawPointer)] = [
+                            (DNNLArg.src, kernel.src, src + row0 * k * elementSize),
+                            (DNNLArg.weights, kernel.weights, kernel.packed[c]!.raw),
+                            (DNNLArg.dst, kernel.dst, UnsafeMutableRawPointer(output + row0 * n + block.start)),
+                        ]
+                        if let bias { args.append((DNNLArg.bias, kernel.bias, UnsafeMutableRawPointer(bias.pointer + block.start))) }
+                        kernel.primitive.executeConcurrently(args, scratchpad: scratchpad.raw)
+                    }
                 }
             }
         }
     }
 
-    private func primitive(rows: Int, post: PostOps) -> (Primitive, AlignedBuffer) {
-        let key = Key(rows: rows, post: post)
-        if let cached = primitives[key] { return cached }
-        var src = MemoryDesc.tagged([rows, inFeatures], dnnl_ab, precision.dataType)
-        var wts = MemoryDesc.tagged([inFeatures, outFeatures], dnnl_format_tag_any, precision.dataType)
-        var dst = MemoryDesc.tagged([rows, outFeatures], dnnl_ab)
-        var b = MemoryDesc.tagged([1, outFeatures], dnnl_ab)
-        var desc = dnnl_matmul_desc_t()
+    /// The single-threaded matmul of a `rows` x `blocks[block].count` tile, with that block's
+    /// weights packed for it.
+    private func kernel(rows: Int, block: Int, post: PostOps) -> Kernel {
+        let columns = blocks[block].count
+        let key = Key(rows: rows, columns: columns, post: post)
+        lock.lock()
+        defer { lock.unlock() }
+        if var cached = kernels[key] {
+            if cached.packed[block] == nil {
+                cached.packed[block] = blocks[block].weights.buffer(for: cached.weights)
+                kernels[key] = cached
+            }
+            return cached
+        }
+        let src = MemoryDesc.tagged([rows, inFeatures], dnnl_ab, precision.dataType)
+        let wts = MemoryDesc.tagged([inFeatures, columns], dnnl_format_tag_any, precision.dataType)
+        let dst = MemoryDesc.strided([rows, columns], strides: [outFeatures, 1])
+        let b = MemoryDesc.tagged([1, columns], dnnl_ab)
         let hasBias = bias != nil
-        dnnlCheck(withUnsafePointer(to: &b) { bp in
-            dnnl_matmul_desc_init(&desc, &src, &wts, hasBias ? bp : nil, &dst)
-        }, "matmul_desc_init")
-        let prim = withUnsafePointer(to: &desc) { Primitive.make(UnsafeRawPointer($0), postOps: post, name: "linear \(inFeatures)->\(outFeatures) x\(rows)") }
-        prim.serial = 2 * rows * inFeatures * outFeatures < 2 * Threads.minimumFlopsPerThread
-        let packed = weights.buffer(for: prim.queryMD(dnnl_query_weights_md))
-        primitives[key] = (prim, packed)
-        return (prim, packed)
+        let prim = Primitive.make(postOps: post, userScratchpad: true, name: "linear \(inFeatures)->\(columns) x\(rows)") { pd, engine, attr in
+            dnnl_matmul_primitive_desc_create(pd, engine, src.handle, wts.handle, hasBias ? b.handle : nil, dst.handle, attr)
+        }
+        let packedMD = prim.queryMD(dnnl_query_weights_md)
+        let kernel = Kernel(primitive: prim, src: src, weights: packedMD, dst: dst, bias: b,
+                            packed: [block: blocks[block].weights.buffer(for: packedMD)])
+        kernels[key] = kernel
+        return kernel
     }
-
 }

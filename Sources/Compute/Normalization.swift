@@ -43,23 +43,26 @@ public struct GroupNorm: Sendable {
         return out
     }
 
+    /// Pixels per block of the statistics pass. The blocks are fixed by the input's size alone
+    /// and their partial sums are added in block order, so the statistics (and the image) are the
+    /// same bits whatever the thread count.
+    static let statisticsBlockWork = 1 << 16
+
     /// Folds mean, variance, gamma and beta into one scale and shift per channel.
     private func channelAffine(_ src: UnsafePointer<Float>, pixels: Int, channels c: Int,
                                scale: UnsafeMutablePointer<Float>, shift: UnsafeMutablePointer<Float>) {
         let perGroup = c / groups
-        let threads = Threads.threads(forWork: pixels * c)
-        // Per-thread partial sums per channel, reduced in a fixed order (deterministic).
-        var partialSum = [Double](repeating: 0, count: threads * c)
-        var partialSq = [Double](repeating: 0, count: threads * c)
-        let chunk = (pixels + threads - 1) / threads
+        let blockPixels = max(1, GroupNorm.statisticsBlockWork / c)
+        let blocks = (pixels + blockPixels - 1) / blockPixels
+        var partialSum = [Double](repeating: 0, count: blocks * c)
+        var partialSq = [Double](repeating: 0, count: blocks * c)
         partialSum.withUnsafeMutableBufferPointer { sums in
             partialSq.withUnsafeMutableBufferPointer { sqs in
                 let sp = sums.baseAddress!, qp = sqs.baseAddress!
-                // One chunk per thread (already sized by the work above).
-                Threads.parallelFor(threads, itemCost: Threads.minimumWorkPerThread) { t0, t1 in
-                    for t in t0..<t1 {
-                        let s = sp + t * c, q = qp + t * c
-                        for p in (t * chunk)..<min(pixels, (t + 1) * chunk) {
+                Threads.parallelFor(blocks, itemCost: blockPixels * c) { b0, b1 in
+                    for blk in b0..<b1 {
+                        let s = sp + blk * c, q = qp + blk * c
+                        for p in (blk * blockPixels)..<min(pixels, (blk + 1) * blockPixels) {
                             let row = src + p * c
                             for ch in 0..<c {
                                 let v = Double(row[ch])
@@ -74,10 +77,10 @@ public struct GroupNorm: Sendable {
         let count = Double(pixels * perGroup)
         for g in 0..<groups {
             var s = 0.0, q = 0.0
-            for t in 0..<threads {
+            for blk in 0..<blocks {
                 for ch in (g * perGroup)..<((g + 1) * perGroup) {
-                    s += partialSum[t * c + ch]
-                    q += partialSq[t * c + ch]
+                    s += partialSum[blk * c + ch]
+                    q += partialSq[blk * c + ch]
                 }
             }
             let mean = s / count

@@ -12,28 +12,31 @@ final class PackedWeights: @unchecked Sendable {
     /// The plain weights until the first packing: an fp32 `Tensor` or a bf16 `AlignedBuffer`.
     private var plainOwner: AnyObject?
     private var plainRaw: UnsafeMutableRawPointer?
-    private let plainMD: dnnl_memory_desc_t
-    private var packed: [(md: dnnl_memory_desc_t, buffer: AlignedBuffer)] = []
+    private let plainMD: MemoryDesc
+    private var packed: [(md: MemoryDesc, buffer: AlignedBuffer)] = []
 
-    /// `dims`/`tag` describe `weights` as the primitives' logical weight shape.
-    init(_ weights: Tensor, dims: [Int], tag: dnnl_format_tag_t, precision: Precision) {
+    /// `dims`/`tag` describe the weights from element `offset` of `weights` on (all of them by
+    /// default) as the primitives' logical weight shape.
+    init(_ weights: Tensor, offset: Int = 0, dims: [Int], tag: dnnl_format_tag_t, precision: Precision) {
         self.precision = precision
         plainMD = MemoryDesc.tagged(dims, tag, precision.dataType)
+        let count = dims.reduce(1, *)
+        precondition(offset + count <= weights.count, "weights \(weights.shape) hold no \(dims) block at \(offset)")
         switch precision {
         case .fp32:
             plainOwner = weights.storage
-            plainRaw = UnsafeMutableRawPointer(weights.pointer)
+            plainRaw = UnsafeMutableRawPointer(weights.pointer + offset)
         case .bf16:
-            let buffer = AlignedBuffer(bytes: weights.count * 2)
-            BFloat16.convert(weights.pointer, into: buffer.raw.assumingMemoryBound(to: UInt16.self), count: weights.count)
+            let buffer = AlignedBuffer(bytes: count * 2)
+            BFloat16.convert(weights.pointer + offset, into: buffer.raw.assumingMemoryBound(to: UInt16.self), count: count)
             plainOwner = buffer
             plainRaw = buffer.raw
         }
     }
 
     /// The weights laid out as `md`.
-    func buffer(for md: dnnl_memory_desc_t) -> AlignedBuffer {
-        if let hit = packed.first(where: { MemoryDesc.equal($0.md, md) }) { return hit.buffer }
+    func buffer(for md: MemoryDesc) -> AlignedBuffer {
+        if let hit = packed.first(where: { $0.md.equals(md) }) { return hit.buffer }
         let buffer: AlignedBuffer
         if let raw = plainRaw {
             buffer = reorder(raw, from: plainMD, to: md)

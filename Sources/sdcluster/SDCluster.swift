@@ -1,4 +1,5 @@
 import ArgumentParser
+import Compute
 
 /// Entry point: settles the OpenMP environment, then runs the command line.
 @main
@@ -19,7 +20,7 @@ struct SDCluster: AsyncParsableCommand {
             checkpoints) on CPUs, in one process (`generate`) or spread over many machines \
             (`coordinator`, `worker`, `submit`).
             """,
-        version: "0.1.0",
+        version: "0.2.0 (oneDNN \(EngineISA.libraryVersion); `sdcluster info` prints the engine fingerprint)",
         subcommands: [
             // Subcommands, one per line (keep one per line: branches add lines here).
             BenchCommand.self,

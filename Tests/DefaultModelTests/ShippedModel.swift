@@ -8,5 +8,8 @@ enum ShippedModel {
         .appendingPathComponent("models/shapes").path
 
     static let fp32: StableDiffusionPipeline = try! StableDiffusionPipeline(location: ModelLocation.open(path), precision: .fp32)
-    static let bf16: StableDiffusionPipeline = try! StableDiffusionPipeline(location: ModelLocation.open(path), precision: .bf16)
+    /// The bf16 pipeline, or the error that refused it (a CPU without native bf16).
+    static let bf16: Result<StableDiffusionPipeline, Error> = Result {
+        try StableDiffusionPipeline(location: ModelLocation.open(path), precision: .bf16)
+    }
 }

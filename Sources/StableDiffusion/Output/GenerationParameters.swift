@@ -10,7 +10,7 @@ import Foundation
 /// The prompt comes first (it may span lines), then the negative prompt line when there is a
 /// negative prompt, then one line of `Key: value` pairs. A value holding a comma, colon or
 /// newline is written as a JSON string, as the web UI does. sdcluster's own keys (`Guidance
-/// cutoff`, `Late pass`, `UNet evaluations`) follow the web UI's in the same style; other
+/// cutoff`, `Late pass`, `UNet evaluations`, `Engine`) follow the web UI's in the same style; other
 /// tools ignore keys they do not know, and `init(parsing:)` keeps such keys in `otherFields`.
 ///
 /// One ambiguity is inherited from the format: a prompt line that starts with
@@ -31,12 +31,17 @@ public struct GenerationParameters: Sendable, Equatable {
     public var request: GenerationRequest
     /// UNet evaluations the image took (guided steps count two), when known.
     public var unetEvaluations: Int?
+    /// The engine fingerprint of the machine(s) that computed the image
+    /// (`EngineFingerprint.description`: "oneDNN 3.2.0 avx2 portable fp32"), written as `Engine`;
+    /// the same request gives the same bits on an engine of the same fingerprint.
+    public var engine: String?
     /// Keys read from the text that sdcluster does not use (e.g. `Model hash`, `Clip skip`).
     public var otherFields: [Field]
 
-    public init(request: GenerationRequest, unetEvaluations: Int? = nil, otherFields: [Field] = []) {
+    public init(request: GenerationRequest, unetEvaluations: Int? = nil, engine: String? = nil, otherFields: [Field] = []) {
         self.request = request
         self.unetEvaluations = unetEvaluations
+        self.engine = engine
         self.otherFields = otherFields
     }
 
@@ -67,6 +72,7 @@ public struct GenerationParameters: Sendable, Equatable {
         fields.append(Field(key: "Guidance cutoff", value: Self.number(request.guidanceCutoff)))
         fields.append(Field(key: "Late pass", value: request.latePass.rawValue))
         if let unetEvaluations { fields.append(Field(key: "UNet evaluations", value: String(unetEvaluations))) }
+        if let engine { fields.append(Field(key: "Engine", value: engine)) }
         return fields + otherFields
     }
 

@@ -52,7 +52,8 @@ extension GenerationParameters {
         let request = try reader.request(prompt: prompt.joined(separator: "\n"),
                                          negativePrompt: negative?.joined(separator: "\n") ?? "")
         let evaluations = try reader.take("UNet evaluations").map { try FieldReader.integer($0, "UNet evaluations") }
-        self.init(request: request, unetEvaluations: evaluations, otherFields: reader.remaining)
+        let engine = reader.take("Engine")
+        self.init(request: request, unetEvaluations: evaluations, engine: engine, otherFields: reader.remaining)
     }
 
     /// Splits `Key: value, Key: "quoted, value", ...`; nil when the line is not of that form.

@@ -13,6 +13,8 @@ public struct GeneratedImage: Sendable {
     public let fullGuidanceEvaluations: Int
     /// Tokens cut from the prompt and the negative prompt (CLIP reads at most 75).
     public let truncatedTokens: Int
+    /// The engine that computed it (oneDNN version, ISA, kernels, precision).
+    public let engine: EngineFingerprint
 }
 
 /// The local text-to-image pipeline: tokenizer, CLIP text encoder, the sampling state machine
@@ -32,6 +34,7 @@ public final class StableDiffusionPipeline {
     /// model brings no tokenizer of its own (single-file checkpoints). `precision` is what the
     /// three networks' convolutions, linear layers and attention compute in.
     public init(location: ModelLocation, fallbackTokenizerDirectory: String? = nil, precision: Precision = .fp32) throws {
+        try precision.checkSupported()  // before loading: a bf16 model on a CPU without bf16 is refused at once
         self.location = location
         self.precision = precision
         guard let tokenizerDirectory = location.tokenizerDirectory ?? fallbackTokenizerDirectory else {
@@ -51,6 +54,9 @@ public final class StableDiffusionPipeline {
                                       recommendedGuidanceScale: location.recommendations?.guidanceScale,
                                       nativeWidth: native?.width, nativeHeight: native?.height)
     }
+
+    /// What decides this pipeline's exact bits besides the request.
+    public var fingerprint: EngineFingerprint { .current(precision: precision) }
 
     /// The text embedding `[1, 77, D]` of a prompt, cached (the empty prompt recurs in every image).
     public func embed(_ prompt: String) -> (embedding: Tensor, truncatedTokens: Int) {
@@ -78,7 +84,8 @@ public final class StableDiffusionPipeline {
         let pixels = decode(latents)
         return GeneratedImage(request: state.request, width: state.imageShape[3], height: state.imageShape[2], rgb: pixels,
                               unetEvaluations: final.evaluationsUsed,
-                              fullGuidanceEvaluations: state.plan.plainGuidanceEvaluations, truncatedTokens: truncated)
+                              fullGuidanceEvaluations: state.plan.plainGuidanceEvaluations, truncatedTokens: truncated,
+                              engine: fingerprint)
     }
 
     /// VAE-decodes final latents (`[1, C, h, w]`, before scaling) to 8-bit RGB the way diffusers'

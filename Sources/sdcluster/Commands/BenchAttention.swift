@@ -25,7 +25,7 @@ struct BenchAttention: ParsableCommand {
     var tile: Int?
 
     func run() throws {
-        options.apply()
+        try options.apply()
         if let tile { Attention.maxTileFloats = tile }
         let c = heads * headDim, k = keys ?? tokens
         let q = Tensor(zeros: [tokens, c]), kv = Tensor(zeros: [k, 2 * c]), out = Tensor(uninitialized: [tokens, c])

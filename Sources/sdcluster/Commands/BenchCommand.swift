@@ -28,14 +28,20 @@ struct BenchOptions: ParsableArguments {
     @Option(help: "What convolutions, linear layers and attention compute in: fp32, or bf16 (bfloat16 weights and inputs, fp32 accumulation; needs AVX512-BF16 or AMX to be fast).")
     var precision: Precision = .fp32
 
+    @Option(name: .customLong("max-isa"), help: ArgumentHelp("Cap the instruction set oneDNN's kernels use (e.g. avx2), to measure what a lesser CPU's kernels do here.", valueName: "ISA"))
+    var maxISA: String?
+
     @Flag(help: "First time one 3x3 convolution of 320 channels at 64x64 (the machine's peak for the UNet's commonest operation, same precision and threads) and print each result's share of it.")
     var peak = false
 
     /// GFLOP/s of the peak convolution, when `--peak` measured it.
     nonisolated(unsafe) static var peakGFLOPS: Double?
 
-    func apply() {
+    func apply() throws {
+        if let maxISA { try EngineISA.cap(maxISA) }
+        try precision.checkSupported()
         if let threads { Threads.setCount(threads) }
+        print("engine: \(EngineFingerprint.current(precision: precision)), \(Threads.count) threads")
         OpStatistics.shared.countFlops = true
         if peak {
             let result = BenchConvolution.measure(options: self)
@@ -99,7 +105,7 @@ struct BenchUNet: ParsableCommand {
     var batches: String = "1,2"
 
     func run() throws {
-        options.apply()
+        try options.apply()
         let (config, _, _) = try options.configs()
         let weights = RandomWeights()
         let unet = try UNet2DConditionModel(config: config, weights: weights, precision: options.precision)
@@ -126,7 +132,7 @@ struct BenchTextEncoder: ParsableCommand {
     var batch: Int = 2
 
     func run() throws {
-        options.apply()
+        try options.apply()
         let (_, config, _) = try options.configs()
         let model = try CLIPTextModel(config: config, weights: RandomWeights(), precision: options.precision)
         let ids = [49406] + Array(repeating: 320, count: 20) + Array(repeating: 49407, count: 56)
@@ -146,7 +152,7 @@ struct BenchVAE: ParsableCommand {
     var sizes: String = "256,512"
 
     func run() throws {
-        options.apply()
+        try options.apply()
         let (_, _, config) = try options.configs()
         let vae = try AutoencoderKL(config: config, weights: RandomWeights(), precision: options.precision)
         for size in sizes.split(separator: ",").compactMap({ Int($0) }) {

@@ -16,7 +16,7 @@ struct BenchConvolution: ParsableCommand {
     var size: Int = 64
 
     func run() throws {
-        options.apply()
+        try options.apply()
         options.report("conv3x3 \(channels)ch @\(size)x\(size)", Self.measure(channels: channels, size: size, options: options))
     }
 

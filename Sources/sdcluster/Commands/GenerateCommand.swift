@@ -38,14 +38,14 @@ struct GenerateCommand: ParsableCommand {
     static func makeConfiguration() -> CommandConfiguration { configuration }
 
     func run() throws {
-        engine.applyThreads()
+        try engine.apply()
         let requests = try sampling.requests(prompts: prompts, file: promptsFile)
         let modelPath = model ?? DefaultModel.path
         let loadStart = Date()
         let pipeline = try StableDiffusionPipeline(location: ModelLocation.open(modelPath, configDirectory: config),
                                                    fallbackTokenizerDirectory: DefaultModel.tokenizerDirectory,
                                                    precision: engine.precision)
-        printError("loaded \(pipeline.location.name) in \(String(format: "%.1f", Date().timeIntervalSince(loadStart))) s; \(requests.count) image(s) to make")
+        printError("loaded \(pipeline.location.name) in \(String(format: "%.1f", Date().timeIntervalSince(loadStart))) s (engine: \(pipeline.fingerprint)); \(requests.count) image(s) to make")
         var used = 0, plain = 0
         let start = Date()
         for (index, request) in requests.enumerated() {

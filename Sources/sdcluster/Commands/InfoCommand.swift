@@ -1,21 +1,32 @@
 import ArgumentParser
+import Compute
 import Foundation
 import ImageIO
 import StableDiffusion
 
-/// `sdcluster info`: the generation parameters stored in PNGs.
+/// `sdcluster info`: the generation parameters stored in PNGs, or this machine's engine.
 struct InfoCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "info",
-        abstract: "Print the generation parameters stored in PNG files (AUTOMATIC1111's `parameters` text).")
+        abstract: "Print the generation parameters stored in PNG files (AUTOMATIC1111's `parameters` text), or, with no file, this machine's engine fingerprint.",
+        discussion: """
+            The engine fingerprint (oneDNN version, the ISA its kernels run with, the engine's own \
+            kernel path, precision) decides an image's exact bits besides its parameters: machines \
+            with equal fingerprints make identical images; every PNG records it as `Engine`.
+              sdcluster info                      # this machine, fp32
+              sdcluster info --max-isa avx2       # what a worker capped at AVX2 computes with
+            """)
 
-    @Argument(help: "PNG files.")
-    var images: [String]
+    @Argument(help: "PNG files (none: print this machine's engine fingerprint).")
+    var images: [String] = []
+
+    @OptionGroup var engine: EngineOptions
 
     @Flag(help: "Print each image's parameters as a JSON request line (usable in a JSONL prompt file).")
     var json = false
 
     func run() throws {
+        if images.isEmpty { return try printEngine() }
         var failures = 0
         for path in images {
             do {
@@ -41,5 +52,13 @@ struct InfoCommand: ParsableCommand {
             }
         }
         if failures > 0 { throw ExitCode(1) }
+    }
+
+    private func printEngine() throws {
+        if let maxISA = engine.maxISA { try EngineISA.cap(maxISA) }
+        if let threads = engine.threads { Threads.setCount(threads) }
+        print("engine: \(engine.fingerprint)")
+        print("bf16: " + (EngineISA.hasNativeBFloat16 ? "native (--precision bf16 available)" : "not native on this ISA (--precision bf16 is refused)"))
+        print("threads: \(Threads.count)")
     }
 }

@@ -57,7 +57,7 @@ struct WorkerCommand: ParsableCommand {
     }
 
     func run() throws {
-        engineOptions.applyThreads()
+        try engineOptions.apply()
         let workerEngine: WorkerEngine
         switch engine {
         case .simulated:
@@ -67,7 +67,7 @@ struct WorkerCommand: ParsableCommand {
             let pipeline = try StableDiffusionPipeline(location: ModelLocation.open(model ?? DefaultModel.path, configDirectory: config),
                                                        fallbackTokenizerDirectory: DefaultModel.tokenizerDirectory,
                                                        precision: engineOptions.precision)
-            printError("loaded \(pipeline.location.name) in \(String(format: "%.1f", Date().timeIntervalSince(start))) s")
+            printError("loaded \(pipeline.location.name) in \(String(format: "%.1f", Date().timeIntervalSince(start))) s (engine: \(pipeline.fingerprint))")
             workerEngine = PipelineEngine(pipeline: pipeline)
         }
         let displayName = name ?? "\(ProcessInfo.processInfo.hostName)-\(getpid())"

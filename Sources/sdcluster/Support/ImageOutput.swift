@@ -17,7 +17,8 @@ enum ImageOutput {
         if !dir.isEmpty { try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true) }
         var request = image.request
         request.model = modelName
-        let parameters = GenerationParameters(request: request, unetEvaluations: image.unetEvaluations)
+        let parameters = GenerationParameters(request: request, unetEvaluations: image.unetEvaluations,
+                                              engine: image.engine.description)
         try PNG.write(RGBImage(width: image.width, height: image.height, pixels: image.rgb), to: path,
                       text: [("parameters", parameters.text)])
     }
