@@ -48,6 +48,22 @@ final class WorkerTaskRunnerTests: XCTestCase {
         XCTAssertTrue(e.message.contains("sd15"), e.message)
     }
 
+    func testAnEngineThatThrowsGivesTaskFailedAndTheRunnerServesTheNextTask() {
+        let engine = FaultyEngine { $0 == 0 ? .throwing : .good }
+        let runner = TaskRunner(engine: engine, cacheCapacity: 8)
+        guard case .error(let e) = runner.run(unetTask("t1", embeddingIds: ["e1"], attach: ["e1"])) else {
+            return XCTFail("a thrown engine error becomes ERROR")
+        }
+        XCTAssertEqual(e.code, .taskFailed)
+        XCTAssertEqual(e.taskId, "t1")
+        XCTAssertTrue(e.message.contains("injected failure"), e.message)
+        guard case .unetResult(let result) = runner.run(unetTask("t2", embeddingIds: ["e1"])) else {
+            return XCTFail("the next task runs (its embedding was cached by the failed one)")
+        }
+        XCTAssertEqual(result.taskId, "t2")
+        XCTAssertEqual(engine.calls, 2)
+    }
+
     func testTheCacheDropsTheLeastRecentlyUsedEntry() {
         var cache = EmbeddingCache(capacity: 2)
         cache.insert(Tensor(zeros: [1]), id: "a")

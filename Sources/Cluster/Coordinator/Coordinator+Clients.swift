@@ -58,9 +58,9 @@ extension Coordinator {
     /// The request with its model named, checked against what the connected workers host.
     private func routable(_ request: GenerationRequest, index: Int) throws -> GenerationRequest {
         var request = request
-        let hosted = Set(workers.values.flatMap { $0.ready.models.map(\.name) }).sorted()
+        let hosted = Set(workers.values.filter(\.isUsable).flatMap { $0.ready.models.map(\.name) }).sorted()
         guard let name = resolvedModel(request.model) else {
-            throw ErrorReply(code: .noWorkerForModel, message: "no worker is connected, so no model can be served; start a worker (sdcluster worker --coordinator ... --model DIR) and submit again",
+            throw ErrorReply(code: .noWorkerForModel, message: "no worker is connected (or every connected one is retired), so no model can be served; start a worker (sdcluster worker --coordinator ... --model DIR) and submit again",
                              inReplyTo: MessageType.submit.rawValue)
         }
         guard hosted.contains(name), let known = models[name] else {
@@ -96,7 +96,8 @@ extension Coordinator {
         let now = monotonicSeconds()
         let workerSummaries = workers.values.sorted { $0.name < $1.name }.map { w in
             WorkerSummary(name: w.name, models: w.ready.models.map(\.name), liveness: w.liveness.remaining(at: now),
-                          inFlight: w.tasks.reduce(0) { $0 + (tasks[$1]?.evaluationCount ?? 0) }, evaluationsDone: w.evaluationsDone)
+                          inFlight: w.tasks.reduce(0) { $0 + (tasks[$1]?.evaluationCount ?? 0) }, evaluationsDone: w.evaluationsDone,
+                          retired: w.retired)
         }
         let window = min(60, max(1, now - startedAt))
         let rate = Double(recentEvaluations.reduce(0) { $0 + $1.count }) / window

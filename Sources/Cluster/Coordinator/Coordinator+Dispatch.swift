@@ -7,12 +7,12 @@ extension Coordinator {
     /// How many images are prepared (latents in memory) at once: enough to fill every worker's
     /// batches twice over, so a huge batch does not hold all its latents in memory.
     var activeWindow: Int {
-        max(8, 2 * workers.values.reduce(0) { $0 + $1.ready.maxBatch })
+        max(8, 2 * workers.values.filter(\.isUsable).reduce(0) { $0 + $1.ready.maxBatch })
     }
 
     func dispatch() {
         prepareWaitingJobs()
-        var idle = workers.values.filter(\.isIdle).sorted { $0.name < $1.name }
+        var idle = workers.values.filter { $0.isIdle && $0.isUsable }.sorted { $0.name < $1.name }
         while !idle.isEmpty {
             let worker = idle.removeFirst()
             if let (message, work) = nextTask(for: worker, idleWorkers: idle.count + 1) {
@@ -54,7 +54,7 @@ extension Coordinator {
 
     /// The model a request names, or the default one.
     func resolvedModel(_ name: String?) -> String? {
-        name ?? options.defaultModel ?? workers.values.flatMap { $0.ready.models.map(\.name) }.min()
+        name ?? options.defaultModel ?? workers.values.filter(\.isUsable).flatMap { $0.ready.models.map(\.name) }.min()
     }
 
     private func serves(_ worker: WorkerRecord, _ job: ImageJob) -> Bool {

@@ -20,10 +20,15 @@ public struct CoordinatorOptions: Sendable {
     public var deadlineFactor: Double
     /// Tasks of one image that may fail (ERROR from a worker) before the image is failed.
     public var maxFailures: Int
+    /// Results in a row from one worker that the coordinator may refuse (non-finite values,
+    /// wrong shapes, malformed frames) before it retires that worker: no more tasks for it
+    /// until it reconnects (a restarted worker process is a new connection).
+    public var maxRefusedResults: Int
 
     public init(workersEndpoint: String, clientsEndpoint: String, storeDirectory: String, outputDirectory: String,
                 placement: PlacementPolicy = .auto, defaultModel: String? = nil, heartbeatInterval: Double = 1,
-                liveness: Int = 3, minimumDeadline: Double = 60, deadlineFactor: Double = 5, maxFailures: Int = 3) {
+                liveness: Int = 3, minimumDeadline: Double = 60, deadlineFactor: Double = 5, maxFailures: Int = 3,
+                maxRefusedResults: Int = 5) {
         self.workersEndpoint = workersEndpoint
         self.clientsEndpoint = clientsEndpoint
         self.storeDirectory = storeDirectory
@@ -34,6 +39,7 @@ public struct CoordinatorOptions: Sendable {
         self.liveness = liveness
         self.minimumDeadline = minimumDeadline
         self.deadlineFactor = deadlineFactor
-        self.maxFailures = maxFailures
+        self.maxFailures = max(1, maxFailures)
+        self.maxRefusedResults = max(1, maxRefusedResults)
     }
 }

@@ -67,17 +67,20 @@ final class ImageJob {
         if !workers.contains(name) { workers.append(name) }
     }
 
-    /// Loads the next step's evaluations (or moves to decoding when sampling is over).
+    /// Loads the current step's evaluations (or moves to decoding when sampling is over).
     func beginStep() throws {
         guard let state else { return }
+        try enter(state)
+    }
+
+    /// Moves to `next` and loads its evaluations (or moves to decoding when sampling is over).
+    /// On a throw nothing changes: the job stays at its current step with its evaluations.
+    func enter(_ next: StableDiffusion.ImageState) throws {
+        let nextPending = next.isFinished ? [] : try Sampler.pendingEvaluations(next)
+        state = next
         predictions = [:]
         assigned = []
-        if state.isFinished {
-            pending = []
-            phase = .needsDecode
-        } else {
-            pending = try Sampler.pendingEvaluations(state)
-            phase = .sampling
-        }
+        pending = nextPending
+        phase = next.isFinished ? .needsDecode : .sampling
     }
 }

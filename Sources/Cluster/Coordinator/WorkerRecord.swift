@@ -12,6 +12,12 @@ final class WorkerRecord {
     var evaluationsDone = 0
     /// Measured seconds per UNet evaluation (moving average), nil before the first result.
     var secondsPerEvaluation: Double?
+    /// Results in a row the coordinator refused (bad tensors, wrong shapes, answers that do
+    /// not match the task); reset by every accepted result.
+    var refusedInARow = 0
+    /// Why the coordinator stopped giving it work (too many refused results in a row); nil
+    /// while it is used. A retired worker stays connected (heartbeats) but gets no tasks.
+    var retired: String?
 
     init(identity: [UInt8], ready: WorkerReady, liveness: PeerLiveness) {
         self.identity = identity
@@ -21,6 +27,8 @@ final class WorkerRecord {
 
     var name: String { ready.name }
     var isIdle: Bool { tasks.isEmpty }
+    /// Whether tasks may be given to it.
+    var isUsable: Bool { retired == nil }
 
     func hosts(_ model: String, hash: String) -> Bool {
         ready.models.contains { $0.name == model && $0.contentHash == hash }

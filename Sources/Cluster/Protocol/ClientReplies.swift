@@ -81,13 +81,17 @@ public struct WorkerSummary: Codable, Sendable, Equatable {
     public var inFlight: Int
     /// Evaluations it has answered since it connected.
     public var evaluationsDone: Int
+    /// Why the coordinator gives it no more tasks (its results were refused too often in a
+    /// row); absent while it is used. Optional: older peers neither send nor read it.
+    public var retired: String?
 
-    public init(name: String, models: [String], liveness: Int, inFlight: Int, evaluationsDone: Int) {
+    public init(name: String, models: [String], liveness: Int, inFlight: Int, evaluationsDone: Int, retired: String? = nil) {
         self.name = name
         self.models = models
         self.liveness = liveness
         self.inFlight = inFlight
         self.evaluationsDone = evaluationsDone
+        self.retired = retired
     }
 }
 

@@ -29,5 +29,7 @@ public struct ErrorCode: RawRepresentable, Hashable, Codable, Sendable, CustomSt
     public static let storeFailure = ErrorCode(rawValue: "store-failure")
     public static let taskFailed = ErrorCode(rawValue: "task-failed")
     public static let notReady = ErrorCode(rawValue: "not-ready")
+    /// To a worker whose results the coordinator refused too often in a row: it gets no more tasks.
+    public static let workerRetired = ErrorCode(rawValue: "worker-retired")
     public static let `internal` = ErrorCode(rawValue: "internal")
 }
