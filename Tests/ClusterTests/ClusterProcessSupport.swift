@@ -212,5 +212,10 @@ func assertBatchMatchesLocal(folder: String, requests: [GenerationRequest], file
         XCTAssertEqual(entry["unet_evaluations"] as? Int, expected.evaluations, "UNet evaluations of image \(index)", file: file, line: line)
         XCTAssertEqual(got.width, request.width, file: file, line: line)
         XCTAssertTrue(got.pixels == expected.rgb, "image \(index) (\(request.scheduler.rawValue), cutoff \(request.guidanceCutoff)) differs from the local pipeline's pixels", file: file, line: line)
+        // The workers run this machine's engine: the manifest and the PNG record its fingerprint.
+        let engine = try XCTUnwrap(LocalReference.pipeline).fingerprint.description
+        XCTAssertEqual(entry["engine"] as? String, engine, "manifest engine of image \(index)", file: file, line: line)
+        let text = try PNG.textChunks(at: (folder as NSString).appendingPathComponent(name)).first { $0.0 == "parameters" }?.1
+        XCTAssertEqual(try GenerationParameters(parsing: try XCTUnwrap(text)).engine, engine, "PNG engine of image \(index)", file: file, line: line)
     }
 }

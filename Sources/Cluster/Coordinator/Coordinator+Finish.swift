@@ -13,11 +13,11 @@ extension Coordinator {
         do {
             // The state's request: it holds what the model filled in (guidance scale, size).
             try writer.writePNG(rgb: rgb, width: image.shape[3], height: image.shape[2], request: state.request, unetEvaluations: state.evaluationsUsed,
-                                batchId: job.key.batchId, fileName: fileName)
+                                engine: job.engineDescription, batchId: job.key.batchId, fileName: fileName)
             let line = try ImageWriter.manifestLine(key: job.key, request: state.request, fileName: fileName,
                                                     unetEvaluations: state.evaluationsUsed,
                                                     plainGuidanceEvaluations: state.plan.plainGuidanceEvaluations,
-                                                    workers: job.workers)
+                                                    workers: job.workers, engine: job.engineDescription)
             let outcome = ImageOutcome(fileName: fileName, manifestLine: line, unetEvaluations: state.evaluationsUsed,
                                        workers: job.workers)
             if try store.markDone(job.key, outcome: outcome) != nil {

@@ -160,7 +160,7 @@ extension Coordinator {
             job.embeddings[entry.slot] = entry.embedding.tensor
             worker.knownEmbeddings.insert(entry.embeddingId)
         }
-        job.noteWorker(worker.name)
+        job.noteWorker(worker)
         do {
             try store.markRunning(key)
             try job.beginStep()
@@ -186,7 +186,7 @@ extension Coordinator {
                   job.assigned.contains(item.slot) else { continue }
             job.assigned.remove(item.slot)
             job.predictions[item.slot] = answer.prediction.tensor
-            job.noteWorker(worker.name)
+            job.noteWorker(worker)
             if !touched.contains(where: { $0 === job }) { touched.append(job) }
         }
         for job in touched where job.predictions.count == job.pending.count { advance(job) }
@@ -217,7 +217,7 @@ extension Coordinator {
                            reason: "worker \(worker.name) returned a decoded image of shape \(shape), expected \(job.state?.imageShape ?? [])")
         }
         worker.refusedInARow = 0
-        job.noteWorker(worker.name)
+        job.noteWorker(worker)
         finish(job, image: result.image.tensor)
     }
 

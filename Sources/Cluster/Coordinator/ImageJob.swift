@@ -32,6 +32,9 @@ final class ImageJob {
     var assigned: Set<TextSlot> = []
     /// Names of the workers that served it, in first-use order.
     var workers: [String]
+    /// Engine fingerprints of the workers that served it since this coordinator started, in
+    /// first-use order (more than one: its bits are those of no single machine class).
+    var engines: [String] = []
     var failures = 0
 
     init(key: ImageKey, request: GenerationRequest, outputDirectory: String, checkpoint: [UInt8]?, workers: [String]) {
@@ -45,6 +48,10 @@ final class ImageJob {
     }
 
     static func imageId(_ key: ImageKey) -> String { "\(key.batchId)/\(key.index)" }
+
+    /// What PNGs and manifests record as `Engine`: the one fingerprint, or all of them joined
+    /// by " + " when workers of different classes served it; nil when none reported one.
+    var engineDescription: String? { engines.isEmpty ? nil : engines.joined(separator: " + ") }
 
     /// The embedding id of a slot: the same for every run of the coordinator, since the
     /// embedding of a given prompt and model never changes.
@@ -63,8 +70,9 @@ final class ImageJob {
         return pending.map(\.slot).filter { !assigned.contains($0) && predictions[$0] == nil }
     }
 
-    func noteWorker(_ name: String) {
-        if !workers.contains(name) { workers.append(name) }
+    func noteWorker(_ worker: WorkerRecord) {
+        if !workers.contains(worker.name) { workers.append(worker.name) }
+        if let engine = worker.ready.engine, !engines.contains(engine) { engines.append(engine) }
     }
 
     /// Loads the current step's evaluations (or moves to decoding when sampling is over).

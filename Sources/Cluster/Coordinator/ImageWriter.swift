@@ -18,10 +18,10 @@ struct ImageWriter {
 
     /// Writes the PNG atomically (a temporary file renamed into place).
     func writePNG(rgb: [UInt8], width: Int, height: Int, request: GenerationRequest, unetEvaluations: Int,
-                  batchId: String, fileName: String) throws {
+                  engine: String?, batchId: String, fileName: String) throws {
         let dir = batchDirectory(batchId)
         try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
-        let parameters = GenerationParameters(request: request, unetEvaluations: unetEvaluations)
+        let parameters = GenerationParameters(request: request, unetEvaluations: unetEvaluations, engine: engine)
         let bytes = try PNG.encode(RGBImage(width: width, height: height, pixels: rgb),
                                    text: [("parameters", parameters.text)])
         let path = (dir as NSString).appendingPathComponent(fileName)
@@ -37,9 +37,10 @@ struct ImageWriter {
     }
 
     /// The manifest line: the request's fields (JSONL names), index, file, batch, UNet
-    /// evaluations used and what plain guidance would have used, and the workers that served it.
+    /// evaluations used and what plain guidance would have used, the workers that served it and
+    /// their engine fingerprint(s).
     static func manifestLine(key: ImageKey, request: GenerationRequest, fileName: String, unetEvaluations: Int,
-                             plainGuidanceEvaluations: Int, workers: [String]) throws -> String {
+                             plainGuidanceEvaluations: Int, workers: [String], engine: String?) throws -> String {
         var object = try JSONSerialization.jsonObject(with: JSONEncoder().encode(request)) as? [String: Any] ?? [:]
         object["batch"] = key.batchId
         object["index"] = key.index
@@ -47,6 +48,7 @@ struct ImageWriter {
         object["unet_evaluations"] = unetEvaluations
         object["plain_guidance_evaluations"] = plainGuidanceEvaluations
         object["workers"] = workers
+        if let engine { object["engine"] = engine }
         let data = try JSONSerialization.data(withJSONObject: object, options: [.sortedKeys, .withoutEscapingSlashes])
         return String(decoding: data, as: UTF8.self)
     }

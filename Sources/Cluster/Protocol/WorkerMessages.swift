@@ -25,12 +25,16 @@ public struct WorkerReady: Codable, Sendable, Equatable {
     public var threads: Int
     /// Most UNet evaluations it wants in one task.
     public var maxBatch: Int
+    /// Its engine fingerprint (`EngineFingerprint.description`: oneDNN version, ISA, kernels,
+    /// precision): what decides the bits it computes. Optional in protocol version 1.
+    public var engine: String?
 
-    public init(name: String, models: [HostedModel], threads: Int, maxBatch: Int) {
+    public init(name: String, models: [HostedModel], threads: Int, maxBatch: Int, engine: String? = nil) {
         self.name = name
         self.models = models
         self.threads = threads
         self.maxBatch = maxBatch
+        self.engine = engine
     }
 
     func validate(_ limits: ProtocolLimits) throws {
@@ -41,6 +45,7 @@ public struct WorkerReady: Codable, Sendable, Equatable {
         }
         try Check.range(threads, 1...4096, "threads")
         try Check.range(maxBatch, 1...limits.maxBatchItems, "maxBatch")
+        if let engine { try Check.nonEmpty(engine, "engine") }
     }
 }
 

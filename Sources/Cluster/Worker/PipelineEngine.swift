@@ -6,6 +6,7 @@ import StableDiffusion
 public final class PipelineEngine: WorkerEngine {
     public let pipeline: StableDiffusionPipeline
     public let models: [HostedModel]
+    public var fingerprint: String? { pipeline.fingerprint.description }
 
     public init(pipeline: StableDiffusionPipeline) {
         self.pipeline = pipeline

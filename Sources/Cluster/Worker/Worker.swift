@@ -170,7 +170,7 @@ public final class Worker {
 
     private func sendReady() throws {
         let ready = WorkerReady(name: options.name, models: runner.engine.models, threads: options.threads,
-                                maxBatch: options.maxBatch)
+                                maxBatch: options.maxBatch, engine: runner.engine.fingerprint)
         try send(WorkerToCoordinator.ready(ready).encode())
     }
 

@@ -6,6 +6,8 @@ import StableDiffusion
 public protocol WorkerEngine: AnyObject {
     /// The models this engine can run, with what the coordinator needs to sample them.
     var models: [HostedModel] { get }
+    /// The engine fingerprint READY reports (nil for engines that compute nothing real).
+    var fingerprint: String? { get }
     /// The text embedding `[1, tokens, width]` of one text.
     func encode(text: String, model: String?) throws -> Tensor
     /// One UNet call over a batch: per item its latent `[1, C, h, w]`, timestep and text
@@ -14,6 +16,10 @@ public protocol WorkerEngine: AnyObject {
     /// Decodes final latents `[1, C, h, w]` (before the VAE scaling) to float pixels `[1, 3, H, W]`
     /// in about [-1, 1], exactly as the local pipeline's decoder does.
     func decode(latents: Tensor, model: String?) throws -> Tensor
+}
+
+extension WorkerEngine {
+    public var fingerprint: String? { nil }
 }
 
 /// Why a worker could not run a task. The message goes back to the coordinator in ERROR.

@@ -104,21 +104,35 @@ struct BenchUNet: ParsableCommand {
     @Option(help: "Batch sizes, comma separated (2 = one classifier-free guidance step).")
     var batches: String = "1,2"
 
+    @Option(help: ArgumentHelp("Feed seeded random latents and text embeddings (instead of zeros) and write every output to this safetensors file (`unet_SIZE_bBATCH`), to compare the bits of two engines (ISAs, precisions, machines).", valueName: "FILE"))
+    var saveOutputs: String?
+
     func run() throws {
         try options.apply()
         let (config, _, _) = try options.configs()
         let weights = RandomWeights()
         let unet = try UNet2DConditionModel(config: config, weights: weights, precision: options.precision)
         print("UNet: \(weights.parameterCount / 1_000_000)M parameters, \(options.precision), \(Threads.count) threads")
+        var outputs = SafeTensorsWriter()
         for size in sizes.split(separator: ",").compactMap({ Int($0) }) {
             for batch in batches.split(separator: ",").compactMap({ Int($0) }) {
-                let sample = Tensor(zeros: [batch, unet.inChannels, size, size])
-                let context = Tensor(zeros: [batch, 77, unet.crossAttentionDim])
-                let result = options.time { _ = unet(sample: sample, timesteps: Array(repeating: 500, count: batch), context: context) }
+                let sampleShape = [batch, unet.inChannels, size, size], contextShape = [batch, 77, unet.crossAttentionDim]
+                let random = saveOutputs != nil
+                let sample = random ? Self.randn(sampleShape, seed: 1) : Tensor(zeros: sampleShape)
+                let context = random ? Self.randn(contextShape, seed: 2) : Tensor(zeros: contextShape)
+                var last: Tensor?
+                let result = options.time { last = unet(sample: sample, timesteps: Array(repeating: 500, count: batch), context: context) }
                 options.report("unet \(size)x\(size) batch \(batch)", result)
+                if let last { outputs.add("unet_\(size)_b\(batch)", last) }
             }
         }
+        if let saveOutputs { try outputs.write(to: saveOutputs) }
         options.printProfile()
+    }
+
+    private static func randn(_ shape: [Int], seed: UInt64) -> Tensor {
+        var generator = TorchGenerator(seed: seed)
+        return Tensor(shape: shape, values: generator.randn(count: shape.reduce(1, *)))
     }
 }
 

@@ -36,6 +36,16 @@ final class GenerationParametersTests: XCTestCase {
         XCTAssertTrue(text.hasSuffix("Guidance cutoff: 0.5, Late pass: cond, UNet evaluations: 30"), text)
     }
 
+    func testTheEngineFingerprintComesLastAndReadsBack() {
+        let engine = "oneDNN 3.2.0 avx2 portable fp32"
+        let parameters = GenerationParameters(request: request(), unetEvaluations: 40, engine: engine)
+        XCTAssertTrue(parameters.text.hasSuffix("UNet evaluations: 40, Engine: \(engine)"), parameters.text)
+        assertRoundTrip(parameters)
+        let mixed = GenerationParameters(request: request(), engine: engine + " + oneDNN 3.2.0 avx512_core avx512 fp32")
+        assertRoundTrip(mixed)
+        XCTAssertNil(try GenerationParameters(parsing: GenerationParameters(request: request()).text).engine)
+    }
+
     func testSamplerNamesAreTheWebUIs() {
         XCTAssertEqual(SchedulerKind.allCases.map(\.samplerName),
                        ["DDIM", "PLMS", "Euler", "Euler a", "DPM++ 2M", "DPM++ 2M Karras"])
