@@ -117,7 +117,7 @@ struct LocalUNetEvaluator: UNetEvaluator {
     func evaluate(_ batch: [(evaluation: Evaluation, textEmbedding: Tensor)]) throws -> [Tensor] {
         let sample = Tensor.concatenateBatch(batch.map(\.evaluation.latentInput))
         let context = Tensor.concatenateBatch(batch.map(\.textEmbedding))
-        let out = unet(sample: sample, timesteps: batch.map(\.evaluation.timestep), context: context)
+        let out = try unet.predictNoise(sample: sample, timesteps: batch.map(\.evaluation.timestep), context: context)
         return (0..<batch.count).map { out.sample($0) }
     }
 }

@@ -44,13 +44,49 @@ public final class UNet2DConditionModel {
         convOut = try .load(w("conv_out"), in: channels, out: layout.outChannels, kernel: 3)
     }
 
-    /// Predicts noise. `sample`: `[N, C, H, W]` (PyTorch layout), `timesteps`: one per sample,
+    /// `2 ^ (number of upsamplers)`: latent sides that are multiples of it halve exactly on the
+    /// way down; other sides (any size >= 1 works) are rounded up by each down-sampler and the
+    /// upsamplers resize to the skip connections' sizes (diffusers' `upsample_size`).
+    public var overallUpFactor: Int { 1 << max(0, up.count - 1) }
+
+    /// Checks that the UNet can take these inputs; throws `UNetInputError` saying what is wrong.
+    public func checkInputs(sampleShape: [Int], timestepCount: Int, contextShape: [Int]) throws {
+        let c = layout.inChannels, d = layout.crossAttentionDim
+        guard sampleShape.count == 4, sampleShape[1] == c else {
+            throw UNetInputError("the latent sample has shape \(sampleShape); the UNet takes [N, \(c), height, width] (NCHW)")
+        }
+        let n = sampleShape[0]
+        guard n >= 1 else { throw UNetInputError("the batch is empty (sample shape \(sampleShape))") }
+        guard sampleShape[2] >= 1, sampleShape[3] >= 1 else {
+            throw UNetInputError("the latent is \(sampleShape[2])x\(sampleShape[3]); height and width must be at least 1")
+        }
+        guard timestepCount == n else { throw UNetInputError("a batch of \(n) needs \(n) timesteps, got \(timestepCount)") }
+        guard contextShape.count == 3, contextShape[0] == n, contextShape[1] >= 1, contextShape[2] == d else {
+            throw UNetInputError("the text embeddings have shape \(contextShape); the UNet takes [\(n), tokens, \(d)]")
+        }
+    }
+
+    /// Predicts noise, refusing inputs the UNet cannot take with a `UNetInputError`.
+    /// `sample`: `[N, C, H, W]` (PyTorch layout), any H, W >= 1; `timesteps`: one per sample;
     /// `context`: text embeddings `[N, S, D]`. Returns `[N, outChannels, H, W]`.
+    public func predictNoise(sample: Tensor, timesteps: [Float], context: Tensor) throws -> Tensor {
+        try checkInputs(sampleShape: sample.shape, timestepCount: timesteps.count, contextShape: context.shape)
+        return run(sample: sample, timesteps: timesteps, context: context)
+    }
+
+    /// As `predictNoise`, for callers that checked their inputs: a wrong input stops the program
+    /// with the same message (`fatalError`, which release builds' -Ounchecked keeps).
     public func callAsFunction(sample: Tensor, timesteps: [Float], context: Tensor) -> Tensor {
+        do {
+            try checkInputs(sampleShape: sample.shape, timestepCount: timesteps.count, contextShape: context.shape)
+        } catch {
+            fatalError("UNet: \(error)")
+        }
+        return run(sample: sample, timesteps: timesteps, context: context)
+    }
+
+    private func run(sample: Tensor, timesteps: [Float], context: Tensor) -> Tensor {
         let n = sample.shape[0]
-        precondition(timesteps.count == n && context.shape[0] == n, "UNet: batch of \(n) needs \(n) timesteps and contexts")
-        precondition(sample.shape[1] == layout.inChannels && context.shape[2] == layout.crossAttentionDim,
-                     "UNet expects [N, \(layout.inChannels), H, W] and context [N, S, \(layout.crossAttentionDim)]")
         let outputs = (0..<n).map { i in
             predict(sample.sample(i).nchwToNHWC(), timestep: timesteps[i],
                     context: context.sample(i).reshaped([context.shape[1], context.shape[2]]))
@@ -68,4 +104,10 @@ public final class UNet2DConditionModel {
         for block in up { h = block(h, time: t, context: context, skips: &skips) }
         return convOut(normOut(h, silu: true))
     }
+}
+
+/// An input the UNet cannot take (wrong rank, channels, batch, text-embedding width, or an empty latent).
+public struct UNetInputError: Error, CustomStringConvertible, Equatable {
+    public let description: String
+    init(_ description: String) { self.description = description }
 }

@@ -46,17 +46,36 @@ final class UNetBlock {
         self.attentions = attentions
     }
 
+    /// Going up, the upsampler resizes to the spatial size of the next skip connection, which is
+    /// what diffusers' `upsample_size` does: a down-sampler maps a side `s` to `ceil(s / 2)`, so
+    /// when a latent side is not a multiple of the overall up factor, plain 2x would overshoot
+    /// (3 -> 6 where the skip is 5). Where every side divides evenly, the skip is exactly twice the
+    /// size and this is the plain 2x repeat diffusers uses then.
     func callAsFunction(_ x: Tensor, time: Tensor, context: Tensor, skips: inout [Tensor]) -> Tensor {
         var h = x
         for (i, resnet) in resnets.enumerated() {
-            if direction == .up { h = Elementwise.concatChannels(h, skips.removeLast()) }
+            if direction == .up {
+                let skip = skips.removeLast()
+                // fatalError, not precondition: release builds are -Ounchecked, and a mismatch here
+                // would otherwise copy past a buffer.
+                if skip.shape.count != 4 || skip.shape[0...2] != h.shape[0...2] {
+                    fatalError("UNet up block: skip connection \(skip.shape) does not match the upsampled activation \(h.shape) (NHWC)")
+                }
+                h = Elementwise.concatChannels(h, skip)
+            }
             h = resnet(h, timeEmbedding: time)
             if !attentions.isEmpty { h = attentions[i](h, context: context) }
             if direction == .down { skips.append(h) }
         }
         if let resampler {
-            h = direction == .down ? resampler(h) : resampler(Elementwise.upsampleNearest2x(h))
-            if direction == .down { skips.append(h) }
+            switch direction {
+            case .down:
+                h = resampler(h)
+                skips.append(h)
+            case .up:
+                guard let next = skips.last else { fatalError("UNet up block: no skip connection left to size the upsampling") }
+                h = resampler(NearestResize.resize(h, height: next.shape[1], width: next.shape[2]))
+            }
         }
         return h
     }
