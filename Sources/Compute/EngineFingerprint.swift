@@ -6,8 +6,8 @@ import CKernels
 /// oneDNN picks its kernels by the best ISA of the CPU, and kernels of different ISAs may round
 /// differently, so two machines give the same bits only when they run the same ISA. Capping it
 /// (`--max-isa avx2`, or oneDNN's own `ONEDNN_MAX_CPU_ISA`) makes a better CPU compute what a
-/// lesser one does. The engine's own C kernels follow the cap: below AVX-512 they run their
-/// portable code.
+/// lesser one does. The engine's own C kernels follow the cap: at AVX2 they run their AVX2 code,
+/// below it their portable code.
 public enum EngineISA {
     /// oneDNN's ISA names, lowest first (its `dnnl_cpu_isa_t` values and `ONEDNN_MAX_CPU_ISA` names).
     static let known: [(name: String, isa: dnnl_cpu_isa_t)] = [
@@ -53,9 +53,20 @@ public enum EngineISA {
     /// True where oneDNN has native bfloat16 kernels: AVX512-BF16 dot products or AMX.
     public static var hasNativeBFloat16: Bool { includes(dnnl_cpu_isa_avx512_core_bf16) }
 
-    /// The C kernels use AVX-512 only when oneDNN does (the cap holds for both).
+    /// The C kernels use AVX-512 only when oneDNN does, AVX2 only when oneDNN does (the cap
+    /// holds for both).
     static func applyToKernels() {
-        sdc_kernels_allow_avx512(includes(dnnl_cpu_isa_avx512_core) ? 1 : 0)
+        sdc_kernels_set_max_level(includes(dnnl_cpu_isa_avx512_core) ? 2 : includes(dnnl_cpu_isa_avx2) ? 1 : 0)
+    }
+
+    /// The C kernels' code path: "avx512", "avx2" or "portable".
+    static var kernelPath: String {
+        applyToKernels()
+        switch sdc_kernels_level() {
+        case 2: return "avx512"
+        case 1: return "avx2"
+        default: return "portable"
+        }
     }
 }
 
@@ -68,7 +79,7 @@ public struct EngineFingerprint: Hashable, Sendable, Codable, CustomStringConver
     public var oneDNN: String
     /// oneDNN's ISA in use, e.g. "avx2" or "avx512_core_amx".
     public var isa: String
-    /// The engine's C kernels: "avx512" or "portable".
+    /// The engine's C kernels: "avx512", "avx2" or "portable".
     public var kernels: String
     /// "fp32" or "bf16".
     public var precision: String
@@ -82,13 +93,12 @@ public struct EngineFingerprint: Hashable, Sendable, Codable, CustomStringConver
 
     /// This process's fingerprint at `precision`.
     public static func current(precision: Precision) -> EngineFingerprint {
-        EngineISA.applyToKernels()
         return EngineFingerprint(oneDNN: EngineISA.libraryVersion, isa: EngineISA.current,
-                                 kernels: sdc_softmax_uses_avx512() != 0 ? "avx512" : "portable",
+                                 kernels: EngineISA.kernelPath,
                                  precision: precision.rawValue)
     }
 
-    /// "oneDNN 3.2.0 avx2 portable fp32": the form PNG parameters and manifests carry.
+    /// "oneDNN 3.2.0 avx2 avx2 fp32": the form PNG parameters and manifests carry.
     public var description: String { "oneDNN \(oneDNN) \(isa) \(kernels) \(precision)" }
 
     /// Parses `description`'s form back (nil for anything else).

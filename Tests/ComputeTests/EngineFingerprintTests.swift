@@ -32,16 +32,19 @@ final class EngineFingerprintTests: XCTestCase {
         let cap = ProcessInfo.processInfo.environment["ONEDNN_MAX_CPU_ISA"]?.lowercased()
         if cap == "avx2" {
             XCTAssertTrue(["avx2", "avx", "sse41"].contains(fingerprint.isa), "capped at AVX2, got \(fingerprint.isa)")
-            XCTAssertEqual(fingerprint.kernels, "portable", "the C kernels follow the cap")
+            XCTAssertEqual(fingerprint.kernels, flags.contains("avx2") && flags.contains("fma") ? "avx2" : "portable",
+                           "the C kernels follow the cap")
             XCTAssertFalse(EngineISA.hasNativeBFloat16, "no native bf16 below AVX-512")
         } else if cap == nil {
             XCTAssertEqual(fingerprint.isa.hasPrefix("avx512"), flags.contains("avx512f") && flags.contains("avx512bw"),
                            "oneDNN uses AVX-512 exactly where the CPU has it (flags say avx512f: \(flags.contains("avx512f")))")
-            XCTAssertEqual(fingerprint.kernels == "avx512", flags.contains("avx512f") && fingerprint.isa.hasPrefix("avx512"))
+            let expected = flags.contains("avx512f") && fingerprint.isa.hasPrefix("avx512") ? "avx512"
+                : flags.contains("avx2") && flags.contains("fma") ? "avx2" : "portable"
+            XCTAssertEqual(fingerprint.kernels, expected, "the C kernels take the CPU's best path")
             XCTAssertEqual(EngineISA.hasNativeBFloat16, flags.contains("avx512_bf16") || flags.contains("amx_bf16"),
                            "native bf16 exactly where the CPU has AVX512-BF16 or AMX")
         }
-        XCTAssertEqual(sdc_softmax_uses_avx512() != 0, fingerprint.kernels == "avx512")
+        XCTAssertEqual(Int(sdc_kernels_level()), ["portable": 0, "avx2": 1, "avx512": 2][fingerprint.kernels])
     }
 
     func testUnknownOrLateISACapsAreRefused() {

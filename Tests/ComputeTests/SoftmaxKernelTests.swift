@@ -4,10 +4,11 @@ import XCTest
 
 /// The hand-written softmax (CKernels/softmax.c) against a fp64 reference, on row lengths that
 /// exercise the vector tail, with masked keys, and with bfloat16 output; both the dispatched
-/// kernel (AVX-512 where the CPU has it) and the portable C one that other CPUs run.
+/// kernel (AVX-512 or AVX2 where the CPU has them), the AVX2 one (on any CPU with AVX2) and the
+/// portable C one that other CPUs run.
 final class SoftmaxKernelTests: XCTestCase {
     private typealias Kernel = (UnsafeMutablePointer<Float>?, Int64, Int64, UnsafeMutablePointer<Float>?, UnsafeMutablePointer<UInt16>?) -> Void
-    private let kernels: [(name: String, run: Kernel)] = [("dispatched", sdc_softmax_rows), ("portable", sdc_softmax_rows_portable)]
+    private let kernels: [(name: String, run: Kernel)] = [("dispatched", sdc_softmax_rows), ("avx2", sdc_softmax_rows_avx2), ("portable", sdc_softmax_rows_portable)]
 
     private func reference(_ row: [Float]) -> [Double] {
         let m = Double(row.max()!)

@@ -10,15 +10,19 @@
 /// masked key) gets probability exactly 0.
 void sdc_softmax_rows(float *scores, int64_t rows, int64_t length, float *out_f32, uint16_t *out_bf16);
 
-/// The same in plain C, whatever the CPU: what `sdc_softmax_rows` runs without AVX-512
-/// (exported so that the tests check it on any machine).
+/// The same in plain C, whatever the CPU: what `sdc_softmax_rows` runs without AVX2 (exported
+/// so that the tests check it on any machine).
 void sdc_softmax_rows_portable(float *scores, int64_t rows, int64_t length, float *out_f32, uint16_t *out_bf16);
 
-/// 1 when the AVX-512 code path is in use: the CPU has it and it is allowed.
-int sdc_softmax_uses_avx512(void);
+/// The AVX2 + FMA code path (the portable one on CPUs without AVX2), exported for the tests.
+void sdc_softmax_rows_avx2(float *scores, int64_t rows, int64_t length, float *out_f32, uint16_t *out_bf16);
 
-/// Allows (1, the default where the CPU has AVX-512) or forbids (0) the AVX-512 code paths. The
-/// engine forbids them when oneDNN's ISA is capped below AVX-512 (`--max-isa avx2`).
-void sdc_kernels_allow_avx512(int allowed);
+/// The code path `sdc_softmax_rows` takes: 2 AVX-512, 1 AVX2, 0 plain C (the best the CPU has,
+/// at most the allowed level).
+int sdc_kernels_level(void);
+
+/// Caps the code paths at `level` (2 AVX-512 (default), 1 AVX2, 0 plain C). The engine caps them
+/// where oneDNN's ISA is capped (`--max-isa avx2`), so that a capped class computes the same bits.
+void sdc_kernels_set_max_level(int level);
 
 #endif

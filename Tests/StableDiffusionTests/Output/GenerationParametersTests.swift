@@ -37,7 +37,7 @@ final class GenerationParametersTests: XCTestCase {
     }
 
     func testTheEngineFingerprintComesLastAndReadsBack() {
-        let engine = "oneDNN 3.2.0 avx2 portable fp32"
+        let engine = "oneDNN 3.2.0 avx2 avx2 fp32"
         let parameters = GenerationParameters(request: request(), unetEvaluations: 40, engine: engine)
         XCTAssertTrue(parameters.text.hasSuffix("UNet evaluations: 40, Engine: \(engine)"), parameters.text)
         assertRoundTrip(parameters)
