@@ -8,7 +8,8 @@
 #
 # Options: --dir DIR (logs, store, output, pids; default local-cluster/), --model DIR (default:
 # the shipped model), --placement auto|split|pack, --port P (clients on P, workers on P+1;
-# default 7430), --engine simulated --unet-seconds S (workers that only sleep), --bin PATH
+# default 7430), --bind ADDRESS (interface to listen on; default 127.0.0.1, this machine only:
+# the cluster has no authentication yet, so '*' exposes it to the network), --engine simulated --unet-seconds S (workers that only sleep), --bin PATH
 # (default: .build/release/sdcluster, built if missing).
 # Then: sdcluster submit prompts.txt --coordinator tcp://127.0.0.1:7430 --wait
 set -euo pipefail
@@ -35,7 +36,7 @@ fi
 count="${1:?usage: scripts/local-cluster.sh N [options] | stop}"
 shift
 [[ "$count" =~ ^[0-9]+$ && "$count" -ge 1 ]] || { echo "N must be a number of workers >= 1, not '$count'" >&2; exit 2; }
-model="" placement=auto port=7430 engine=pipeline unet_seconds=0 detach=0 bin=.build/release/sdcluster
+model="" placement=auto port=7430 bind=127.0.0.1 engine=pipeline unet_seconds=0 detach=0 bin=.build/release/sdcluster
 extra=()
 while [[ $# -gt 0 ]]; do
   case "$1" in
@@ -43,6 +44,7 @@ while [[ $# -gt 0 ]]; do
     --model) model="$2"; shift 2 ;;
     --placement) placement="$2"; shift 2 ;;
     --port) port="$2"; shift 2 ;;
+    --bind) bind="$2"; shift 2 ;;
     --engine) engine="$2"; shift 2 ;;
     --unet-seconds) unet_seconds="$2"; shift 2 ;;
     --bin) bin="$2"; shift 2 ;;
@@ -60,7 +62,7 @@ threads=$(( cores / count )); (( threads < 1 )) && threads=1
 clients="tcp://127.0.0.1:$port"
 workers="tcp://127.0.0.1:$((port + 1))"
 
-"$bin" coordinator --clients "tcp://*:$port" --workers "tcp://*:$((port + 1))" --store "$dir/store" \
+"$bin" coordinator --clients "tcp://$bind:$port" --workers "tcp://$bind:$((port + 1))" --store "$dir/store" \
   --output "$dir/output" --placement "$placement" > "$dir/logs/coordinator.out" 2> "$dir/logs/coordinator.log" &
 echo $! > "$dir/pids"
 model_args=()

@@ -49,7 +49,8 @@ struct GenerateCommand: ParsableCommand {
         var used = 0, plain = 0
         let start = Date()
         for (index, request) in requests.enumerated() {
-            let bar = ProgressBar(total: request.steps, label: "image \(index + 1)/\(requests.count)")
+            // Off a terminal: one line per finished image (a bar per step would flood logs of long lists).
+            let bar = ProgressBar(total: request.steps, label: "image \(index + 1)/\(requests.count)", linePercent: 100)
             let image = try pipeline.generate(request) { progress in
                 bar.update(progress.completedSteps, detail: "\(progress.evaluationsUsed) UNet evals")
                 return true

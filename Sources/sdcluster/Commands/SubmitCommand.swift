@@ -38,13 +38,20 @@ struct SubmitCommand: ParsableCommand {
     @Option(help: ArgumentHelp("With --wait: folder for the PNGs and manifest.jsonl (default: outputs/<batch>).", valueName: "DIR"))
     var out: String?
 
-    @Option(help: ArgumentHelp("Give up after this many seconds without any answer from the coordinator.", valueName: "S"))
+    @Option(help: ArgumentHelp("Give up submitting when the coordinator has not answered for this many seconds (a wrong address fails fast; the batch is not sent twice when it answers late).", valueName: "S"))
+    var connectTimeout: Double = 20
+
+    @Option(help: ArgumentHelp("With --wait: give up waiting after this many seconds without any answer from the coordinator (it may be restarting).", valueName: "S"))
     var giveUpAfter: Double = 300
+
+    func validate() throws {
+        guard connectTimeout > 0, giveUpAfter > 0 else { throw ValidationError("--connect-timeout and --give-up-after must be positive") }
+    }
 
     func run() throws {
         var requests = try sampling.requests(prompts: prompts, file: promptsFile)
         if let model { for i in requests.indices where requests[i].model == nil { requests[i].model = model } }
-        let client = ClusterClient(endpoint: coordinator, context: try ZMQContext(), giveUpAfter: giveUpAfter)
+        let client = ClusterClient(endpoint: coordinator, context: try ZMQContext(), giveUpAfter: connectTimeout)
         client.onRetry = { waited in printError(String(format: "coordinator not answering for %.0f s; retrying", waited)) }
         let name = promptsFile.map { ($0 as NSString).lastPathComponent } ?? "command line"
         let accepted = try client.submit(SubmitBatch(clientBatchName: name, submissionId: UUID().uuidString, requests: requests))
@@ -52,6 +59,7 @@ struct SubmitCommand: ParsableCommand {
         fflush(stdout)
         printError("batch \(accepted.batchId) accepted: \(accepted.count) image(s)")
         guard wait else { return }
+        client.giveUpAfter = giveUpAfter
         let folder = out ?? "outputs/\(accepted.batchId)"
         let bar = ProgressBar(total: accepted.count, label: "batch \(accepted.batchId)")
         let outcome = try BatchWaiter(client: client, batchId: accepted.batchId, outputDirectory: folder).run { counts in

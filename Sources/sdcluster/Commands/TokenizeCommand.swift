@@ -15,9 +15,9 @@ struct TokenizeCommand: AsyncParsableCommand {
             """)
 
     @Option(name: .long, help: ArgumentHelp(
-        "A diffusers model folder (its tokenizer/ is used) or a tokenizer folder (vocab.json, merges.txt).",
+        "A diffusers model folder (its tokenizer/ is used) or a tokenizer folder (vocab.json, merges.txt). Default: the shipped shapes model, found as `generate` finds it.",
         valueName: "DIR"))
-    var model: String = "models/shapes"
+    var model: String?
 
     @Option(name: .long, help: ArgumentHelp(
         "Token sequence length including start and end tokens (default: the tokenizer's model_max_length, 77 for SD v1).",
@@ -37,7 +37,7 @@ struct TokenizeCommand: AsyncParsableCommand {
     }
 
     func run() async throws {
-        let tokenizer = try CLIPTokenizer(directory: try Self.tokenizerFolder(model))
+        let tokenizer = try CLIPTokenizer(directory: try Self.tokenizerFolder(model ?? DefaultModel.path))
         let length = self.length ?? tokenizer.modelMaxLength
         let tokenized = tokenizer.tokenize(prompt, length: length)
         if idsOnly {
