@@ -37,6 +37,8 @@ public final class Coordinator {
     /// UNet evaluations answered, with their time, for STATUS's rate (last minute).
     var recentEvaluations: [(time: Double, count: Int)] = []
     let startedAt = monotonicSeconds()
+    /// Held while this coordinator lives: a second one on the same store is refused.
+    let storeLock: StoreLock
 
     public init(options: CoordinatorOptions, context: ZMQContext, log: ClusterLog = ClusterLog("coordinator")) throws {
         self.options = options
@@ -45,6 +47,7 @@ public final class Coordinator {
         let files = FileManager.default
         try files.createDirectory(atPath: options.storeDirectory, withIntermediateDirectories: true)
         try files.createDirectory(atPath: options.outputDirectory, withIntermediateDirectories: true)
+        storeLock = try StoreLock(directory: options.storeDirectory)
         store = try JobStore(path: (options.storeDirectory as NSString).appendingPathComponent("jobs.sqlite"))
         writer = ImageWriter(root: options.outputDirectory)
         workersSocket = try Self.router(context, bind: options.workersEndpoint)
