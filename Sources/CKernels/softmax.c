@@ -38,21 +38,20 @@ static void softmax_rows_generic(float *scores, int64_t rows, int64_t length, fl
 
 #define AVX512 __attribute__((target("avx512f")))
 
-// e^x for x <= 0: x = n ln2 + r with |r| <= ln2/2, e^r by a degree-6 polynomial (relative
-// error about 2e-7), then scaled by 2^n. -infinity (masked) gives exactly 0.
+// e^x for x <= 0, in both vector widths: x = n ln2 + r with |r| <= ln2/2 (ln2 split in a high
+// and a low part), e^r = 1 + r + r^2 (1/2 + r/6 + ... + r^4/720) by Horner's rule (relative
+// error about 2e-7), then scaled by 2^n. x is clamped at -87 (2^n stays normal); -infinity (a
+// masked key) gives exactly 0.
+static const float exp_log2e = 1.44269504088896341f, exp_ln2_high = 0.693359375f, exp_ln2_low = -2.12194440e-4f;
+static const float exp_taylor[5] = { 1.0f / 720.0f, 1.0f / 120.0f, 1.0f / 24.0f, 1.0f / 6.0f, 0.5f };
+
 AVX512 static inline __m512 exp_nonpositive(__m512 x) {
     const __mmask16 masked = _mm512_cmp_ps_mask(x, _mm512_set1_ps(-INFINITY), _CMP_EQ_OQ);
     x = _mm512_max_ps(x, _mm512_set1_ps(-87.0f));
-    const __m512 n = _mm512_roundscale_ps(_mm512_mul_ps(x, _mm512_set1_ps(1.44269504088896341f)),
-                                          _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
-    __m512 r = _mm512_fnmadd_ps(n, _mm512_set1_ps(0.693359375f), x);
-    r = _mm512_fnmadd_ps(n, _mm512_set1_ps(-2.12194440e-4f), r);
-    // Taylor coefficients 1/k! for k = 6 down to 2, evaluated by Horner's rule.
-    __m512 p = _mm512_set1_ps(1.0f / 720.0f);
-    p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(1.0f / 120.0f));
-    p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(1.0f / 24.0f));
-    p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(1.0f / 6.0f));
-    p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(0.5f));
+    const __m512 n = _mm512_roundscale_ps(_mm512_mul_ps(x, _mm512_set1_ps(exp_log2e)), _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
+    const __m512 r = _mm512_fnmadd_ps(n, _mm512_set1_ps(exp_ln2_low), _mm512_fnmadd_ps(n, _mm512_set1_ps(exp_ln2_high), x));
+    __m512 p = _mm512_set1_ps(exp_taylor[0]);
+    for (int k = 1; k < 5; k++) p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(exp_taylor[k]));
     p = _mm512_fmadd_ps(p, _mm512_mul_ps(r, r), _mm512_add_ps(r, _mm512_set1_ps(1.0f)));
     return _mm512_maskz_mov_ps((__mmask16)~masked, _mm512_scalef_ps(p, n));
 }
@@ -101,19 +100,14 @@ AVX512 static void softmax_rows_avx512(float *scores, int64_t rows, int64_t leng
 
 #define AVX2 __attribute__((target("avx2,fma")))
 
-// The same e^x as above in 8 lanes; 2^n is built in the exponent bits (no scalef in AVX2).
+// The same e^x in 8 lanes; 2^n is built in the exponent bits (AVX2 has no scalef).
 AVX2 static inline __m256 exp_nonpositive_avx2(__m256 x) {
     const __m256 masked = _mm256_cmp_ps(x, _mm256_set1_ps(-INFINITY), _CMP_EQ_OQ);
     x = _mm256_max_ps(x, _mm256_set1_ps(-87.0f));
-    const __m256 n = _mm256_round_ps(_mm256_mul_ps(x, _mm256_set1_ps(1.44269504088896341f)),
-                                     _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
-    __m256 r = _mm256_fnmadd_ps(n, _mm256_set1_ps(0.693359375f), x);
-    r = _mm256_fnmadd_ps(n, _mm256_set1_ps(-2.12194440e-4f), r);
-    __m256 p = _mm256_set1_ps(1.0f / 720.0f);
-    p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(1.0f / 120.0f));
-    p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(1.0f / 24.0f));
-    p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(1.0f / 6.0f));
-    p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(0.5f));
+    const __m256 n = _mm256_round_ps(_mm256_mul_ps(x, _mm256_set1_ps(exp_log2e)), _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
+    const __m256 r = _mm256_fnmadd_ps(n, _mm256_set1_ps(exp_ln2_low), _mm256_fnmadd_ps(n, _mm256_set1_ps(exp_ln2_high), x));
+    __m256 p = _mm256_set1_ps(exp_taylor[0]);
+    for (int k = 1; k < 5; k++) p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(exp_taylor[k]));
     p = _mm256_fmadd_ps(p, _mm256_mul_ps(r, r), _mm256_add_ps(r, _mm256_set1_ps(1.0f)));
     // n >= -126 here (x >= -87), so 2^n is a normal float: (n + 127) << 23.
     const __m256i bits = _mm256_slli_epi32(_mm256_add_epi32(_mm256_cvtps_epi32(n), _mm256_set1_epi32(127)), 23);

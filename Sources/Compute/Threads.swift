@@ -21,6 +21,22 @@ public enum Threads {
     /// Floating-point operations below which a oneDNN primitive runs on one thread.
     public static var minimumFlopsPerThread = 1 << 25
 
+    /// Runs `body` on `threads` threads with every operation shared out among them, however small
+    /// (both small-work thresholds at 1), then restores the settings: how the thread-invariance
+    /// tests make small test models take the multi-threaded paths of full-size ones.
+    public static func withEveryOperationParallel<T>(threads: Int, _ body: () throws -> T) rethrows -> T {
+        let saved = (work: minimumWorkPerThread, flops: minimumFlopsPerThread, count: count)
+        minimumWorkPerThread = 1
+        minimumFlopsPerThread = 1
+        setCount(threads)
+        defer {
+            minimumWorkPerThread = saved.work
+            minimumFlopsPerThread = saved.flops
+            setCount(saved.count)
+        }
+        return try body()
+    }
+
     /// Threads worth using for `work` units of element-wise work.
     public static func threads(forWork work: Int) -> Int {
         min(count, max(1, work / minimumWorkPerThread))

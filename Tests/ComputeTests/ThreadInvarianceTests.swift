@@ -5,27 +5,12 @@ import XCTest
 /// shared out (the small-work thresholds are set to 1 here). Layers are made anew for each count:
 /// oneDNN primitives are created for the thread count in force.
 final class ThreadInvarianceTests: XCTestCase {
-    private var savedWork = 0, savedFlops = 0, savedThreads = 0
-
-    override func setUp() {
-        savedWork = Threads.minimumWorkPerThread
-        savedFlops = Threads.minimumFlopsPerThread
-        savedThreads = Threads.count
-        Threads.minimumWorkPerThread = 1
-        Threads.minimumFlopsPerThread = 1
-    }
-
-    override func tearDown() {
-        Threads.minimumWorkPerThread = savedWork
-        Threads.minimumFlopsPerThread = savedFlops
-        Threads.setCount(savedThreads)
-    }
-
     private func assertSameOnOneAndTwoThreads(_ name: String, _ body: () -> Tensor, file: StaticString = #filePath, line: UInt = #line) {
-        Threads.setCount(1)
-        let one = body().values
-        Threads.setCount(2)
-        let two = body().values
+        let one = Threads.withEveryOperationParallel(threads: 1) { body().values }
+        let two = Threads.withEveryOperationParallel(threads: 2) { () -> [Float] in
+            XCTAssertEqual(Threads.count, 2, file: file, line: line)
+            return body().values
+        }
         XCTAssertEqual(one.count, two.count, file: file, line: line)
         XCTAssertTrue(one == two, "\(name): \(zip(one, two).filter { $0 != $1 }.count) of \(one.count) values differ between 1 and 2 threads",
                       file: file, line: line)

@@ -6,32 +6,11 @@ import XCTest
 /// whole `generate` give identical results on 1 and 2 threads. Every operation is forced onto
 /// all threads here (the small-work thresholds set to 1), so that the tiny test models really
 /// take the multi-threaded code paths a full-size model takes. Run by `scripts/test.sh` also
-/// with oneDNN capped at AVX2, where the C kernels run their portable code.
+/// with oneDNN capped at AVX2, where the C kernels run their AVX2 code.
 final class ThreadInvarianceTests: XCTestCase {
-    private var savedWork = 0, savedFlops = 0, savedThreads = 0
-
-    override func setUp() {
-        savedWork = Threads.minimumWorkPerThread
-        savedFlops = Threads.minimumFlopsPerThread
-        savedThreads = Threads.count
-        Threads.minimumWorkPerThread = 1
-        Threads.minimumFlopsPerThread = 1
-    }
-
-    override func tearDown() {
-        Threads.minimumWorkPerThread = savedWork
-        Threads.minimumFlopsPerThread = savedFlops
-        Threads.setCount(savedThreads)
-    }
-
     /// `body`'s result on one thread and on two.
     private func onOneAndTwoThreads<T>(_ body: () throws -> T) rethrows -> (T, T) {
-        Threads.setCount(1)
-        let one = try body()
-        Threads.setCount(2)
-        XCTAssertEqual(Threads.count, 2)
-        let two = try body()
-        return (one, two)
+        (try Threads.withEveryOperationParallel(threads: 1, body), try Threads.withEveryOperationParallel(threads: 2, body))
     }
 
     func testUNetGivesTheSameBitsOnOneAndTwoThreads() throws {
