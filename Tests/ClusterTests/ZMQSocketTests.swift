@@ -41,6 +41,20 @@ final class ZMQSocketTests: XCTestCase {
         XCTAssertEqual(try receive(dealer), [bytes("pong")])
     }
 
+    func testEndpointsWithoutATransportAreTCP() throws {
+        XCTAssertEqual(ZMQSocket.withTransport("127.0.0.1:7430"), "tcp://127.0.0.1:7430")
+        XCTAssertEqual(ZMQSocket.withTransport("inproc://x"), "inproc://x")
+        let context = try ZMQContext()
+        let router = try context.socket(.router)
+        try router.bind("127.0.0.1:*")
+        let endpoint = try router.lastEndpoint
+        XCTAssertTrue(endpoint.hasPrefix("tcp://127.0.0.1:"), endpoint)
+        let dealer = try context.socket(.dealer)
+        try dealer.connect(String(endpoint.dropFirst("tcp://".count)))  // host:port, as a user types it
+        try dealer.send(frames: [bytes("hello")])
+        XCTAssertEqual(try XCTUnwrap(try receive(router)).last, bytes("hello"))
+    }
+
     func testSendFromRawBufferDeliversTheSameBytes() throws {
         let context = try ZMQContext()
         let pull = try context.socket(.pull)

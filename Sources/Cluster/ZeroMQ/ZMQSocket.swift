@@ -39,20 +39,31 @@ public final class ZMQSocket {
     // MARK: Endpoints
 
     /// Binds to an endpoint such as `tcp://*:7431`, `tcp://127.0.0.1:*` or `inproc://name`.
+    /// Binds to an endpoint (`tcp://` is assumed when it names no transport: `127.0.0.1:7430`).
     public func bind(_ endpoint: String) throws {
+        let endpoint = Self.withTransport(endpoint)
         try zmqCheck(zmq_bind(try live("zmq_bind"), endpoint), "zmq_bind(\(endpoint))")
     }
 
-    /// Connects to an endpoint; libzmq reconnects on its own when the peer goes away.
+    /// Connects to an endpoint (`tcp://` assumed, as for `bind`); libzmq reconnects on its own
+    /// when the peer goes away.
     public func connect(_ endpoint: String) throws {
+        let endpoint = Self.withTransport(endpoint)
         try zmqCheck(zmq_connect(try live("zmq_connect"), endpoint), "zmq_connect(\(endpoint))")
     }
 
+    /// `host:port` as `tcp://host:port`; endpoints that name a transport stay as they are.
+    public static func withTransport(_ endpoint: String) -> String {
+        endpoint.contains("://") ? endpoint : "tcp://" + endpoint
+    }
+
     public func unbind(_ endpoint: String) throws {
+        let endpoint = Self.withTransport(endpoint)
         try zmqCheck(zmq_unbind(try live("zmq_unbind"), endpoint), "zmq_unbind(\(endpoint))")
     }
 
     public func disconnect(_ endpoint: String) throws {
+        let endpoint = Self.withTransport(endpoint)
         try zmqCheck(zmq_disconnect(try live("zmq_disconnect"), endpoint), "zmq_disconnect(\(endpoint))")
     }
 
