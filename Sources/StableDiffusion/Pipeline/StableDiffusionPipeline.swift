@@ -10,7 +10,7 @@ public struct GeneratedImage: Sendable {
     public let rgb: [UInt8]
     public let unetEvaluations: Int
     /// What plain classifier-free guidance would have used for the same steps.
-    public let fullGuidanceEvaluations: Int
+    public let plainGuidanceEvaluations: Int
     /// Tokens cut from the prompt and the negative prompt (CLIP reads at most 75).
     public let truncatedTokens: Int
     /// The engine that computed it (oneDNN version, ISA, kernels, precision).
@@ -84,7 +84,7 @@ public final class StableDiffusionPipeline {
         let pixels = decode(latents)
         return GeneratedImage(request: state.request, width: state.imageShape[3], height: state.imageShape[2], rgb: pixels,
                               unetEvaluations: final.evaluationsUsed,
-                              fullGuidanceEvaluations: state.plan.plainGuidanceEvaluations, truncatedTokens: truncated,
+                              plainGuidanceEvaluations: state.plan.plainGuidanceEvaluations, truncatedTokens: truncated,
                               engine: fingerprint)
     }
 

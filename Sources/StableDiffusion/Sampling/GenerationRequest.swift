@@ -6,16 +6,6 @@ public enum LatePass: String, Codable, Sendable, CaseIterable {
     case cond
 }
 
-/// The schedulers sdcluster implements, by their command-line names.
-public enum SchedulerKind: String, Codable, Sendable, CaseIterable {
-    case ddim
-    case pndm
-    case euler
-    case eulerAncestral = "euler-a"
-    case dpmpp2m = "dpmpp-2m"
-    case dpmpp2mKarras = "dpmpp-2m-karras"
-}
-
 /// One image to make: everything that determines its pixels, given the model.
 /// Field names in JSON are the snake_case names users write in JSONL prompt files.
 public struct GenerationRequest: Codable, Sendable, Equatable {

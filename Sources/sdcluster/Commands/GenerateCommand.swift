@@ -62,7 +62,7 @@ struct GenerateCommand: ParsableCommand {
             try ImageOutput.write(image, modelName: pipeline.location.name, to: path)
             print(path)
             used += image.unetEvaluations
-            plain += image.fullGuidanceEvaluations
+            plain += image.plainGuidanceEvaluations
         }
         let seconds = Date().timeIntervalSince(start)
         let saved = plain - used
