@@ -1,3 +1,4 @@
+import Foundation
 import XCTest
 import Compute
 import StableDiffusion
@@ -64,15 +65,38 @@ final class WorkerTaskRunnerTests: XCTestCase {
         XCTAssertEqual(engine.calls, 2)
     }
 
-    func testTheCacheDropsTheLeastRecentlyUsedEntry() {
-        var cache = EmbeddingCache(capacity: 2)
-        cache.insert(Tensor(zeros: [1]), id: "a")
-        cache.insert(Tensor(zeros: [1]), id: "b")
-        XCTAssertNotNil(cache.lookup("a"))
-        cache.insert(Tensor(zeros: [1]), id: "c")
-        XCTAssertTrue(cache.contains("a"))
-        XCTAssertFalse(cache.contains("b"), "b was used least recently")
-        XCTAssertTrue(cache.contains("c"))
-        XCTAssertEqual(cache.count, 2)
+    func testATextAlreadyCachedUnderItsContentIdIsNotEncodedAgain() {
+        let engine = CountingEngine()
+        let runner = TaskRunner(engine: engine, cacheCapacity: 8)
+        let empty = EmbeddingKey(modelHash: "simulated-v1", text: "").id
+        for (i, prompt) in ["a", "b"].enumerated() {
+            let cond = EmbeddingKey(modelHash: "simulated-v1", text: prompt).id
+            let text = TextEncodeTask(taskId: "t\(i)", imageId: "b/\(i)", model: nil, prompt: prompt, negativePrompt: "",
+                                      outputs: [.init(slot: .cond, embeddingId: cond), .init(slot: .uncond, embeddingId: empty)])
+            guard case .textEncodeResult(let r) = runner.run(.textEncodeTask(text)) else { return XCTFail() }
+            XCTAssertEqual(r.embeddings.map(\.embeddingId), [cond, empty], "both come back, cached or not")
+        }
+        XCTAssertEqual(engine.encodes, ["a", "", "b"], "the empty negative prompt is encoded once")
+        XCTAssertEqual(runner.cache.hits, 1)
     }
+}
+
+/// The simulated engine, recording every text it encodes.
+final class CountingEngine: WorkerEngine, @unchecked Sendable {
+    private let base = SimulatedEngine(unetSeconds: 0)
+    private let lock = NSLock()
+    private var texts: [String] = []
+
+    var models: [HostedModel] { base.models }
+    /// The texts encoded so far, in order.
+    var encodes: [String] { lock.withLock { texts } }
+
+    func encode(text: String, model: String?) throws -> Tensor {
+        lock.withLock { texts.append(text) }
+        return try base.encode(text: text, model: model)
+    }
+    func unet(latents: [Tensor], timesteps: [Float], contexts: [Tensor], model: String?) throws -> [Tensor] {
+        try base.unet(latents: latents, timesteps: timesteps, contexts: contexts, model: model)
+    }
+    func decode(latents: Tensor, model: String?) throws -> Tensor { try base.decode(latents: latents, model: model) }
 }

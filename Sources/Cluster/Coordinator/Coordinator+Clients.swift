@@ -55,7 +55,8 @@ extension Coordinator {
                                      submissionId: submission.submissionId, count: requests.count)), toClient: client)
     }
 
-    /// The request with its model named, checked against what the connected workers host.
+    /// The request with its model named, checked against what the connected workers host and
+    /// against the model (`GenerationRequest.validated(for:)`).
     private func routable(_ request: GenerationRequest, index: Int) throws -> GenerationRequest {
         var request = request
         let hosted = Set(workers.values.filter(\.isUsable).flatMap { $0.ready.models.map(\.name) }).sorted()
@@ -69,20 +70,13 @@ extension Coordinator {
                              inReplyTo: MessageType.submit.rawValue)
         }
         request.model = name
-        // The size is fixed here (the model's native one when not given): stored jobs and the
-        // decoded-image check need it before any worker samples.
-        request.width = request.width ?? known.info.defaultWidth
-        request.height = request.height ?? known.info.defaultHeight
-        var problems = PromptFile.problems(in: request)
-        let factor = known.info.vaeScaleFactor
-        if let width = request.width, let height = request.height, width % factor != 0 || height % factor != 0 {
-            problems.append("width and height must be multiples of \(factor), not \(width)x\(height)")
+        // Checked with the model's rules and completed with its defaults (size, guidance scale)
+        // here: stored jobs and the decoded-image check need the size before any worker samples.
+        do {
+            return try request.validated(for: known.info)
+        } catch let invalid as InvalidRequest {
+            throw ErrorReply(code: .invalidRequest, message: "request \(index): \(invalid)", inReplyTo: MessageType.submit.rawValue)
         }
-        guard problems.isEmpty else {
-            throw ErrorReply(code: .invalidRequest, message: "request \(index): " + problems.joined(separator: "; "),
-                             inReplyTo: MessageType.submit.rawValue)
-        }
-        return request
     }
 
     private func statusReply(_ query: StatusQuery) throws -> StatusReply {

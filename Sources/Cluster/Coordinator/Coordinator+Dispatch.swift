@@ -40,6 +40,7 @@ extension Coordinator {
                 } else {
                     job.state = try Sampler.prepare(job.request, model: known.info)
                 }
+                job.modelHash = known.contentHash
                 job.phase = .needsText
                 active.append(key)
             } catch {

@@ -53,9 +53,16 @@ final class ImageJob {
     /// by " + " when workers of different classes served it; nil when none reported one.
     var engineDescription: String? { engines.isEmpty ? nil : engines.joined(separator: " + ") }
 
-    /// The embedding id of a slot: the same for every run of the coordinator, since the
-    /// embedding of a given prompt and model never changes.
-    func embeddingId(_ slot: TextSlot) -> String { "\(imageId)/\(slot.rawValue)" }
+    /// The content hash of the image's model, fixed when the image is prepared (before any
+    /// text is encoded for it).
+    var modelHash = ""
+
+    /// The embedding id of a slot: a content key (`EmbeddingKey`: the model's content hash and
+    /// the slot's text), the same for every image, run and machine, so a worker that has the
+    /// embedding of a text (the empty negative prompt, mostly) is never sent it again.
+    func embeddingId(_ slot: TextSlot) -> String {
+        EmbeddingKey(modelHash: modelHash, text: slot == .cond ? request.prompt : request.negativePrompt).id
+    }
 
     /// The texts this image's plan needs: cond always, uncond when any step uses it.
     var slotsNeeded: [TextSlot] {

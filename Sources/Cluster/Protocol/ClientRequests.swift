@@ -81,9 +81,12 @@ extension SubmitBatch: WireCodable {
         guard requests.count == h.count else {
             throw ProtocolError.invalidField("count", reason: "announces \(h.count) requests but the payload holds \(requests.count)")
         }
+        // The checks prompt files and Sampler.prepare make (the model's own rules come when the
+        // coordinator routes the request).
         for (i, r) in requests.enumerated() {
-            if let w = r.guidanceScale { try Check.finite(w, "requests[\(i)].guidance_scale") }
-            try Check.finite(r.guidanceCutoff, "requests[\(i)].guidance_cutoff")
+            if let problem = RequestValidation.problems(in: r, model: nil).first {
+                throw ProtocolError.invalidField("requests[\(i)].\(problem.field)", reason: problem.message)
+            }
         }
         return SubmitBatch(clientBatchName: h.clientBatchName, submissionId: h.submissionId, requests: requests)
     }

@@ -6,7 +6,8 @@ import StableDiffusion
 /// worker's compute thread; nothing here touches a socket.
 final class TaskRunner {
     let engine: WorkerEngine
-    private var cache: EmbeddingCache
+    /// Text embeddings by id, `--embedding-cache` of them.
+    private(set) var cache: EmbeddingCache
 
     init(engine: WorkerEngine, cacheCapacity: Int) {
         self.engine = engine
@@ -30,9 +31,15 @@ final class TaskRunner {
 
     private func encode(_ task: TextEncodeTask, start: Double) throws -> TextEncodeResult {
         let embeddings = try task.outputs.map { output -> EncodedText in
-            let text = output.slot == .cond ? task.prompt : task.negativePrompt
-            let tensor = try engine.encode(text: text, model: task.model)
-            cache.insert(tensor, id: output.embeddingId)
+            // Ids are content keys (model and text, `EmbeddingKey`): one already here is this
+            // text's embedding, from an earlier image (the empty negative prompt, mostly).
+            let tensor: Tensor
+            if let cached = cache.lookup(output.embeddingId) {
+                tensor = cached
+            } else {
+                tensor = try engine.encode(text: output.slot == .cond ? task.prompt : task.negativePrompt, model: task.model)
+                cache.insert(tensor, id: output.embeddingId)
+            }
             return EncodedText(slot: output.slot, embeddingId: output.embeddingId, embedding: WireTensor(tensor))
         }
         return TextEncodeResult(taskId: task.taskId, imageId: task.imageId, embeddings: embeddings,

@@ -10,7 +10,7 @@ public struct GeneratedImage: Sendable {
     public let rgb: [UInt8]
     public let unetEvaluations: Int
     /// What plain classifier-free guidance would have used for the same steps.
-    public let fullGuidanceEvaluations: Int
+    public let plainGuidanceEvaluations: Int
     /// Tokens cut from the prompt and the negative prompt (CLIP reads at most 75).
     public let truncatedTokens: Int
     /// The engine that computed it (oneDNN version, ISA, kernels, precision).
@@ -28,13 +28,20 @@ public final class StableDiffusionPipeline {
     public let vae: AutoencoderKL
     public let modelInfo: SamplingModelInfo
     public let precision: Precision
-    private var embeddingCache: [String: Tensor] = [:]
+    /// Prompt embeddings by `EmbeddingKey` (this model, the text), the most recent few.
+    private var embeddingCache: EmbeddingCache
+
+    /// Prompt embeddings a pipeline keeps unless told otherwise (about 15 MiB at SD 1.5's width).
+    public static let standardEmbeddingCacheCapacity = 64
 
     /// Loads every component of the model at `location`; `tokenizerDirectory` is used when the
     /// model brings no tokenizer of its own (single-file checkpoints). `precision` is what the
-    /// three networks' convolutions, linear layers and attention compute in.
-    public init(location: ModelLocation, fallbackTokenizerDirectory: String? = nil, precision: Precision = .fp32) throws {
+    /// three networks' convolutions, linear layers and attention compute in; `embeddingCacheCapacity`
+    /// how many prompts' embeddings `embed` keeps (least recently used go first).
+    public init(location: ModelLocation, fallbackTokenizerDirectory: String? = nil, precision: Precision = .fp32,
+                embeddingCacheCapacity: Int = standardEmbeddingCacheCapacity) throws {
         try precision.checkSupported()  // before loading: a bf16 model on a CPU without bf16 is refused at once
+        embeddingCache = EmbeddingCache(capacity: embeddingCacheCapacity)
         self.location = location
         self.precision = precision
         guard let tokenizerDirectory = location.tokenizerDirectory ?? fallbackTokenizerDirectory else {
@@ -58,13 +65,15 @@ public final class StableDiffusionPipeline {
     /// What decides this pipeline's exact bits besides the request.
     public var fingerprint: EngineFingerprint { .current(precision: precision) }
 
-    /// The text embedding `[1, 77, D]` of a prompt, cached (the empty prompt recurs in every image).
+    /// The text embedding `[1, 77, D]` of a prompt, cached by content (the empty prompt recurs in
+    /// every image), the last `embeddingCacheCapacity` prompts.
     public func embed(_ prompt: String) -> (embedding: Tensor, truncatedTokens: Int) {
         let tokenized = tokenizer.tokenize(prompt, length: textEncoder.shape.maxPositions)
-        if let cached = embeddingCache[prompt] { return (cached, tokenized.truncatedTokenCount) }
+        let key = EmbeddingKey(modelHash: location.contentHash, text: prompt).id
+        if let cached = embeddingCache.lookup(key) { return (cached, tokenized.truncatedTokenCount) }
         let out = textEncoder.encode(tokenized.ids)
         let embedding = out.reshaped([1] + out.shape)
-        embeddingCache[prompt] = embedding
+        embeddingCache.insert(embedding, id: key)
         return (embedding, tokenized.truncatedTokenCount)
     }
 
@@ -84,7 +93,7 @@ public final class StableDiffusionPipeline {
         let pixels = decode(latents)
         return GeneratedImage(request: state.request, width: state.imageShape[3], height: state.imageShape[2], rgb: pixels,
                               unetEvaluations: final.evaluationsUsed,
-                              fullGuidanceEvaluations: state.plan.plainGuidanceEvaluations, truncatedTokens: truncated,
+                              plainGuidanceEvaluations: state.plan.plainGuidanceEvaluations, truncatedTokens: truncated,
                               engine: fingerprint)
     }
 

@@ -6,16 +6,6 @@ public enum LatePass: String, Codable, Sendable, CaseIterable {
     case cond
 }
 
-/// The schedulers sdcluster implements, by their command-line names.
-public enum SchedulerKind: String, Codable, Sendable, CaseIterable {
-    case ddim
-    case pndm
-    case euler
-    case eulerAncestral = "euler-a"
-    case dpmpp2m = "dpmpp-2m"
-    case dpmpp2mKarras = "dpmpp-2m-karras"
-}
-
 /// One image to make: everything that determines its pixels, given the model.
 /// Field names in JSON are the snake_case names users write in JSONL prompt files.
 public struct GenerationRequest: Codable, Sendable, Equatable {
@@ -24,14 +14,14 @@ public struct GenerationRequest: Codable, Sendable, Equatable {
     public var seed: UInt64
     public var steps: Int
     /// Classifier-free guidance scale; nil: the model's default (`SamplingModelInfo.defaultGuidanceScale`:
-    /// 7.5 unless the model folder's `sdcluster.json` recommends another). `Sampler.prepare` fills it in.
+    /// 7.5 unless the model folder's `sdcluster.json` recommends another). `validated(for:)` fills it in.
     public var guidanceScale: Float?
     /// Share of steps (from the start) that run full classifier-free guidance; 1 = plain CFG.
     public var guidanceCutoff: Float
     public var latePass: LatePass
     public var scheduler: SchedulerKind
     /// Image size in pixels; nil: the model's native size (`SamplingModelInfo.defaultWidth`,
-    /// 512 for SD v1). `Sampler.prepare` fills them in.
+    /// 512 for SD v1). `validated(for:)` fills them in.
     public var width: Int?
     public var height: Int?
     /// Optional model name for routing in a cluster; nil = the default model.
@@ -60,15 +50,6 @@ public struct GenerationRequest: Codable, Sendable, Equatable {
         self.model = model
         self.guidanceInterval = guidanceInterval
         self.adaptiveGuidanceThreshold = adaptiveGuidanceThreshold
-    }
-
-    /// The request with what it leaves to the model filled in from `model`.
-    public func resolved(for model: SamplingModelInfo) -> GenerationRequest {
-        var out = self
-        if out.guidanceScale == nil { out.guidanceScale = model.defaultGuidanceScale }
-        if out.width == nil { out.width = model.defaultWidth }
-        if out.height == nil { out.height = model.defaultHeight }
-        return out
     }
 
     enum CodingKeys: String, CodingKey {

@@ -55,8 +55,10 @@ public struct GuidancePlan: Codable, Sendable, Equatable {
     }
 
     /// The plan for `request` on a scheduler whose steps have noise levels `sigmas` (one per step).
+    /// - Throws: `InvalidRequest` when the request's guidance fields are not possible.
     public static func make(for request: GenerationRequest, sigmas: [Float]) throws -> GuidancePlan {
-        try validate(request)
+        let problems = RequestValidation.guidanceProblems(in: request)
+        guard problems.isEmpty else { throw InvalidRequest(problems: problems) }
         let count = sigmas.count
         // Unset only when called without Sampler.prepare, which fills in the model's default.
         let scale = request.guidanceScale ?? SamplingModelInfo.standardGuidanceScale
@@ -93,23 +95,5 @@ public struct GuidancePlan: Codable, Sendable, Equatable {
         let planned = steps[index]
         if planned == .guided, let stop = adaptiveStop, index >= stop { return .cond }
         return planned
-    }
-
-    static func validate(_ request: GenerationRequest) throws {
-        if let w = request.guidanceScale, !w.isFinite { throw SamplingError.invalidGuidanceScale(w) }
-        guard request.guidanceCutoff.isFinite, (0...1).contains(request.guidanceCutoff) else {
-            throw SamplingError.invalidGuidanceCutoff(request.guidanceCutoff)
-        }
-        if let interval = request.guidanceInterval {
-            guard interval.sigmaLow.isFinite, interval.sigmaHigh.isFinite,
-                  interval.sigmaLow >= 0, interval.sigmaLow < interval.sigmaHigh else {
-                throw SamplingError.invalidGuidanceInterval(low: interval.sigmaLow, high: interval.sigmaHigh)
-            }
-        }
-        if let threshold = request.adaptiveGuidanceThreshold {
-            guard threshold.isFinite, threshold > 0, threshold <= 1 else {
-                throw SamplingError.invalidAdaptiveThreshold(threshold)
-            }
-        }
     }
 }

@@ -23,9 +23,6 @@ public enum PromptFile {
     public static let fieldNames = ["prompt", "negative_prompt", "seed", "count", "steps", "guidance_scale",
                                     "guidance_cutoff", "late_pass", "scheduler", "width", "height", "model"]
 
-    /// The largest `count` one line may ask for.
-    public static let maximumCount = 10_000
-
     /// Reads the file at `path`; a `.jsonl` name means JSONL, a `.txt` name plain text.
     /// - Throws: `PromptFileError` listing every problem, or it when the file cannot be read.
     public static func read(path: String, defaults: GenerationRequest, count: Int = 1) throws -> [GenerationRequest] {
@@ -73,26 +70,10 @@ public enum PromptFile {
         return requests
     }
 
-    /// What is wrong with a request's values (empty when nothing is): the checks every line's
-    /// fields go through, for checking command-line options the same way.
-    public static func problems(in request: GenerationRequest, count: Int = 1) -> [String] {
-        var problems: [String] = []
-        if request.steps < 1 || request.steps > 1000 { problems.append("steps must be 1...1000, not \(request.steps)") }
-        if let w = request.guidanceScale, !w.isFinite || w < 0 {
-            problems.append("guidance_scale must be a number >= 0, not \(w)")
-        }
-        if !(0...1).contains(request.guidanceCutoff) {
-            problems.append("guidance_cutoff must be within [0, 1], not \(request.guidanceCutoff)")
-        }
-        for (name, value) in [("width", request.width), ("height", request.height)] {
-            guard let value, value < 8 || value % 8 != 0 else { continue }
-            problems.append("\(name) must be a positive multiple of 8, not \(value)")
-        }
-        if count < 1 || count > maximumCount { problems.append("count must be 1...\(maximumCount), not \(count)") }
-        if count >= 1, request.seed > UInt64.max - UInt64(count - 1) {
-            problems.append("seed \(request.seed) + count \(count) runs past the largest seed \(UInt64.max)")
-        }
-        return problems
+    /// The field checks of every line and of the defaults: `RequestValidation`'s, without a model
+    /// (sizes in multiples of 8; the model's own factor is checked where it is known).
+    static func problems(in request: GenerationRequest, count: Int) -> [String] {
+        RequestValidation.problems(in: request, model: nil, count: count).map(\.message)
     }
 
     /// `count` copies of `request` with seeds seed, seed + 1, ...

@@ -12,18 +12,16 @@ import Compute
 public enum Sampler {
     /// A new image: `torch.randn([1, C, h, w], generator=manual_seed(seed)) * init_noise_sigma`,
     /// as diffusers' `prepare_latents`, and the guidance plan.
-    /// A request without a guidance scale or size gets the model's defaults here, so the state (and
-    /// the PNG metadata written from it) always holds the values that were used.
+    /// The request is checked and completed by `validated(for: model)` first (a request without
+    /// a guidance scale or size gets the model's defaults), so the state (and the PNG metadata
+    /// written from it) always holds the values that were used.
+    /// - Throws: `InvalidRequest` for a request's problems, `SamplingError` for the model's.
     public static func prepare(_ request: GenerationRequest, model: SamplingModelInfo) throws -> ImageState {
-        let request = request.resolved(for: model)
         let factor = model.vaeScaleFactor
         guard model.latentChannels >= 1 else { throw SamplingError.invalidModelInfo("latent_channels must be at least 1, not \(model.latentChannels)") }
         guard factor >= 1 else { throw SamplingError.invalidModelInfo("vae_scale_factor must be at least 1, not \(factor)") }
+        let request = try request.validated(for: model)
         let width = request.width ?? model.defaultWidth, height = request.height ?? model.defaultHeight
-        guard width > 0, height > 0, width % factor == 0, height % factor == 0 else {
-            throw SamplingError.invalidSize(width: width, height: height, factor: factor)
-        }
-        guard request.steps >= 1 else { throw SamplingError.invalidSteps(request.steps) }
         let scheduler = try makeScheduler(request, model)
         let plan = try GuidancePlan.make(for: request, sigmas: (0..<scheduler.stepCount).map { scheduler.sigma(atStep: $0) })
         let shape = [1, model.latentChannels, height / factor, width / factor]

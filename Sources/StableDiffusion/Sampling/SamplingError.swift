@@ -1,11 +1,6 @@
-/// Why a request could not be prepared or a step could not advance.
+/// Why a model could not be sampled or a step could not advance. A request's own problems are
+/// `InvalidRequest` (`GenerationRequest.validated(for:)`).
 public enum SamplingError: Error, Equatable, CustomStringConvertible {
-    case invalidSize(width: Int, height: Int, factor: Int)
-    case invalidSteps(Int)
-    case invalidGuidanceScale(Float)
-    case invalidGuidanceCutoff(Float)
-    case invalidGuidanceInterval(low: Float, high: Float)
-    case invalidAdaptiveThreshold(Float)
     case invalidModelInfo(String)
     case alreadyFinished(steps: Int)
     case missingPrediction(TextSlot, step: Int)
@@ -19,18 +14,6 @@ public enum SamplingError: Error, Equatable, CustomStringConvertible {
 
     public var description: String {
         switch self {
-        case let .invalidSize(w, h, f):
-            return "size \(w)x\(h) is not possible: width and height must be positive multiples of \(f) (the VAE's downscale factor)"
-        case let .invalidSteps(n):
-            return "steps = \(n) is not possible: use at least 1"
-        case let .invalidGuidanceScale(w):
-            return "guidance_scale = \(w) is not a finite number"
-        case let .invalidGuidanceCutoff(c):
-            return "guidance_cutoff = \(c) is outside [0, 1]: 1 guides every step, 0 none"
-        case let .invalidGuidanceInterval(low, high):
-            return "guidance_interval (\(low), \(high)] is empty or negative: give 0 <= sigma_low < sigma_high"
-        case let .invalidAdaptiveThreshold(t):
-            return "adaptive_guidance_threshold = \(t) is outside (0, 1]; typical values are 0.99 to 0.9999"
         case let .invalidModelInfo(what):
             return "invalid model information: \(what)"
         case let .alreadyFinished(steps):

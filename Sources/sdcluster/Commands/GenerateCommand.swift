@@ -22,11 +22,7 @@ struct GenerateCommand: ParsableCommand {
     @Option(name: .customLong("prompts"), help: ArgumentHelp("A prompt file: one prompt a line, or JSONL with one request object a line (fields named like the options: prompt, negative_prompt, seed, count, steps, guidance_scale, guidance_cutoff, late_pass, scheduler, width, height).", valueName: "FILE"))
     var promptsFile: String?
 
-    @Option(help: ArgumentHelp("A diffusers model folder or a single-file SD 1.x .safetensors checkpoint (default: the shipped shapes model).", valueName: "DIR|FILE"))
-    var model: String?
-
-    @Option(help: ArgumentHelp("For a single-file checkpoint: a diffusers folder whose configs and tokenizer to use (default: SD 1.5's configs).", valueName: "DIR"))
-    var config: String?
+    @OptionGroup var model: ModelOptions
 
     @OptionGroup var sampling: SamplingOptions
 
@@ -40,12 +36,8 @@ struct GenerateCommand: ParsableCommand {
     func run() throws {
         try engine.apply()
         let requests = try sampling.requests(prompts: prompts, file: promptsFile)
-        let modelPath = model ?? DefaultModel.path
-        let loadStart = Date()
-        let pipeline = try StableDiffusionPipeline(location: ModelLocation.open(modelPath, configDirectory: config),
-                                                   fallbackTokenizerDirectory: DefaultModel.tokenizerDirectory,
-                                                   precision: engine.precision)
-        printError("loaded \(pipeline.location.name) in \(String(format: "%.1f", Date().timeIntervalSince(loadStart))) s (engine: \(pipeline.fingerprint)); \(requests.count) image(s) to make")
+        let pipeline = try model.loadPipeline(precision: engine.precision)
+        printError("\(requests.count) image(s) to make")
         var used = 0, plain = 0
         let start = Date()
         for (index, request) in requests.enumerated() {
@@ -63,7 +55,7 @@ struct GenerateCommand: ParsableCommand {
             try ImageOutput.write(image, modelName: pipeline.location.name, to: path)
             print(path)
             used += image.unetEvaluations
-            plain += image.fullGuidanceEvaluations
+            plain += image.plainGuidanceEvaluations
         }
         let seconds = Date().timeIntervalSince(start)
         let saved = plain - used

@@ -18,11 +18,7 @@ struct WorkerCommand: ParsableCommand {
     @Option(help: ArgumentHelp("The coordinator's worker endpoint.", valueName: "ENDPOINT"))
     var coordinator = "tcp://127.0.0.1:7431"
 
-    @Option(help: ArgumentHelp("A diffusers model folder or a single-file SD 1.x .safetensors checkpoint (default: the shipped shapes model).", valueName: "DIR|FILE"))
-    var model: String?
-
-    @Option(help: ArgumentHelp("For a single-file checkpoint: a diffusers folder whose configs and tokenizer to use.", valueName: "DIR"))
-    var config: String?
+    @OptionGroup var model: ModelOptions
 
     @OptionGroup var engineOptions: EngineOptions
 
@@ -41,7 +37,7 @@ struct WorkerCommand: ParsableCommand {
     @Option(help: ArgumentHelp("Heartbeat interval in seconds.", valueName: "S"))
     var heartbeat: Double = 1
 
-    @Option(help: ArgumentHelp("Text embeddings kept for later steps (least recently used go first).", valueName: "N"))
+    @Option(help: ArgumentHelp("Text embeddings kept by content, for later steps and later images (least recently used go first).", valueName: "N"))
     var embeddingCache: Int = 512
 
     enum EngineKind: String, ExpressibleByArgument {
@@ -63,12 +59,7 @@ struct WorkerCommand: ParsableCommand {
         case .simulated:
             workerEngine = SimulatedEngine(unetSeconds: unetSeconds)
         case .pipeline:
-            let start = Date()
-            let pipeline = try StableDiffusionPipeline(location: ModelLocation.open(model ?? DefaultModel.path, configDirectory: config),
-                                                       fallbackTokenizerDirectory: DefaultModel.tokenizerDirectory,
-                                                       precision: engineOptions.precision)
-            printError("loaded \(pipeline.location.name) in \(String(format: "%.1f", Date().timeIntervalSince(start))) s (engine: \(pipeline.fingerprint))")
-            workerEngine = PipelineEngine(pipeline: pipeline)
+            workerEngine = PipelineEngine(pipeline: try model.loadPipeline(precision: engineOptions.precision))
         }
         let displayName = name ?? "\(ProcessInfo.processInfo.hostName)-\(getpid())"
         let options = WorkerOptions(coordinator: coordinator, name: displayName, threads: engineOptions.threads ?? Threads.count,

@@ -130,15 +130,16 @@ final class ImageSizeParityTests: XCTestCase {
             r.width = w
             r.height = h
             XCTAssertThrowsError(try pipeline.generate(r), "\(w)x\(h)") { error in
-                XCTAssertEqual(error as? SamplingError, .invalidSize(width: w, height: h, factor: 8))
-                XCTAssertTrue("\(error)".contains("multiples of 8"), "\(error)")
+                let fields = (error as? InvalidRequest)?.problems.map(\.field) ?? []
+                XCTAssertEqual(fields, [w % 8 != 0 || w < 8 ? "width" : nil, h % 8 != 0 || h < 8 ? "height" : nil].compactMap { $0 })
+                XCTAssertTrue("\(error)".contains("multiple of 8"), "\(error)")
             }
-            XCTAssertFalse(PromptFile.problems(in: r).isEmpty, "\(w)x\(h) passes the prompt-file checks")
+            XCTAssertFalse(RequestValidation.problems(in: r, model: nil).isEmpty, "\(w)x\(h) passes the prompt-file checks")
         }
         var ok = GenerationRequest(prompt: "a red circle", seed: 1, steps: 1, guidanceScale: 2)
         ok.width = 72
         ok.height = 120
-        XCTAssertEqual(PromptFile.problems(in: ok), [])
+        XCTAssertEqual(RequestValidation.problems(in: ok, model: nil), [])
     }
 
     func testTheUNetRefusesInputsItCannotTakeWithAClearError() throws {

@@ -59,13 +59,15 @@ final class GuidancePlanTests: XCTestCase {
     }
 
     func testGuidanceScaleAtMostOneNeverRunsAnUnconditionalPass() throws {
-        for w: Float in [1, 0.5, 0, -2] {
+        for w: Float in [1, 0.5, 0] {
             for (c, late) in [(Float(1), LatePass.uncond), (0.5, .uncond), (0, .uncond), (0.5, .cond)] {
                 let p = try plan(request(w, cutoff: c, late: late))
                 XCTAssertEqual(p.steps, Array(repeating: .cond, count: 10), "w \(w) c \(c)")
                 XCTAssertEqual(p.plainGuidanceEvaluations, 10)
             }
         }
+        // A negative scale is refused, as prompt files and the command line always did.
+        XCTAssertThrowsError(try plan(request(-2))) { XCTAssertEqual(($0 as? InvalidRequest)?.problems.map(\.field), ["guidance_scale"]) }
     }
 
     func testGuidanceIntervalGuidesOnlyInsideTheHalfOpenSigmaRange() throws {
@@ -96,7 +98,9 @@ final class GuidancePlanTests: XCTestCase {
     }
 
     func testInvalidOptionsAreRefused() {
-        XCTAssertThrowsError(try plan(request(cutoff: 1.5))) { XCTAssertEqual($0 as? SamplingError, .invalidGuidanceCutoff(1.5)) }
+        XCTAssertThrowsError(try plan(request(cutoff: 1.5))) {
+            XCTAssertEqual(($0 as? InvalidRequest)?.problems, [.init(field: "guidance_cutoff", message: "guidance_cutoff must be within [0, 1], not 1.5")])
+        }
         XCTAssertThrowsError(try plan(request(cutoff: -0.1)))
         XCTAssertThrowsError(try plan(request(.nan)))
         XCTAssertThrowsError(try plan(request(interval: GuidanceInterval(sigmaLow: 5, sigmaHigh: 5))))

@@ -162,14 +162,14 @@ final class SamplerTests: XCTestCase {
 
     func testPrepareRefusesBadRequests() {
         XCTAssertThrowsError(try Sampler.prepare(request(.ddim, width: 60), model: Self.model)) {
-            XCTAssertEqual($0 as? SamplingError, .invalidSize(width: 60, height: 48, factor: 8))
+            XCTAssertEqual(($0 as? InvalidRequest)?.problems, [.init(field: "width", message: "width must be a positive multiple of 8, not 60")])
         }
         XCTAssertThrowsError(try Sampler.prepare(request(.ddim, width: 0), model: Self.model))
         XCTAssertThrowsError(try Sampler.prepare(request(.ddim, steps: 0), model: Self.model)) {
-            XCTAssertEqual($0 as? SamplingError, .invalidSteps(0))
+            XCTAssertEqual(($0 as? InvalidRequest)?.problems.map(\.field), ["steps"])
         }
         XCTAssertThrowsError(try Sampler.prepare(request(.ddim, steps: 1001), model: Self.model)) {
-            XCTAssertEqual($0 as? SamplingError, .scheduler(.invalidStepCount(steps: 1001, trainTimesteps: 1000)))
+            XCTAssertEqual(($0 as? InvalidRequest)?.problems.map(\.message), ["steps must be 1...1000, not 1001"])
         }
         XCTAssertThrowsError(try Sampler.prepare(request(.ddim, cutoff: 2), model: Self.model))
     }

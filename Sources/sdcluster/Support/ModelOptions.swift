@@ -1,0 +1,23 @@
+import ArgumentParser
+import Compute
+import Foundation
+import StableDiffusion
+
+/// The model options `generate` and `worker` share, and loading the pipeline from them.
+struct ModelOptions: ParsableArguments {
+    @Option(help: ArgumentHelp("A diffusers model folder or a single-file SD 1.x .safetensors checkpoint (default: the shipped shapes model).", valueName: "DIR|FILE"))
+    var model: String?
+
+    @Option(help: ArgumentHelp("For a single-file checkpoint: a diffusers folder whose configs and tokenizer to use (default: SD 1.5's configs).", valueName: "DIR"))
+    var config: String?
+
+    /// Loads the model (the shipped one when none is named) and says on stderr how long it took.
+    func loadPipeline(precision: Precision) throws -> StableDiffusionPipeline {
+        let start = Date()
+        let pipeline = try StableDiffusionPipeline(location: ModelLocation.open(model ?? DefaultModel.path, configDirectory: config),
+                                                   fallbackTokenizerDirectory: DefaultModel.tokenizerDirectory,
+                                                   precision: precision)
+        printError("loaded \(pipeline.location.name) in \(String(format: "%.1f", Date().timeIntervalSince(start))) s (engine: \(pipeline.fingerprint))")
+        return pipeline
+    }
+}
