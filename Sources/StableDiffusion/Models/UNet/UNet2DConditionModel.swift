@@ -83,11 +83,6 @@ public final class UNet2DConditionModel {
         return try Tensor.concatenateBatch(outputs).nhwcToNCHW()
     }
 
-    /// The same as calling the model (kept for callers that name it).
-    public func predictNoise(sample: Tensor, timesteps: [Float], context: Tensor) throws -> Tensor {
-        try self(sample: sample, timesteps: timesteps, context: context)
-    }
-
     /// One sample, channels-last `[1, H, W, C]`.
     func predict(_ x: Tensor, timestep: Float, context: Tensor) throws -> Tensor {
         let t = try time.activated(timestep)
