@@ -21,19 +21,29 @@ public final class Conv2D: @unchecked Sendable {
     private struct Key: Hashable { let h: Int, w: Int, post: PostOps }
 
     /// `weight` is PyTorch's `[O, I, kh, kw]`; `bias` is `[O]` or nil.
-    public convenience init(weight: Tensor, bias: Tensor?, stride: Int = 1, padding: Int, precision: Precision = .fp32) {
-        self.init(weight: weight, bias: bias, stride: stride, padding: (padding, padding, padding, padding), precision: precision)
+    public convenience init(weight: Tensor, bias: Tensor?, stride: Int = 1, padding: Int, precision: Precision = .fp32) throws {
+        try self.init(weight: weight, bias: bias, stride: stride, padding: (padding, padding, padding, padding), precision: precision)
     }
 
-    public init(weight: Tensor, bias: Tensor?, stride: Int = 1, padding: (Int, Int, Int, Int), precision: Precision = .fp32) {
-        precondition(weight.shape.count == 4 && weight.shape[2] == weight.shape[3], "conv weight must be [O, I, k, k], got \(weight.shape)")
+    /// Throws `ShapeError` for a weight that is not `[O, I, k, k]` or a bias that is not `[O]`,
+    /// `DNNLError` when oneDNN cannot describe the weights.
+    public init(weight: Tensor, bias: Tensor?, stride: Int = 1, padding: (Int, Int, Int, Int), precision: Precision = .fp32) throws {
+        guard weight.shape.count == 4, weight.shape[2] == weight.shape[3], weight.shape.allSatisfy({ $0 > 0 }) else {
+            throw ShapeError("conv weight", expected: "[O, I, k, k]", got: weight.shape)
+        }
+        if let bias, bias.count != weight.shape[0] {
+            throw ShapeError("conv bias", expected: "[\(weight.shape[0])]", got: bias.shape)
+        }
+        guard stride >= 1, padding.0 >= 0, padding.1 >= 0, padding.2 >= 0, padding.3 >= 0 else {
+            throw ShapeError("conv \(weight.shape)", expected: "stride >= 1 and padding >= 0", got: [stride, padding.0, padding.1, padding.2, padding.3])
+        }
         outChannels = weight.shape[0]
         inChannels = weight.shape[1]
         kernel = weight.shape[2]
         self.stride = stride
         self.padding = padding
         self.bias = bias
-        weights = PackedWeights(weight, dims: weight.shape, tag: dnnl_oihw, precision: precision)
+        weights = try PackedWeights(weight, dims: weight.shape, tag: dnnl_oihw, precision: precision)
     }
 
     public func outputSize(height: Int, width: Int) -> (Int, Int) {
@@ -44,30 +54,39 @@ public final class Conv2D: @unchecked Sendable {
     /// (fused); with `silu`, applies SiLU to the result (before any residual is added).
     /// `biasOverride` (`[outChannels]`) replaces the layer's bias for this call: a ResNet block
     /// folds its per-sample time embedding into the first convolution's bias this way.
-    public func callAsFunction(_ x: Tensor, residual: Tensor? = nil, silu: Bool = false, biasOverride: Tensor? = nil) -> Tensor {
-        precondition(x.shape.count == 4 && x.shape[3] == inChannels, "conv expects [N, H, W, \(inChannels)], got \(x.shape)")
-        precondition(biasOverride == nil || (bias != nil && biasOverride!.count == outChannels), "bias override needs a layer with bias")
+    ///
+    /// Throws `ShapeError` when `x`, `residual` or `biasOverride` do not fit the layer (or the
+    /// input is smaller than the kernel), `DNNLError` when oneDNN fails.
+    public func callAsFunction(_ x: Tensor, residual: Tensor? = nil, silu: Bool = false, biasOverride: Tensor? = nil) throws -> Tensor {
+        guard x.shape.count == 4, x.shape[3] == inChannels, x.shape[0] >= 1, x.shape[1] >= 1, x.shape[2] >= 1 else {
+            throw ShapeError(name, expected: "[N, H, W, \(inChannels)] (NHWC)", got: x.shape)
+        }
+        if let biasOverride {
+            guard bias != nil, biasOverride.count == outChannels else {
+                throw ShapeError("\(name) bias override", expected: bias == nil ? "a layer with bias" : "[\(outChannels)]", got: biasOverride.shape)
+            }
+        }
         let (n, h, w) = (x.shape[0], x.shape[1], x.shape[2])
         let (oh, ow) = outputSize(height: h, width: w)
+        guard h + padding.0 + padding.2 >= kernel, w + padding.1 + padding.3 >= kernel else {
+            throw ShapeError(name, expected: "an input of at least \(kernel)x\(kernel) with the padding", got: x.shape)
+        }
+        if let residual, residual.shape != [n, oh, ow, outChannels] {
+            throw ShapeError("\(name) residual", expected: "the output's shape \([n, oh, ow, outChannels])", got: residual.shape)
+        }
         var post = PostOps()
         if silu { post.ops.append(.eltwise(dnnl_eltwise_swish, 1)) }
         if residual != nil { post.ops.append(.sum) }
-        let (prim, weights) = primitive(h: h, w: w, post: post)
-        let out: Tensor
-        if let residual {
-            precondition(residual.shape == [n, oh, ow, outChannels], "residual \(residual.shape) does not match conv output")
-            out = residual.copy()
-        } else {
-            out = Tensor(uninitialized: [n, oh, ow, outChannels])
-        }
-        let srcMD = MemoryDesc.tagged([1, inChannels, h, w], dnnl_nhwc, precision.dataType)
-        let dstMD = MemoryDesc.tagged([1, outChannels, oh, ow], dnnl_nhwc)
-        let wMD = prim.queryMD(dnnl_query_weights_md)
-        let biasMD = MemoryDesc.tagged([outChannels], dnnl_a)
+        let (prim, weights) = try primitive(h: h, w: w, post: post)
+        let out = residual?.copy() ?? Tensor(uninitialized: [n, oh, ow, outChannels])
+        let srcMD = try MemoryDesc.tagged([1, inChannels, h, w], dnnl_nhwc, precision.dataType)
+        let dstMD = try MemoryDesc.tagged([1, outChannels, oh, ow], dnnl_nhwc)
+        let wMD = try prim.queryMD(dnnl_query_weights_md)
+        let biasMD = try MemoryDesc.tagged([outChannels], dnnl_a)
         for b in 0..<n {
-            OpStatistics.shared.measure("conv\(kernel)x\(kernel) \(inChannels)->\(outChannels) @\(h)x\(w)",
+            try OpStatistics.shared.measure("conv\(kernel)x\(kernel) \(inChannels)->\(outChannels) @\(h)x\(w)",
                                         flops: 2.0 * Double(oh * ow * outChannels * inChannels * kernel * kernel)) {
-                withInput(x.pointer + b * h * w * inChannels, count: h * w * inChannels, precision: precision) { src in
+                try withInput(x.pointer + b * h * w * inChannels, count: h * w * inChannels, precision: precision) { src in
                     var args: [(Int32, MemoryDesc, UnsafeMutableRawPointer)] = [
                         (DNNLArg.src, srcMD, src),
                         (DNNLArg.weights, wMD, weights.raw),
@@ -76,22 +95,25 @@ public final class Conv2D: @unchecked Sendable {
                     if let b = biasOverride ?? bias {
                         args.append((DNNLArg.bias, biasMD, UnsafeMutableRawPointer(b.pointer)))
                     }
-                    prim.execute(args)
+                    try prim.execute(args)
                 }
             }
         }
         return out
     }
 
-    private func primitive(h: Int, w: Int, post: PostOps) -> (Primitive, AlignedBuffer) {
+    /// What the layer is, for errors.
+    private var name: String { "conv \(inChannels)->\(outChannels) k\(kernel)" }
+
+    private func primitive(h: Int, w: Int, post: PostOps) throws -> (Primitive, AlignedBuffer) {
         let key = Key(h: h, w: w, post: post)
         if let cached = primitives[key] { return cached }
         let (oh, ow) = outputSize(height: h, width: w)
-        let src = MemoryDesc.tagged([1, inChannels, h, w], dnnl_nhwc, precision.dataType)
-        let dst = MemoryDesc.tagged([1, outChannels, oh, ow], dnnl_nhwc)
-        let wts = MemoryDesc.tagged([outChannels, inChannels, kernel, kernel], dnnl_format_tag_any, precision.dataType)
-        let b = bias == nil ? nil : MemoryDesc.tagged([outChannels], dnnl_a)
-        let prim = Primitive.make(postOps: post, name: "conv \(inChannels)->\(outChannels) k\(kernel) @\(h)x\(w)") { pd, engine, attr in
+        let src = try MemoryDesc.tagged([1, inChannels, h, w], dnnl_nhwc, precision.dataType)
+        let dst = try MemoryDesc.tagged([1, outChannels, oh, ow], dnnl_nhwc)
+        let wts = try MemoryDesc.tagged([outChannels, inChannels, kernel, kernel], dnnl_format_tag_any, precision.dataType)
+        let b = bias == nil ? nil : try MemoryDesc.tagged([outChannels], dnnl_a)
+        let prim = try Primitive.make(postOps: post, name: "conv \(inChannels)->\(outChannels) k\(kernel) @\(h)x\(w)") { pd, engine, attr in
             dnnl_convolution_forward_primitive_desc_create(pd, engine, dnnl_forward_inference, dnnl_convolution_direct,
                                                            src.handle, wts.handle, b?.handle, dst.handle,
                                                            MemoryDesc.dims([stride, stride]), MemoryDesc.dims([0, 0]),
@@ -99,7 +121,7 @@ public final class Conv2D: @unchecked Sendable {
                                                            MemoryDesc.dims([padding.2, padding.3]), attr)
         }
         prim.serial = 2 * oh * ow * outChannels * inChannels * kernel * kernel < 2 * Threads.minimumFlopsPerThread
-        let packed = weights.buffer(for: prim.queryMD(dnnl_query_weights_md))
+        let packed = try weights.buffer(for: prim.queryMD(dnnl_query_weights_md))
         primitives[key] = (prim, packed)
         return (prim, packed)
     }

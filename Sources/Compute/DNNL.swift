@@ -1,25 +1,48 @@
 import Foundation
 import CDNNL
 
-/// A oneDNN call failed: names the call and oneDNN's status.
+/// A oneDNN call failed (or returned nothing where it must return something): names the call
+/// (with the operation and shapes it was for) and oneDNN's status. Thrown by every engine
+/// operation that calls oneDNN; the engine stays usable afterwards.
 public struct DNNLError: Error, CustomStringConvertible {
     public let call: String
     public let status: dnnl_status_t
-    public var description: String { "oneDNN \(call) failed with status \(status.rawValue)" }
+    public var description: String { "oneDNN \(call) failed with status \(status.rawValue) (\(DNNLError.statusName(status)))" }
+
+    static func statusName(_ s: dnnl_status_t) -> String {
+        switch s {
+        case dnnl_out_of_memory: return "out of memory"
+        case dnnl_invalid_arguments: return "invalid arguments"
+        case dnnl_unimplemented: return "unimplemented"
+        case dnnl_last_impl_reached: return "no implementation"
+        case dnnl_runtime_error: return "runtime error"
+        case dnnl_not_required: return "not required"
+        default: return "status \(s.rawValue)"
+        }
+    }
 }
 
+/// Throws a `DNNLError` naming `call` unless `status` is success.
 @inline(__always)
-func dnnlCheck(_ status: dnnl_status_t, _ call: @autoclosure () -> String) {
-    if status != dnnl_success { fatalError(DNNLError(call: call(), status: status).description) }
+func dnnlCheck(_ status: dnnl_status_t, _ call: @autoclosure () -> String) throws {
+    if status != dnnl_success { throw DNNLError(call: call(), status: status) }
+}
+
+/// An allocation the engine could not make (posix_memalign failed).
+public struct AllocationError: Error, CustomStringConvertible {
+    public let bytes: Int
+    public var description: String { "out of memory allocating \(bytes) bytes" }
 }
 
 /// The one CPU engine and stream every primitive runs on.
 final class DNNLContext: @unchecked Sendable {
-    static let shared = DNNLContext()
+    private static let created = Result<DNNLContext, Error> { try DNNLContext() }
+    /// The context, made on first use; a failure to make it is thrown on every use.
+    static var shared: DNNLContext { get throws { try created.get() } }
     let engine: dnnl_engine_t
     let stream: dnnl_stream_t
 
-    private init() {
+    private init() throws {
         // Keep freed activation buffers in the heap instead of returning them to the kernel:
         // every evaluation allocates the same sizes again, and fresh pages cost a page fault each.
         _ = mallopt(M_MMAP_THRESHOLD, 32 << 20)  // glibc's largest allowed value
@@ -27,10 +50,10 @@ final class DNNLContext: @unchecked Sendable {
         // The C kernels follow oneDNN's ISA, capped by ONEDNN_MAX_CPU_ISA or `EngineISA.cap`.
         EngineISA.applyToKernels()
         var e: dnnl_engine_t?
-        dnnlCheck(dnnl_engine_create(&e, dnnl_cpu, 0), "engine_create")
+        try dnnlCheck(dnnl_engine_create(&e, dnnl_cpu, 0), "engine_create")
         engine = e!
         var s: dnnl_stream_t?
-        dnnlCheck(dnnl_stream_create(&s, engine, UInt32(dnnl_stream_default_flags.rawValue)), "stream_create")
+        try dnnlCheck(dnnl_stream_create(&s, engine, UInt32(dnnl_stream_default_flags.rawValue)), "stream_create")
         stream = s!
     }
 }
@@ -58,25 +81,33 @@ final class MemoryDesc: @unchecked Sendable {
         return out
     }
 
-    static func tagged(_ d: [Int], _ tag: dnnl_format_tag_t, _ type: dnnl_data_type_t = dnnl_f32) -> MemoryDesc {
+    static func tagged(_ d: [Int], _ tag: dnnl_format_tag_t, _ type: dnnl_data_type_t = dnnl_f32) throws -> MemoryDesc {
+        guard d.count <= 12 else { throw DNNLError(call: "memory_desc_create_with_tag \(d) (more than 12 dimensions)", status: dnnl_invalid_arguments) }
         var md: dnnl_memory_desc_t?
-        dnnlCheck(dnnl_memory_desc_create_with_tag(&md, Int32(d.count), dims(d), type, tag), "memory_desc_create_with_tag \(d)")
-        return MemoryDesc(handle: md!)
+        try dnnlCheck(dnnl_memory_desc_create_with_tag(&md, Int32(d.count), dims(d), type, tag), "memory_desc_create_with_tag \(d)")
+        guard let md else { throw DNNLError(call: "memory_desc_create_with_tag \(d) returned no descriptor", status: dnnl_runtime_error) }
+        return MemoryDesc(handle: md)
     }
 
-    static func strided(_ d: [Int], strides: [Int], _ type: dnnl_data_type_t = dnnl_f32) -> MemoryDesc {
+    static func strided(_ d: [Int], strides: [Int], _ type: dnnl_data_type_t = dnnl_f32) throws -> MemoryDesc {
+        guard d.count <= 12, strides.count <= 12 else {
+            throw DNNLError(call: "memory_desc_create_with_strides \(d) \(strides) (more than 12 dimensions)", status: dnnl_invalid_arguments)
+        }
         var md: dnnl_memory_desc_t?
-        dnnlCheck(dnnl_memory_desc_create_with_strides(&md, Int32(d.count), dims(d), type, dims(strides)),
-                  "memory_desc_create_with_strides \(d) \(strides)")
-        return MemoryDesc(handle: md!)
+        try dnnlCheck(dnnl_memory_desc_create_with_strides(&md, Int32(d.count), dims(d), type, dims(strides)),
+                      "memory_desc_create_with_strides \(d) \(strides)")
+        guard let md else { throw DNNLError(call: "memory_desc_create_with_strides \(d) returned no descriptor", status: dnnl_runtime_error) }
+        return MemoryDesc(handle: md)
     }
 
     /// An owned copy of a descriptor that belongs to someone else (a primitive descriptor's query).
-    static func copy(of other: const_dnnl_memory_desc_t?) -> MemoryDesc {
-        guard let other else { fatalError("oneDNN returned no memory descriptor for a query") }
+    /// `what` names the query in the error when oneDNN returns none.
+    static func copy(of other: const_dnnl_memory_desc_t?, _ what: @autoclosure () -> String = "query") throws -> MemoryDesc {
+        guard let other else { throw DNNLError(call: "primitive_desc_query_md (\(what())) returned no descriptor", status: dnnl_invalid_arguments) }
         var md: dnnl_memory_desc_t?
-        dnnlCheck(dnnl_memory_desc_clone(&md, other), "memory_desc_clone")
-        return MemoryDesc(handle: md!)
+        try dnnlCheck(dnnl_memory_desc_clone(&md, other), "memory_desc_clone")
+        guard let md else { throw DNNLError(call: "memory_desc_clone returned no descriptor", status: dnnl_runtime_error) }
+        return MemoryDesc(handle: md)
     }
 
     func equals(_ other: MemoryDesc) -> Bool { dnnl_memory_desc_equal(handle, other.handle) != 0 }
@@ -97,15 +128,29 @@ final class Primitive: @unchecked Sendable {
     /// (see `Threads.minimumWorkPerThread`).
     var serial = false
 
-    init(descriptor: dnnl_primitive_desc_t) {
-        self.descriptor = descriptor
+    /// Takes ownership of `descriptor` (destroyed here also when creation fails). `name`
+    /// says in errors what the primitive is for.
+    init(descriptor: dnnl_primitive_desc_t, name: String) throws {
         var p: dnnl_primitive_t?
-        dnnlCheck(dnnl_primitive_create(&p, descriptor), "primitive_create")
-        primitive = p!
+        let status = dnnl_primitive_create(&p, descriptor)
+        guard status == dnnl_success, let p else {
+            dnnl_primitive_desc_destroy(descriptor)
+            throw DNNLError(call: "primitive_create (\(name))", status: status == dnnl_success ? dnnl_runtime_error : status)
+        }
         var info: UnsafePointer<CChar>?
         dnnl_primitive_desc_query(descriptor, dnnl_query_impl_info_str, 0, &info)
+        let scratchpad: MemoryDesc
+        do {
+            scratchpad = try MemoryDesc.copy(of: dnnl_primitive_desc_query_md(descriptor, dnnl_query_scratchpad_md, 0), "scratchpad of \(name)")
+        } catch {
+            dnnl_primitive_destroy(p)
+            dnnl_primitive_desc_destroy(descriptor)
+            throw error
+        }
+        self.descriptor = descriptor
+        primitive = p
         implementation = info.map { String(cString: $0) } ?? "?"
-        scratchpadMD = MemoryDesc.copy(of: dnnl_primitive_desc_query_md(descriptor, dnnl_query_scratchpad_md, 0))
+        scratchpadMD = scratchpad
     }
 
     deinit {
@@ -114,32 +159,34 @@ final class Primitive: @unchecked Sendable {
         dnnl_primitive_desc_destroy(descriptor)
     }
 
-    func queryMD(_ what: dnnl_query_t, _ index: Int32 = 0) -> MemoryDesc {
-        MemoryDesc.copy(of: dnnl_primitive_desc_query_md(descriptor, what, index))
+    func queryMD(_ what: dnnl_query_t, _ index: Int32 = 0) throws -> MemoryDesc {
+        try MemoryDesc.copy(of: dnnl_primitive_desc_query_md(descriptor, what, index), "query \(what.rawValue) of \(implementation)")
     }
 
     /// Runs the primitive; `args` maps argument ids to (descriptor, buffer).
-    func execute(_ args: [(Int32, MemoryDesc, UnsafeMutableRawPointer)]) {
+    func execute(_ args: [(Int32, MemoryDesc, UnsafeMutableRawPointer)]) throws {
+        let context = try DNNLContext.shared
         var execArgs = [dnnl_exec_arg_t]()
         execArgs.reserveCapacity(args.count)
         for (arg, md, ptr) in args {
             let mem: dnnl_memory_t
             if let existing = memories[arg] {
                 mem = existing
-                dnnlCheck(dnnl_memory_set_data_handle(mem, ptr), "memory_set_data_handle")
+                try dnnlCheck(dnnl_memory_set_data_handle(mem, ptr), "memory_set_data_handle")
             } else {
                 var m: dnnl_memory_t?
-                dnnlCheck(dnnl_memory_create(&m, md.handle, DNNLContext.shared.engine, ptr), "memory_create")
-                mem = m!
+                try dnnlCheck(dnnl_memory_create(&m, md.handle, context.engine, ptr), "memory_create")
+                guard let m else { throw DNNLError(call: "memory_create returned no memory", status: dnnl_runtime_error) }
+                mem = m
                 memories[arg] = mem
             }
             execArgs.append(dnnl_exec_arg_t(arg: arg, memory: mem))
         }
         let threads = serial ? omp_get_max_threads() : 1
         if threads > 1 { omp_set_num_threads(1) }
-        dnnlCheck(dnnl_primitive_execute(primitive, DNNLContext.shared.stream, Int32(execArgs.count), execArgs), "primitive_execute")
-        dnnlCheck(dnnl_stream_wait(DNNLContext.shared.stream), "stream_wait")
-        if threads > 1 { omp_set_num_threads(threads) }
+        defer { if threads > 1 { omp_set_num_threads(threads) } }
+        try dnnlCheck(dnnl_primitive_execute(primitive, context.stream, Int32(execArgs.count), execArgs), "primitive_execute (\(implementation))")
+        try dnnlCheck(dnnl_stream_wait(context.stream), "stream_wait")
     }
 
     /// Bytes of scratchpad the caller must pass (`userScratchpad` primitives only).
@@ -149,48 +196,56 @@ final class Primitive: @unchecked Sendable {
     /// the caller's scratchpad, so that several threads can run it at once (oneDNN's rule for
     /// concurrent execution). For primitives made with `userScratchpad`. Outside a parallel
     /// region too it runs on one thread, so its arithmetic is the same in either case.
-    func executeConcurrently(_ args: [(Int32, MemoryDesc, UnsafeMutableRawPointer)], scratchpad: UnsafeMutableRawPointer) {
+    /// Throws on failure, leaving nothing behind (its memory objects are destroyed either way).
+    func executeConcurrently(_ args: [(Int32, MemoryDesc, UnsafeMutableRawPointer)], scratchpad: UnsafeMutableRawPointer) throws {
+        let context = try DNNLContext.shared
         let threads = omp_in_parallel() == 0 ? omp_get_max_threads() : 1
         if threads > 1 { omp_set_num_threads(1) }
         defer { if threads > 1 { omp_set_num_threads(threads) } }
         var mems: [dnnl_memory_t] = []
+        defer { for m in mems { dnnl_memory_destroy(m) } }
         var execArgs: [dnnl_exec_arg_t] = []
         let all = scratchpadMD.size > 0 ? args + [(DNNLArg.scratchpad, scratchpadMD, scratchpad)] : args
         for (arg, md, ptr) in all {
             var m: dnnl_memory_t?
-            dnnlCheck(dnnl_memory_create(&m, md.handle, DNNLContext.shared.engine, ptr), "memory_create")
-            mems.append(m!)
-            execArgs.append(dnnl_exec_arg_t(arg: arg, memory: m!))
+            try dnnlCheck(dnnl_memory_create(&m, md.handle, context.engine, ptr), "memory_create")
+            guard let m else { throw DNNLError(call: "memory_create returned no memory", status: dnnl_runtime_error) }
+            mems.append(m)
+            execArgs.append(dnnl_exec_arg_t(arg: arg, memory: m))
         }
-        dnnlCheck(dnnl_primitive_execute(primitive, DNNLContext.shared.stream, Int32(execArgs.count), execArgs), "primitive_execute")
-        for m in mems { dnnl_memory_destroy(m) }
+        try dnnlCheck(dnnl_primitive_execute(primitive, context.stream, Int32(execArgs.count), execArgs), "primitive_execute (\(implementation))")
     }
 
     /// Creates a primitive: `create` makes the primitive descriptor (oneDNN 3 has one creation
     /// function per primitive kind) with the attributes built here from `postOps`. With
     /// `userScratchpad` the caller provides the scratchpad memory at each execution.
     static func make(postOps: PostOps = PostOps(), userScratchpad: Bool = false, name: String,
-                     _ create: (UnsafeMutablePointer<dnnl_primitive_desc_t?>, dnnl_engine_t, dnnl_primitive_attr_t?) -> dnnl_status_t) -> Primitive {
+                     _ create: (UnsafeMutablePointer<dnnl_primitive_desc_t?>, dnnl_engine_t, dnnl_primitive_attr_t?) -> dnnl_status_t) throws -> Primitive {
+        let context = try DNNLContext.shared
         var attr: dnnl_primitive_attr_t?
-        dnnlCheck(dnnl_primitive_attr_create(&attr), "primitive_attr_create")
+        try dnnlCheck(dnnl_primitive_attr_create(&attr), "primitive_attr_create")
         defer { dnnl_primitive_attr_destroy(attr) }
-        if userScratchpad { dnnlCheck(dnnl_primitive_attr_set_scratchpad_mode(attr, dnnl_scratchpad_mode_user), "set_scratchpad_mode") }
+        if userScratchpad { try dnnlCheck(dnnl_primitive_attr_set_scratchpad_mode(attr, dnnl_scratchpad_mode_user), "set_scratchpad_mode") }
         if !postOps.isEmpty {
             var ops: dnnl_post_ops_t?
-            dnnlCheck(dnnl_post_ops_create(&ops), "post_ops_create")
+            try dnnlCheck(dnnl_post_ops_create(&ops), "post_ops_create")
             defer { dnnl_post_ops_destroy(ops) }
             for op in postOps.ops {
                 switch op {
-                case .sum: dnnlCheck(dnnl_post_ops_append_sum(ops, 1, 0, dnnl_data_type_undef), "post_ops_append_sum")
+                case .sum: try dnnlCheck(dnnl_post_ops_append_sum(ops, 1, 0, dnnl_data_type_undef), "post_ops_append_sum")
                 case .eltwise(let alg, let alpha):
-                    dnnlCheck(dnnl_post_ops_append_eltwise(ops, alg, alpha, 0), "post_ops_append_eltwise")
+                    try dnnlCheck(dnnl_post_ops_append_eltwise(ops, alg, alpha, 0), "post_ops_append_eltwise")
                 }
             }
-            dnnlCheck(dnnl_primitive_attr_set_post_ops(attr, ops), "primitive_attr_set_post_ops")
+            try dnnlCheck(dnnl_primitive_attr_set_post_ops(attr, ops), "primitive_attr_set_post_ops")
         }
         var pd: dnnl_primitive_desc_t?
-        dnnlCheck(create(&pd, DNNLContext.shared.engine, attr), "primitive_desc_create (\(name))")
-        return Primitive(descriptor: pd!)
+        let status = create(&pd, context.engine, attr)
+        guard status == dnnl_success, let pd else {
+            if let pd { dnnl_primitive_desc_destroy(pd) }
+            throw DNNLError(call: "primitive_desc_create (\(name))", status: status == dnnl_success ? dnnl_runtime_error : status)
+        }
+        return try Primitive(descriptor: pd, name: name)
     }
 }
 
@@ -210,13 +265,17 @@ extension dnnl_alg_kind_t: @retroactive Hashable {
 }
 
 /// Reorders `src` (described by `from`) into a new buffer laid out as `to`.
-func reorder(_ src: UnsafeMutableRawPointer, from: MemoryDesc, to: MemoryDesc) -> AlignedBuffer {
+func reorder(_ src: UnsafeMutableRawPointer, from: MemoryDesc, to: MemoryDesc) throws -> AlignedBuffer {
     var pd: dnnl_primitive_desc_t?
-    let engine = DNNLContext.shared.engine
-    dnnlCheck(dnnl_reorder_primitive_desc_create(&pd, from.handle, engine, to.handle, engine, nil), "reorder_primitive_desc_create")
-    let prim = Primitive(descriptor: pd!)
-    let out = AlignedBuffer(bytes: to.size)
-    prim.execute([(DNNLArg.src, from, src), (DNNLArg.dst, to, out.raw)])
+    let engine = try DNNLContext.shared.engine
+    let status = dnnl_reorder_primitive_desc_create(&pd, from.handle, engine, to.handle, engine, nil)
+    guard status == dnnl_success, let pd else {
+        if let pd { dnnl_primitive_desc_destroy(pd) }
+        throw DNNLError(call: "reorder_primitive_desc_create", status: status == dnnl_success ? dnnl_runtime_error : status)
+    }
+    let prim = try Primitive(descriptor: pd, name: "reorder")
+    let out = try AlignedBuffer(bytes: to.size)
+    try prim.execute([(DNNLArg.src, from, src), (DNNLArg.dst, to, out.raw)])
     return out
 }
 
@@ -224,10 +283,13 @@ func reorder(_ src: UnsafeMutableRawPointer, from: MemoryDesc, to: MemoryDesc) -
 final class AlignedBuffer: @unchecked Sendable {
     let raw: UnsafeMutableRawPointer
     let bytes: Int
-    init(bytes: Int) {
-        self.bytes = bytes
+    /// Throws `AllocationError` when the memory cannot be had.
+    init(bytes: Int) throws {
         var p: UnsafeMutableRawPointer?
-        guard posix_memalign(&p, 64, max(64, (bytes + 63) & ~63)) == 0, let p else { fatalError("out of memory") }
+        guard bytes >= 0, bytes <= Int.max - 63, posix_memalign(&p, 64, max(64, (bytes + 63) & ~63)) == 0, let p else {
+            throw AllocationError(bytes: bytes)
+        }
+        self.bytes = bytes
         raw = p
     }
     deinit { free(raw) }

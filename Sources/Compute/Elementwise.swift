@@ -20,9 +20,9 @@ public enum Elementwise {
         return out
     }
 
-    /// a + b (same shapes).
-    public static func add(_ a: Tensor, _ b: Tensor) -> Tensor {
-        precondition(a.shape == b.shape, "add: \(a.shape) vs \(b.shape)")
+    /// a + b (same shapes; `ShapeError` names b's shape otherwise).
+    public static func add(_ a: Tensor, _ b: Tensor) throws -> Tensor {
+        guard a.shape == b.shape else { throw ShapeError("add", expected: "the first operand's shape \(a.shape)", got: b.shape) }
         let out = Tensor(uninitialized: a.shape)
         let x = a.pointer, y = b.pointer, d = out.pointer
         Threads.parallelFor(a.count) { s, e in
@@ -33,9 +33,11 @@ public enum Elementwise {
 
     /// x + v broadcast over the last dimension (`v` has the last dimension's size), per sample
     /// when `v` is `[N, C]` and x is `[N, ..., C]`.
-    public static func addPerSampleChannel(_ x: Tensor, _ v: Tensor) -> Tensor {
+    /// Throws `ShapeError` when `v` does not hold N x C values.
+    public static func addPerSampleChannel(_ x: Tensor, _ v: Tensor) throws -> Tensor {
+        guard x.shape.count >= 2, x.count > 0 else { throw ShapeError("broadcast add", expected: "[N, ..., C]", got: x.shape) }
         let c = x.shape[x.shape.count - 1], n = x.shape[0]
-        precondition(v.count == n * c, "broadcast add: \(v.shape) onto \(x.shape)")
+        guard v.count == n * c else { throw ShapeError("broadcast add onto \(x.shape)", expected: "[\(n), \(c)] values", got: v.shape) }
         let out = Tensor(uninitialized: x.shape)
         let rows = x.count / c / n
         let src = x.pointer, dst = out.pointer, vp = v.pointer
@@ -51,9 +53,9 @@ public enum Elementwise {
         return out
     }
 
-    /// a * b (same shapes), in place into a new tensor.
-    public static func multiply(_ a: Tensor, _ b: Tensor) -> Tensor {
-        precondition(a.shape == b.shape, "multiply: \(a.shape) vs \(b.shape)")
+    /// a * b (same shapes; `ShapeError` names b's shape otherwise), into a new tensor.
+    public static func multiply(_ a: Tensor, _ b: Tensor) throws -> Tensor {
+        guard a.shape == b.shape else { throw ShapeError("multiply", expected: "the first operand's shape \(a.shape)", got: b.shape) }
         let out = Tensor(uninitialized: a.shape)
         let x = a.pointer, y = b.pointer, d = out.pointer
         Threads.parallelFor(a.count) { s, e in
@@ -72,8 +74,9 @@ public enum Elementwise {
         return out
     }
 
-    /// Nearest-neighbour 2x upsampling of `[N, H, W, C]`.
-    public static func upsampleNearest2x(_ x: Tensor) -> Tensor {
+    /// Nearest-neighbour 2x upsampling of `[N, H, W, C]` (`ShapeError` for another rank).
+    public static func upsampleNearest2x(_ x: Tensor) throws -> Tensor {
+        guard x.shape.count == 4 else { throw ShapeError("2x upsampling", expected: "[N, H, W, C]", got: x.shape) }
         let (n, h, w, c) = (x.shape[0], x.shape[1], x.shape[2], x.shape[3])
         let out = Tensor(uninitialized: [n, 2 * h, 2 * w, c])
         let src = x.pointer, dst = out.pointer
@@ -88,9 +91,12 @@ public enum Elementwise {
         return out
     }
 
-    /// Concatenates channels-last tensors along the last dimension.
-    public static func concatChannels(_ a: Tensor, _ b: Tensor) -> Tensor {
-        precondition(a.shape.dropLast() == b.shape.dropLast(), "concat: \(a.shape) vs \(b.shape)")
+    /// Concatenates channels-last tensors along the last dimension; `ShapeError` when their
+    /// other dimensions differ.
+    public static func concatChannels(_ a: Tensor, _ b: Tensor) throws -> Tensor {
+        guard !a.shape.isEmpty, a.shape.dropLast() == b.shape.dropLast(), a.shape.last! > 0, b.shape.last! > 0 else {
+            throw ShapeError("channel concatenation", expected: "\(a.shape.dropLast()) + [channels] like the first operand \(a.shape)", got: b.shape)
+        }
         let ca = a.shape.last!, cb = b.shape.last!
         var shape = a.shape
         shape[shape.count - 1] = ca + cb

@@ -45,44 +45,56 @@ public final class Linear: @unchecked Sendable {
     }
 
     /// `weight` is PyTorch's `[out, in]` (a 1x1 convolution's `[out, in, 1, 1]` is accepted too).
-    public init(weight: Tensor, bias: Tensor?, precision: Precision = .fp32) {
-        precondition(weight.shape.count == 2 || (weight.shape.count == 4 && weight.shape[2] == 1 && weight.shape[3] == 1),
-                     "linear weight must be [out, in], got \(weight.shape)")
+    /// Throws `ShapeError` for a weight that is not `[out, in]` or a bias that is not `[out]`,
+    /// `DNNLError` when oneDNN cannot describe the weights.
+    public init(weight: Tensor, bias: Tensor?, precision: Precision = .fp32) throws {
+        guard weight.shape.count == 2 || (weight.shape.count == 4 && weight.shape[2] == 1 && weight.shape[3] == 1),
+              weight.shape.allSatisfy({ $0 > 0 }) else {
+            throw ShapeError("linear weight", expected: "[out, in] (or [out, in, 1, 1])", got: weight.shape)
+        }
+        if let bias, bias.count != weight.shape[0] {
+            throw ShapeError("linear bias", expected: "[\(weight.shape[0])]", got: bias.shape)
+        }
         outFeatures = weight.shape[0]
         inFeatures = weight.shape[1]
         self.bias = bias
         // PyTorch's [out, in] row-major is the [in, out] matrix in column-major ("ba"); a block of
         // output columns is a run of its rows.
         let k = inFeatures
-        blocks = stride(from: 0, to: outFeatures, by: Linear.columnTile).map { start in
+        blocks = try stride(from: 0, to: outFeatures, by: Linear.columnTile).map { start in
             let count = min(Linear.columnTile, weight.shape[0] - start)
-            return (start, count, PackedWeights(weight, offset: start * k, dims: [k, count], tag: dnnl_ba, precision: precision))
+            return (start, count, try PackedWeights(weight, offset: start * k, dims: [k, count], tag: dnnl_ba, precision: precision))
         }
     }
 
     /// Applies the layer to `x` of shape `[..., inFeatures]`. The leading dimension is the batch:
     /// each sample's rows go through their own matmul call.
-    public func callAsFunction(_ x: Tensor, activation: Activation = .none, residual: Tensor? = nil) -> Tensor {
-        precondition(x.shape.last == inFeatures, "linear expects last dimension \(inFeatures), got \(x.shape)")
+    ///
+    /// Throws `ShapeError` when `x`'s last dimension is not `inFeatures` (or `x` is empty) or
+    /// `residual` is not the output's shape, `DNNLError` when oneDNN fails.
+    public func callAsFunction(_ x: Tensor, activation: Activation = .none, residual: Tensor? = nil) throws -> Tensor {
+        guard x.shape.count >= 1, x.shape.last == inFeatures, x.count > 0 else {
+            throw ShapeError(name, expected: "[..., \(inFeatures)]", got: x.shape)
+        }
         let batch = x.shape.count >= 3 ? x.shape[0] : 1
         let rows = x.count / inFeatures / batch
         var outShape = x.shape
         outShape[outShape.count - 1] = outFeatures
-        let out: Tensor
-        if let residual {
-            precondition(residual.shape == outShape, "residual \(residual.shape) does not match linear output \(outShape)")
-            out = residual.copy()
-        } else {
-            out = Tensor(uninitialized: outShape)
+        if let residual, residual.shape != outShape {
+            throw ShapeError("\(name) residual", expected: "the output's shape \(outShape)", got: residual.shape)
         }
-        apply(x.pointer, rows: rows, batch: batch, into: out.pointer, activation: activation, accumulate: residual != nil)
+        let out = residual?.copy() ?? Tensor(uninitialized: outShape)
+        try apply(x.pointer, rows: rows, batch: batch, into: out.pointer, activation: activation, accumulate: residual != nil)
         return out
     }
 
     /// Raw form: `batch` blocks of `rows` rows, input and output densely packed. With
-    /// `accumulate`, the result is added to what `output` already holds.
+    /// `accumulate`, the result is added to what `output` already holds. The caller vouches for
+    /// the buffers' sizes (`batch * rows * inFeatures` in, `batch * rows * outFeatures` out);
+    /// throws `ShapeError` for `rows` or `batch` below 1, `DNNLError` when oneDNN fails.
     public func apply(_ input: UnsafePointer<Float>, rows: Int, batch: Int = 1, into output: UnsafeMutablePointer<Float>,
-                      activation: Activation = .none, accumulate: Bool = false) {
+                      activation: Activation = .none, accumulate: Bool = false) throws {
+        guard rows >= 1, batch >= 1 else { throw ShapeError(name, expected: "at least one row and one sample", got: [batch, rows]) }
         var post = PostOps()
         if let op = activation.postOp { post.ops.append(op) }
         if accumulate { post.ops.append(.sum) }
@@ -91,57 +103,64 @@ public final class Linear: @unchecked Sendable {
         var tileKernels: [[Kernel]] = []
         for r in 0..<rowTiles {
             let tileRows = min(Linear.rowTile, rows - r * Linear.rowTile)
-            tileKernels.append(blocks.indices.map { kernel(rows: tileRows, block: $0, post: post) })
+            tileKernels.append(try blocks.indices.map { try kernel(rows: tileRows, block: $0, post: post) })
         }
         let scratchBytes = tileKernels.joined().map(\.primitive.scratchpadBytes).max() ?? 0
         let (k, n, elementSize) = (inFeatures, outFeatures, precision.bytesPerElement)
         let tilesPerSample = rowTiles * blocks.count
-        OpStatistics.shared.measure("linear \(k)->\(n) x\(rows)", flops: 2.0 * Double(batch * rows * k * n)) {
-            withInput(input, count: batch * rows * k, precision: precision) { src in
+        try OpStatistics.shared.measure("linear \(k)->\(n) x\(rows)", flops: 2.0 * Double(batch * rows * k * n)) {
+            try withInput(input, count: batch * rows * k, precision: precision) { src in
+                let failure = FirstError()
                 Threads.parallelFor(batch * tilesPerSample, itemCost: 2 * min(rows, Linear.rowTile) * k * Linear.columnTile) { first, end in
-                    let scratchpad = AlignedBuffer(bytes: max(64, scratchBytes))
-                    for item in first..<end {
-                        let b = item / tilesPerSample, r = (item % tilesPerSample) / blocks.count, c = item % blocks.count
-                        let kernel = tileKernels[r][c], block = blocks[c]
-                        let row0 = b * rows + r * Linear.rowTile
-                        var args: [(Int32, MemoryDesc, UnsafeMutableRawPointer)] = [
-                            (DNNLArg.src, kernel.src, src + row0 * k * elementSize),
-                            (DNNLArg.weights, kernel.weights, kernel.packed[c]!.raw),
-                            (DNNLArg.dst, kernel.dst, UnsafeMutableRawPointer(output + row0 * n + block.start)),
-                        ]
-                        if let bias { args.append((DNNLArg.bias, kernel.bias, UnsafeMutableRawPointer(bias.pointer + block.start))) }
-                        kernel.primitive.executeConcurrently(args, scratchpad: scratchpad.raw)
+                    failure.capture {
+                        let scratchpad = try AlignedBuffer(bytes: max(64, scratchBytes))
+                        for item in first..<end where !failure.isSet {
+                            let b = item / tilesPerSample, r = (item % tilesPerSample) / blocks.count, c = item % blocks.count
+                            let kernel = tileKernels[r][c], block = blocks[c]
+                            let row0 = b * rows + r * Linear.rowTile
+                            var args: [(Int32, MemoryDesc, UnsafeMutableRawPointer)] = [
+                                (DNNLArg.src, kernel.src, src + row0 * k * elementSize),
+                                (DNNLArg.weights, kernel.weights, kernel.packed[c]!.raw),
+                                (DNNLArg.dst, kernel.dst, UnsafeMutableRawPointer(output + row0 * n + block.start)),
+                            ]
+                            if let bias { args.append((DNNLArg.bias, kernel.bias, UnsafeMutableRawPointer(bias.pointer + block.start))) }
+                            try kernel.primitive.executeConcurrently(args, scratchpad: scratchpad.raw)
+                        }
                     }
                 }
+                try failure.rethrow()
             }
         }
     }
 
+    /// What the layer is, for errors.
+    private var name: String { "linear \(inFeatures)->\(outFeatures)" }
+
     /// The single-threaded matmul of a `rows` x `blocks[block].count` tile, with that block's
     /// weights packed for it.
-    private func kernel(rows: Int, block: Int, post: PostOps) -> Kernel {
+    private func kernel(rows: Int, block: Int, post: PostOps) throws -> Kernel {
         let columns = blocks[block].count
         let key = Key(rows: rows, columns: columns, post: post)
         lock.lock()
         defer { lock.unlock() }
         if var cached = kernels[key] {
             if cached.packed[block] == nil {
-                cached.packed[block] = blocks[block].weights.buffer(for: cached.weights)
+                cached.packed[block] = try blocks[block].weights.buffer(for: cached.weights)
                 kernels[key] = cached
             }
             return cached
         }
-        let src = MemoryDesc.tagged([rows, inFeatures], dnnl_ab, precision.dataType)
-        let wts = MemoryDesc.tagged([inFeatures, columns], dnnl_format_tag_any, precision.dataType)
-        let dst = MemoryDesc.strided([rows, columns], strides: [outFeatures, 1])
-        let b = MemoryDesc.tagged([1, columns], dnnl_ab)
+        let src = try MemoryDesc.tagged([rows, inFeatures], dnnl_ab, precision.dataType)
+        let wts = try MemoryDesc.tagged([inFeatures, columns], dnnl_format_tag_any, precision.dataType)
+        let dst = try MemoryDesc.strided([rows, columns], strides: [outFeatures, 1])
+        let b = try MemoryDesc.tagged([1, columns], dnnl_ab)
         let hasBias = bias != nil
-        let prim = Primitive.make(postOps: post, userScratchpad: true, name: "linear \(inFeatures)->\(columns) x\(rows)") { pd, engine, attr in
+        let prim = try Primitive.make(postOps: post, userScratchpad: true, name: "linear \(inFeatures)->\(columns) x\(rows)") { pd, engine, attr in
             dnnl_matmul_primitive_desc_create(pd, engine, src.handle, wts.handle, hasBias ? b.handle : nil, dst.handle, attr)
         }
-        let packedMD = prim.queryMD(dnnl_query_weights_md)
+        let packedMD = try prim.queryMD(dnnl_query_weights_md)
         let kernel = Kernel(primitive: prim, src: src, weights: packedMD, dst: dst, bias: b,
-                            packed: [block: blocks[block].weights.buffer(for: packedMD)])
+                            packed: [block: try blocks[block].weights.buffer(for: packedMD)])
         kernels[key] = kernel
         return kernel
     }

@@ -9,21 +9,30 @@ public struct GroupNorm: Sendable {
     public let gamma: Tensor
     public let beta: Tensor
 
-    public init(groups: Int, epsilon: Float, gamma: Tensor, beta: Tensor) {
-        precondition(gamma.count % groups == 0, "group norm: \(gamma.count) channels do not split into \(groups) groups")
+    /// Throws `ShapeError` when `gamma` and `beta` differ in size or their channels do not
+    /// split into `groups` groups.
+    public init(groups: Int, epsilon: Float, gamma: Tensor, beta: Tensor) throws {
+        guard groups >= 1, gamma.count >= 1, gamma.count % groups == 0, beta.count == gamma.count else {
+            throw ShapeError("group norm over \(groups) groups", expected: "gamma and beta of the same size, a multiple of \(groups)",
+                             got: [gamma.count, beta.count])
+        }
         self.groups = groups
         self.epsilon = epsilon
         self.gamma = gamma
         self.beta = beta
     }
 
-    public func callAsFunction(_ x: Tensor, silu: Bool = false) -> Tensor {
-        OpStatistics.shared.measure("group norm\(silu ? " + silu" : "") \(x.shape.dropFirst())") { apply(x, silu: silu) }
+    /// Normalises `x` (`[N, ..., C]`, C the layer's channels). Throws `ShapeError` for
+    /// another channel count, fewer than two dimensions or an empty tensor.
+    public func callAsFunction(_ x: Tensor, silu: Bool = false) throws -> Tensor {
+        guard x.shape.count >= 2, x.shape.last == gamma.count, x.count > 0 else {
+            throw ShapeError("group norm over \(gamma.count) channels", expected: "[N, ..., \(gamma.count)]", got: x.shape)
+        }
+        return OpStatistics.shared.measure("group norm\(silu ? " + silu" : "") \(x.shape.dropFirst())") { apply(x, silu: silu) }
     }
 
     private func apply(_ x: Tensor, silu: Bool) -> Tensor {
         let c = x.shape[x.shape.count - 1]
-        precondition(c == gamma.count, "group norm over \(gamma.count) channels got \(x.shape)")
         let n = x.shape[0]
         let pixels = x.count / n / c
         let out = Tensor(uninitialized: x.shape)
@@ -101,15 +110,20 @@ public struct LayerNorm: Sendable {
     public let gamma: Tensor
     public let beta: Tensor
 
-    public init(epsilon: Float, gamma: Tensor, beta: Tensor) {
+    /// Throws `ShapeError` when `gamma` and `beta` differ in size.
+    public init(epsilon: Float, gamma: Tensor, beta: Tensor) throws {
+        guard gamma.count >= 1, beta.count == gamma.count else {
+            throw ShapeError("layer norm", expected: "gamma and beta of the same size", got: [gamma.count, beta.count])
+        }
         self.epsilon = epsilon
         self.gamma = gamma
         self.beta = beta
     }
 
-    public func callAsFunction(_ x: Tensor) -> Tensor {
+    /// Normalises each row of `x` (`[..., C]`). Throws `ShapeError` for another last dimension.
+    public func callAsFunction(_ x: Tensor) throws -> Tensor {
         let c = gamma.count
-        precondition(x.shape.last == c, "layer norm over \(c) got \(x.shape)")
+        guard x.shape.last == c else { throw ShapeError("layer norm over \(c) channels", expected: "[..., \(c)]", got: x.shape) }
         let rows = x.count / c
         let out = Tensor(uninitialized: x.shape)
         let src = x.pointer, dst = out.pointer, g = gamma.pointer, b = beta.pointer

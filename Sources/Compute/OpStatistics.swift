@@ -29,11 +29,11 @@ public final class OpStatistics: @unchecked Sendable {
 
     /// Times `body` under `name` when profiling; otherwise just runs it.
     @inline(__always)
-    func measure<T>(_ name: @autoclosure () -> String, flops f: Double = 0, _ body: () -> T) -> T {
+    func measure<T>(_ name: @autoclosure () -> String, flops f: Double = 0, _ body: () throws -> T) rethrows -> T {
         addFlops(f)
-        guard profile else { return body() }
+        guard profile else { return try body() }
         let start = DispatchTime.now().uptimeNanoseconds
-        let result = body()
+        let result = try body()
         let seconds = Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9
         let key = name()
         lock.lock()

@@ -17,17 +17,21 @@ final class PackedWeights: @unchecked Sendable {
 
     /// `dims`/`tag` describe the weights from element `offset` of `weights` on (all of them by
     /// default) as the primitives' logical weight shape.
-    init(_ weights: Tensor, offset: Int = 0, dims: [Int], tag: dnnl_format_tag_t, precision: Precision) {
+    /// Throws `ShapeError` when `weights` hold no such block, `DNNLError`/`AllocationError`
+    /// when the descriptor or the bf16 copy cannot be made.
+    init(_ weights: Tensor, offset: Int = 0, dims: [Int], tag: dnnl_format_tag_t, precision: Precision) throws {
         self.precision = precision
-        plainMD = MemoryDesc.tagged(dims, tag, precision.dataType)
         let count = dims.reduce(1, *)
-        precondition(offset + count <= weights.count, "weights \(weights.shape) hold no \(dims) block at \(offset)")
+        guard offset >= 0, dims.allSatisfy({ $0 > 0 }), offset + count <= weights.count else {
+            throw ShapeError("weights", expected: "a \(dims) block at element \(offset)", got: weights.shape)
+        }
+        plainMD = try MemoryDesc.tagged(dims, tag, precision.dataType)
         switch precision {
         case .fp32:
             plainOwner = weights.storage
             plainRaw = UnsafeMutableRawPointer(weights.pointer + offset)
         case .bf16:
-            let buffer = AlignedBuffer(bytes: count * 2)
+            let buffer = try AlignedBuffer(bytes: count * 2)
             BFloat16.convert(weights.pointer + offset, into: buffer.raw.assumingMemoryBound(to: UInt16.self), count: count)
             plainOwner = buffer
             plainRaw = buffer.raw
@@ -35,15 +39,15 @@ final class PackedWeights: @unchecked Sendable {
     }
 
     /// The weights laid out as `md`.
-    func buffer(for md: MemoryDesc) -> AlignedBuffer {
+    func buffer(for md: MemoryDesc) throws -> AlignedBuffer {
         if let hit = packed.first(where: { $0.md.equals(md) }) { return hit.buffer }
         let buffer: AlignedBuffer
         if let raw = plainRaw {
-            buffer = reorder(raw, from: plainMD, to: md)
+            buffer = try reorder(raw, from: plainMD, to: md)
             plainRaw = nil
             plainOwner = nil
         } else {
-            buffer = reorder(packed[0].buffer.raw, from: packed[0].md, to: md)
+            buffer = try reorder(packed[0].buffer.raw, from: packed[0].md, to: md)
         }
         packed.append((md, buffer))
         return buffer

@@ -49,13 +49,13 @@ final class ScratchPool: @unchecked Sendable {
     private let lock = NSLock()
 
     /// Runs `body` with a buffer of at least `bytes` bytes.
-    func withBuffer<R>(bytes: Int, _ body: (UnsafeMutableRawPointer) -> R) -> R {
-        let buffer = borrow(bytes)
+    func withBuffer<R>(bytes: Int, _ body: (UnsafeMutableRawPointer) throws -> R) throws -> R {
+        let buffer = try borrow(bytes)
         defer { giveBack(buffer) }
-        return body(buffer.raw)
+        return try body(buffer.raw)
     }
 
-    private func borrow(_ bytes: Int) -> AlignedBuffer {
+    private func borrow(_ bytes: Int) throws -> AlignedBuffer {
         lock.lock()
         defer { lock.unlock() }
         // The smallest free buffer that fits; a larger request replaces the largest free one.
@@ -63,7 +63,7 @@ final class ScratchPool: @unchecked Sendable {
             return free.remove(at: i)
         }
         if let largest = free.indices.max(by: { free[$0].bytes < free[$1].bytes }) { free.remove(at: largest) }
-        return AlignedBuffer(bytes: bytes)
+        return try AlignedBuffer(bytes: bytes)
     }
 
     private func giveBack(_ buffer: AlignedBuffer) {
@@ -76,10 +76,10 @@ final class ScratchPool: @unchecked Sendable {
 /// A layer's input as its primitive wants it: the fp32 activations themselves, or a bf16 copy.
 @inline(__always)
 func withInput<R>(_ x: UnsafePointer<Float>, count: Int, precision: Precision,
-                  _ body: (UnsafeMutableRawPointer) -> R) -> R {
-    if precision == .fp32 { return body(UnsafeMutableRawPointer(mutating: x)) }
-    return ScratchPool.shared.withBuffer(bytes: count * 2) { raw in
+                  _ body: (UnsafeMutableRawPointer) throws -> R) throws -> R {
+    if precision == .fp32 { return try body(UnsafeMutableRawPointer(mutating: x)) }
+    return try ScratchPool.shared.withBuffer(bytes: count * 2) { raw in
         BFloat16.convert(x, into: raw.assumingMemoryBound(to: UInt16.self), count: count)
-        return body(raw)
+        return try body(raw)
     }
 }

@@ -80,14 +80,19 @@ public struct Tensor: @unchecked Sendable {
     }
 
     /// Stacks tensors of equal shape `[1, ...]` (or `[k, ...]`) along the leading dimension.
-    public static func concatenateBatch(_ parts: [Tensor]) -> Tensor {
-        precondition(!parts.isEmpty)
-        let tail = Array(parts[0].shape.dropFirst())
+    /// Throws `ShapeError` for no parts, or parts whose shapes differ after the leading dimension.
+    public static func concatenateBatch(_ parts: [Tensor]) throws -> Tensor {
+        guard let first = parts.first, !first.shape.isEmpty else {
+            throw ShapeError("batch concatenation", expected: "at least one tensor of rank 1 or more", got: parts.first?.shape ?? [])
+        }
+        let tail = Array(first.shape.dropFirst())
+        for p in parts where p.shape.isEmpty || Array(p.shape.dropFirst()) != tail {
+            throw ShapeError("batch concatenation", expected: "[k] + \(tail) like the first part \(first.shape)", got: p.shape)
+        }
         let n = parts.reduce(0) { $0 + $1.shape[0] }
         let out = Tensor(uninitialized: [n] + tail)
         var offset = 0
         for p in parts {
-            precondition(Array(p.shape.dropFirst()) == tail, "batch parts differ: \(p.shape) vs \(tail)")
             out.pointer.advanced(by: offset).update(from: p.pointer, count: p.count)
             offset += p.count
         }
@@ -109,8 +114,9 @@ public struct Tensor: @unchecked Sendable {
 
 extension Tensor {
     /// `[N, C, H, W]` (PyTorch) to `[N, H, W, C]` (engine).
-    public func nchwToNHWC() -> Tensor {
-        precondition(shape.count == 4)
+    /// Throws `ShapeError` for a tensor that is not rank 4.
+    public func nchwToNHWC() throws -> Tensor {
+        guard shape.count == 4 else { throw ShapeError("NCHW to NHWC", expected: "[N, C, H, W]", got: shape) }
         let (n, c, h, w) = (shape[0], shape[1], shape[2], shape[3])
         let out = Tensor(uninitialized: [n, h, w, c])
         let src = pointer, dst = out.pointer
@@ -125,8 +131,9 @@ extension Tensor {
     }
 
     /// `[N, H, W, C]` (engine) to `[N, C, H, W]` (PyTorch).
-    public func nhwcToNCHW() -> Tensor {
-        precondition(shape.count == 4)
+    /// Throws `ShapeError` for a tensor that is not rank 4.
+    public func nhwcToNCHW() throws -> Tensor {
+        guard shape.count == 4 else { throw ShapeError("NHWC to NCHW", expected: "[N, H, W, C]", got: shape) }
         let (n, h, w, c) = (shape[0], shape[1], shape[2], shape[3])
         let out = Tensor(uninitialized: [n, c, h, w])
         let src = pointer, dst = out.pointer

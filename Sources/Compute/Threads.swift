@@ -1,4 +1,5 @@
 import CDNNL
+import Foundation
 
 /// Thread settings and the parallel loop the engine's own kernels use.
 ///
@@ -71,4 +72,35 @@ private let parallelTrampoline: @convention(c) (UnsafeMutableRawPointer?) -> Voi
     let chunk = (job.total + n - 1) / n
     let start = t * chunk, end = min(job.total, start + chunk)
     if start < end { job.body(start, end) }
+}
+
+/// The first error thrown in the body of a `Threads.parallelFor`, whose closure cannot throw:
+/// each thread runs its part under `capture`, later items are skipped once one has failed
+/// (`isSet`), and the caller rethrows after the loop.
+final class FirstError: @unchecked Sendable {
+    private var error: Error?
+    private let lock = NSLock()
+
+    var isSet: Bool {
+        lock.lock()
+        defer { lock.unlock() }
+        return error != nil
+    }
+
+    func capture(_ body: () throws -> Void) {
+        do {
+            try body()
+        } catch {
+            lock.lock()
+            if self.error == nil { self.error = error }
+            lock.unlock()
+        }
+    }
+
+    func rethrow() throws {
+        lock.lock()
+        let error = self.error
+        lock.unlock()
+        if let error { throw error }
+    }
 }

@@ -79,6 +79,45 @@ final class WorkerTaskRunnerTests: XCTestCase {
         XCTAssertEqual(engine.encodes, ["a", "", "b"], "the empty negative prompt is encoded once")
         XCTAssertEqual(runner.cache.hits, 1)
     }
+
+    /// The real engine on the tiny model: UNet tasks it cannot take (a latent of the wrong channel
+    /// count; text embeddings of different token counts in one batch, which the batch cannot be
+    /// stacked from; an embedding without tokens, which the UNet refuses) come back as ERROR
+    /// task-failed naming the shapes, and the worker serves the next, valid task.
+    func testThePipelineEngineAnswersTasksItCannotTakeWithTaskFailedAndServesTheNext() throws {
+        guard let pipeline = LocalReference.pipeline else { throw ClusterTestError.setup("cannot load \(LocalCluster.tinyModel)") }
+        let runner = TaskRunner(engine: PipelineEngine(pipeline: pipeline), cacheCapacity: 8)
+        let width = pipeline.textEncoder.shape.hiddenSize, channels = pipeline.modelInfo.latentChannels
+        func task(_ id: String, latents: [[Int]], embeddings: [[Int]]) -> CoordinatorToWorker {
+            let items = latents.enumerated().map { i, shape in
+                UNetEvalItem(imageId: "b/\(i)", step: 0, slot: .cond, timestep: 500, embeddingId: "\(id)/e\(i)",
+                             latent: WireTensor(Tensor(zeros: shape)))
+            }
+            let attached = embeddings.enumerated().map { i, shape in
+                AttachedEmbedding(embeddingId: "\(id)/e\(i)", embedding: WireTensor(Tensor(zeros: shape)))
+            }
+            return .unetTask(UNetEvalTask(taskId: id, model: nil, items: items, embeddings: attached))
+        }
+        func refused(_ reply: WorkerToCoordinator?, _ id: String, _ words: [String], file: StaticString = #filePath, line: UInt = #line) {
+            guard case .error(let e) = reply else { return XCTFail("\(id): \(String(describing: reply))", file: file, line: line) }
+            XCTAssertEqual(e.code, .taskFailed, file: file, line: line)
+            XCTAssertEqual(e.taskId, id, file: file, line: line)
+            for w in words { XCTAssertTrue(e.message.contains(w), "'\(w)' missing from: \(e.message)", file: file, line: line) }
+        }
+        refused(runner.run(task("t1", latents: [[1, channels + 1, 8, 8]], embeddings: [[1, 77, width]])),
+                "t1", ["[1, \(channels + 1), 8, 8]", "[1, \(channels), h, w]"])
+        refused(runner.run(task("t2", latents: [[1, channels, 8, 8], [1, channels, 8, 8]], embeddings: [[1, 77, width], [1, 5, width]])),
+                "t2", ["[1, 77, \(width)]", "[1, 5, \(width)]"])
+        refused(runner.run(task("t3", latents: [[1, channels, 8, 8]], embeddings: [[1, 0, width]])),
+                "t3", ["[1, 0, \(width)]", "[1, tokens, \(width)]"])
+        guard case .unetResult(let result) = runner.run(task("t4", latents: [[1, channels, 8, 8], [1, channels, 8, 8]],
+                                                             embeddings: [[1, 77, width], [1, 77, width]])) else {
+            return XCTFail("the next, valid task runs")
+        }
+        XCTAssertEqual(result.taskId, "t4")
+        XCTAssertEqual(result.items.map(\.prediction.tensor.shape), [[1, channels, 8, 8], [1, channels, 8, 8]])
+        XCTAssertTrue(result.items.allSatisfy { $0.prediction.tensor.allFinite })
+    }
 }
 
 /// The simulated engine, recording every text it encodes.

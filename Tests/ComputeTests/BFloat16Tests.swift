@@ -17,8 +17,8 @@ final class BFloat16Tests: XCTestCase {
 
     /// Runs a bf16 layer check where this CPU (under any ISA cap) has native bf16 kernels; on
     /// others asserts instead that bf16 is refused with the reason, so neither case passes silently.
-    private func onNativeBFloat16(_ body: () -> Void) {
-        if EngineISA.hasNativeBFloat16 { return body() }
+    private func onNativeBFloat16(_ body: () throws -> Void) rethrows {
+        if EngineISA.hasNativeBFloat16 { return try body() }
         XCTAssertThrowsError(try Precision.bf16.checkSupported()) { error in
             XCTAssertEqual(error as? EngineError, .bfloat16Unsupported(isa: EngineISA.current))
             XCTAssertTrue("\(error)".contains("--precision fp32"), "the refusal says what to use: \(error)")
@@ -45,50 +45,50 @@ final class BFloat16Tests: XCTestCase {
         XCTAssertEqual(dst.map(BFloat16.float), src.map(referenceRound))
     }
 
-    func testBF16ConvolutionIsTheRoundedInputsConvolvedInFP32() {
-        onNativeBFloat16 {
+    func testBF16ConvolutionIsTheRoundedInputsConvolvedInFP32() throws {
+        try onNativeBFloat16 {
             let x = Reference.tensor([2, 9, 7, 24], seed: 21), w = Reference.tensor([16, 24, 3, 3], seed: 22), b = Reference.tensor([16], seed: 23)
             let r = Reference.tensor([2, 9, 7, 16], seed: 24)
-            let conv = Conv2D(weight: w, bias: b, padding: 1, precision: .bf16)
+            let conv = try Conv2D(weight: w, bias: b, padding: 1, precision: .bf16)
             XCTAssertEqual(conv.precision, .bf16)
             let expected = Reference.conv(rounded(x), rounded(w), b, stride: 1, pad: (1, 1, 1, 1))
-            XCTAssertLessThan(Reference.maxError(conv(x), expected), 1e-4)
-            XCTAssertLessThan(Reference.maxError(conv(x, residual: r), Elementwise.add(expected, r)), 1e-4)
+            XCTAssertLessThan(Reference.maxError(try conv(x), expected), 1e-4)
+            XCTAssertLessThan(Reference.maxError(try conv(x, residual: r), try Elementwise.add(expected, r)), 1e-4)
             // Not the fp32 result: the rounding really happens.
             let exact = Reference.conv(x, w, b, stride: 1, pad: (1, 1, 1, 1))
-            XCTAssertGreaterThan(Reference.maxError(conv(x), exact), 1e-3)
+            XCTAssertGreaterThan(Reference.maxError(try conv(x), exact), 1e-3)
         }
     }
 
-    func testBF16StridedConvolutionPerSampleMatchesTheBatch() {
-        onNativeBFloat16 {
+    func testBF16StridedConvolutionPerSampleMatchesTheBatch() throws {
+        try onNativeBFloat16 {
             let x = Reference.tensor([3, 8, 8, 8], seed: 25), w = Reference.tensor([8, 8, 3, 3], seed: 26)
-            let conv = Conv2D(weight: w, bias: nil, stride: 2, padding: (0, 0, 1, 1), precision: .bf16)
-            let batched = conv(x)
+            let conv = try Conv2D(weight: w, bias: nil, stride: 2, padding: (0, 0, 1, 1), precision: .bf16)
+            let batched = try conv(x)
             XCTAssertLessThan(Reference.maxError(batched, Reference.conv(rounded(x), rounded(w), nil, stride: 2, pad: (0, 0, 1, 1))), 1e-4)
-            for i in 0..<3 { XCTAssertEqual(conv(x.sample(i)).values, batched.sample(i).values, "sample \(i)") }
+            for i in 0..<3 { XCTAssertEqual(try conv(x.sample(i)).values, batched.sample(i).values, "sample \(i)") }
         }
     }
 
-    func testBF16LinearWithActivationAndResidual() {
-        onNativeBFloat16 {
+    func testBF16LinearWithActivationAndResidual() throws {
+        try onNativeBFloat16 {
             let x = Reference.tensor([2, 5, 40], seed: 27), w = Reference.tensor([24, 40], seed: 28), b = Reference.tensor([24], seed: 29)
-            let layer = Linear(weight: w, bias: b, precision: .bf16)
+            let layer = try Linear(weight: w, bias: b, precision: .bf16)
             let expected = Reference.linear(rounded(x), rounded(w), b)
-            XCTAssertLessThan(Reference.maxError(layer(x), expected), 1e-4)
+            XCTAssertLessThan(Reference.maxError(try layer(x), expected), 1e-4)
             let r = Reference.tensor([2, 5, 24], seed: 30)
-            XCTAssertLessThan(Reference.maxError(layer(x, residual: r), Elementwise.add(expected, r)), 1e-4)
+            XCTAssertLessThan(Reference.maxError(try layer(x, residual: r), try Elementwise.add(expected, r)), 1e-4)
             let silu = Tensor(shape: expected.shape, values: expected.values.map { $0 / (1 + exp(-$0)) })
-            XCTAssertLessThan(Reference.maxError(layer(x, activation: .silu), silu), 1e-4)
+            XCTAssertLessThan(Reference.maxError(try layer(x, activation: .silu), silu), 1e-4)
         }
     }
 
-    func testBF16AttentionStaysCloseToFP32() {
-        onNativeBFloat16 {
+    func testBF16AttentionStaysCloseToFP32() throws {
+        try onNativeBFloat16 {
             let (tq, tk, heads, d) = (33, 20, 2, 8)
             let q = Reference.tensor([tq, heads * d], seed: 31), k = Reference.tensor([tk, heads * d], seed: 32), v = Reference.tensor([tk, heads * d], seed: 33)
             let out = Tensor(uninitialized: [tq, heads * d])
-            Attention.compute(q: .init(q.pointer, rowStride: heads * d), k: .init(k.pointer, rowStride: heads * d),
+            try Attention.compute(q: .init(q.pointer, rowStride: heads * d), k: .init(k.pointer, rowStride: heads * d),
                               v: .init(v.pointer, rowStride: heads * d), queryCount: tq, keyCount: tk, heads: heads, headDim: d,
                               precision: .bf16, out: out.pointer, outStride: heads * d)
             // Operands and probabilities are rounded to bf16 (8 significant bits): about 2^-8 relative.

@@ -2,12 +2,12 @@ import Compute
 import XCTest
 
 final class NormalizationTests: XCTestCase {
-    func testGroupNormWithSiLUMatchesDefinition() {
+    func testGroupNormWithSiLUMatchesDefinition() throws {
         let (n, h, w, c, groups) = (2, 3, 5, 8, 4)
         let x = Reference.tensor([n, h, w, c], seed: 1)
         let gamma = Reference.tensor([c], seed: 2), beta = Reference.tensor([c], seed: 3)
-        let norm = GroupNorm(groups: groups, epsilon: 1e-5, gamma: gamma, beta: beta)
-        let plain = norm(x), fused = norm(x, silu: true)
+        let norm = try GroupNorm(groups: groups, epsilon: 1e-5, gamma: gamma, beta: beta)
+        let plain = try norm(x), fused = try norm(x, silu: true)
         let v = x.values, per = c / groups
         for b in 0..<n { for g in 0..<groups {
             var vals = [Double]()
@@ -23,9 +23,9 @@ final class NormalizationTests: XCTestCase {
         } }
     }
 
-    func testLayerNormMatchesDefinition() {
+    func testLayerNormMatchesDefinition() throws {
         let x = Reference.tensor([4, 6], seed: 4), gamma = Reference.tensor([6], seed: 5), beta = Reference.tensor([6], seed: 6)
-        let y = LayerNorm(epsilon: 1e-5, gamma: gamma, beta: beta)(x)
+        let y = try LayerNorm(epsilon: 1e-5, gamma: gamma, beta: beta)(x)
         for r in 0..<4 {
             let row = (0..<6).map { Double(x.pointer[r * 6 + $0]) }
             let mean = row.reduce(0, +) / 6
@@ -37,12 +37,12 @@ final class NormalizationTests: XCTestCase {
         }
     }
 
-    func testUpsampleAndConcatLayouts() {
+    func testUpsampleAndConcatLayouts() throws {
         let x = Tensor(shape: [1, 1, 2, 2], values: [1, 2, 3, 4])  // two pixels, two channels
-        let up = Elementwise.upsampleNearest2x(x)
+        let up = try Elementwise.upsampleNearest2x(x)
         XCTAssertEqual(up.shape, [1, 2, 4, 2])
         XCTAssertEqual(up.values, [1, 2, 1, 2, 3, 4, 3, 4, 1, 2, 1, 2, 3, 4, 3, 4])
-        let cat = Elementwise.concatChannels(x, Tensor(shape: [1, 1, 2, 1], values: [9, 8]))
+        let cat = try Elementwise.concatChannels(x, Tensor(shape: [1, 1, 2, 1], values: [9, 8]))
         XCTAssertEqual(cat.values, [1, 2, 9, 3, 4, 8])
     }
 }

@@ -16,7 +16,7 @@ public final class PipelineEngine: WorkerEngine {
 
     public func encode(text: String, model: String?) throws -> Tensor {
         try requireModel(model)
-        return pipeline.embed(text).embedding
+        return try pipeline.embed(text).embedding
     }
 
     public func unet(latents: [Tensor], timesteps: [Float], contexts: [Tensor], model: String?) throws -> [Tensor] {
@@ -32,8 +32,10 @@ public final class PipelineEngine: WorkerEngine {
         for context in contexts where context.shape.count != 3 || context.shape[0] != 1 || context.shape[2] != width {
             throw WorkerEngineError.shapeMismatch("text embedding \(context.shape), the UNet takes [1, tokens, \(width)]")
         }
-        let out = pipeline.unet(sample: Tensor.concatenateBatch(latents), timesteps: timesteps,
-                                context: Tensor.concatenateBatch(contexts))
+        // The UNet checks the rest (token counts, timesteps) and throws what it cannot take, as
+        // do its layers when oneDNN fails: TaskRunner answers ERROR task-failed with the message.
+        let out = try pipeline.unet(sample: Tensor.concatenateBatch(latents), timesteps: timesteps,
+                                    context: Tensor.concatenateBatch(contexts))
         return (0..<latents.count).map { out.sample($0) }
     }
 
@@ -42,6 +44,6 @@ public final class PipelineEngine: WorkerEngine {
         guard latents.shape.count == 4, latents.shape[0] == 1, latents.shape[1] == pipeline.modelInfo.latentChannels else {
             throw WorkerEngineError.shapeMismatch("latent \(latents.shape) for the VAE")
         }
-        return pipeline.vae.decode(Elementwise.scale(latents, 1 / pipeline.vae.shape.scalingFactor))
+        return try pipeline.vae.decode(Elementwise.scale(latents, 1 / pipeline.vae.shape.scalingFactor))
     }
 }

@@ -66,31 +66,34 @@ public final class StableDiffusionPipeline {
     public var fingerprint: EngineFingerprint { .current(precision: precision) }
 
     /// The text embedding `[1, 77, D]` of a prompt, cached by content (the empty prompt recurs in
-    /// every image), the last `embeddingCacheCapacity` prompts.
-    public func embed(_ prompt: String) -> (embedding: Tensor, truncatedTokens: Int) {
+    /// every image), the last `embeddingCacheCapacity` prompts. Throws what the text encoder
+    /// throws (`DNNLError`, `TextEncoderInputError`).
+    public func embed(_ prompt: String) throws -> (embedding: Tensor, truncatedTokens: Int) {
         let tokenized = tokenizer.tokenize(prompt, length: textEncoder.shape.maxPositions)
         let key = EmbeddingKey(modelHash: location.contentHash, text: prompt).id
         if let cached = embeddingCache.lookup(key) { return (cached, tokenized.truncatedTokenCount) }
-        let out = textEncoder.encode(tokenized.ids)
+        let out = try textEncoder.encode(tokenized.ids)
         let embedding = out.reshaped([1] + out.shape)
         embeddingCache.insert(embedding, id: key)
         return (embedding, tokenized.truncatedTokenCount)
     }
 
     /// Makes one image. `progress` is called after each step; returning false cancels.
+    /// Throws `SamplingError` for a request the model cannot sample, and whatever the networks
+    /// throw (`DNNLError`, `UNetInputError`, `ShapeError`, `AllocationError`).
     public func generate(_ request: GenerationRequest, progress: ((SamplingProgress) -> Bool)? = nil) throws -> GeneratedImage {
         let state = try Sampler.prepare(request, model: modelInfo)
-        let cond = embed(request.prompt)
+        let cond = try embed(request.prompt)
         var embeddings: [TextSlot: Tensor] = [.cond: cond.embedding]
         var truncated = cond.truncatedTokens
         if state.plan.steps.contains(where: { $0.slots.contains(.uncond) }) {
-            let uncond = embed(request.negativePrompt)
+            let uncond = try embed(request.negativePrompt)
             embeddings[.uncond] = uncond.embedding
             truncated += uncond.truncatedTokens
         }
         let final = try Sampler.run(state, textEmbeddings: embeddings, evaluator: LocalUNetEvaluator(unet: unet), progress: progress)
         guard let latents = final.finalLatents else { throw PipelineError.unfinished }
-        let pixels = decode(latents)
+        let pixels = try decode(latents)
         return GeneratedImage(request: state.request, width: state.imageShape[3], height: state.imageShape[2], rgb: pixels,
                               unetEvaluations: final.evaluationsUsed,
                               plainGuidanceEvaluations: state.plan.plainGuidanceEvaluations, truncatedTokens: truncated,
@@ -98,9 +101,10 @@ public final class StableDiffusionPipeline {
     }
 
     /// VAE-decodes final latents (`[1, C, h, w]`, before scaling) to 8-bit RGB the way diffusers'
-    /// image processor does: `(x / 2 + 0.5)` clamped to [0, 1], times 255, rounded.
-    public func decode(_ latents: Tensor) -> [UInt8] {
-        let image = vae.decode(Elementwise.scale(latents, 1 / vae.shape.scalingFactor))
+    /// image processor does: `(x / 2 + 0.5)` clamped to [0, 1], times 255, rounded. Throws
+    /// `ShapeError` for latents of another shape, `DNNLError` when oneDNN fails.
+    public func decode(_ latents: Tensor) throws -> [UInt8] {
+        let image = try vae.decode(Elementwise.scale(latents, 1 / vae.shape.scalingFactor))
         return Self.rgbBytes(image)
     }
 
@@ -124,9 +128,9 @@ struct LocalUNetEvaluator: UNetEvaluator {
     let unet: UNet2DConditionModel
 
     func evaluate(_ batch: [(evaluation: Evaluation, textEmbedding: Tensor)]) throws -> [Tensor] {
-        let sample = Tensor.concatenateBatch(batch.map(\.evaluation.latentInput))
-        let context = Tensor.concatenateBatch(batch.map(\.textEmbedding))
-        let out = try unet.predictNoise(sample: sample, timesteps: batch.map(\.evaluation.timestep), context: context)
+        let sample = try Tensor.concatenateBatch(batch.map(\.evaluation.latentInput))
+        let context = try Tensor.concatenateBatch(batch.map(\.textEmbedding))
+        let out = try unet(sample: sample, timesteps: batch.map(\.evaluation.timestep), context: context)
         return (0..<batch.count).map { out.sample($0) }
     }
 }

@@ -29,8 +29,8 @@ struct BenchAttention: ParsableCommand {
         if let tile { Attention.maxTileFloats = tile }
         let c = heads * headDim, k = keys ?? tokens
         let q = Tensor(zeros: [tokens, c]), kv = Tensor(zeros: [k, 2 * c]), out = Tensor(uninitialized: [tokens, c])
-        let result = options.time {
-            Attention.compute(q: .init(q.pointer, rowStride: c), k: .init(kv.pointer, rowStride: 2 * c),
+        let result = try options.time {
+            try Attention.compute(q: .init(q.pointer, rowStride: c), k: .init(kv.pointer, rowStride: 2 * c),
                               v: .init(kv.pointer + c, rowStride: 2 * c), queryCount: tokens, keyCount: k,
                               heads: heads, headDim: headDim, precision: options.precision, out: out.pointer, outStride: c)
         }

@@ -44,7 +44,7 @@ struct BenchOptions: ParsableArguments {
         print("engine: \(EngineFingerprint.current(precision: precision)), \(Threads.count) threads")
         OpStatistics.shared.countFlops = true
         if peak {
-            let result = BenchConvolution.measure(options: self)
+            let result = try BenchConvolution.measure(options: self)
             Self.peakGFLOPS = result.flops / 1e9 / result.seconds
             print(String(format: "peak: conv3x3 320ch @64x64, %@: %.1f GFLOP/s", precision.rawValue, Self.peakGFLOPS!))
         }
@@ -52,14 +52,14 @@ struct BenchOptions: ParsableArguments {
     }
 
     /// Runs `body` once untimed and `repeat` times timed; returns the best time and its FLOPs.
-    func time(_ body: () -> Void) -> (seconds: Double, flops: Double) {
-        body()
+    func time(_ body: () throws -> Void) rethrows -> (seconds: Double, flops: Double) {
+        try body()
         var best = Double.infinity, flops = 0.0
         OpStatistics.shared.reset()
         for _ in 0..<max(1, repeats) {
             let before = OpStatistics.shared.flops
             let start = DispatchTime.now().uptimeNanoseconds
-            body()
+            try body()
             let seconds = Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9
             if seconds < best { best = seconds; flops = OpStatistics.shared.flops - before }
         }
@@ -121,7 +121,7 @@ struct BenchUNet: ParsableCommand {
                 let sample = random ? Self.randn(sampleShape, seed: 1) : Tensor(zeros: sampleShape)
                 let context = random ? Self.randn(contextShape, seed: 2) : Tensor(zeros: contextShape)
                 var last: Tensor?
-                let result = options.time { last = unet(sample: sample, timesteps: Array(repeating: 500, count: batch), context: context) }
+                let result = try options.time { last = try unet(sample: sample, timesteps: Array(repeating: 500, count: batch), context: context) }
                 options.report("unet \(size)x\(size) batch \(batch)", result)
                 if let last { outputs.add("unet_\(size)_b\(batch)", last) }
             }
@@ -150,7 +150,7 @@ struct BenchTextEncoder: ParsableCommand {
         let (_, config, _) = try options.configs()
         let model = try CLIPTextModel(config: config, weights: RandomWeights(), precision: options.precision)
         let ids = [49406] + Array(repeating: 320, count: 20) + Array(repeating: 49407, count: 56)
-        let result = options.time { for _ in 0..<batch { _ = model.encode(ids) } }
+        let result = try options.time { for _ in 0..<batch { _ = try model.encode(ids) } }
         options.report("text encoder batch \(batch)", result)
         options.printProfile()
     }
@@ -171,7 +171,7 @@ struct BenchVAE: ParsableCommand {
         let vae = try AutoencoderKL(config: config, weights: RandomWeights(), precision: options.precision)
         for size in sizes.split(separator: ",").compactMap({ Int($0) }) {
             let latent = Tensor(zeros: [1, config.latentChannels, size / config.downscaleFactor, size / config.downscaleFactor])
-            let result = options.time { _ = vae.decode(latent) }
+            let result = try options.time { _ = try vae.decode(latent) }
             options.report("vae decode \(size)x\(size)", result)
         }
         options.printProfile()

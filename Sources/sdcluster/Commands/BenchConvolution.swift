@@ -17,14 +17,14 @@ struct BenchConvolution: ParsableCommand {
 
     func run() throws {
         try options.apply()
-        options.report("conv3x3 \(channels)ch @\(size)x\(size)", Self.measure(channels: channels, size: size, options: options))
+        options.report("conv3x3 \(channels)ch @\(size)x\(size)", try Self.measure(channels: channels, size: size, options: options))
     }
 
     /// Times one 3x3 convolution (what `--peak` calls the machine's peak).
-    static func measure(channels: Int = 320, size: Int = 64, options: BenchOptions) -> (seconds: Double, flops: Double) {
+    static func measure(channels: Int = 320, size: Int = 64, options: BenchOptions) throws -> (seconds: Double, flops: Double) {
         let weights = Tensor(zeros: [channels, channels, 3, 3]), bias = Tensor(zeros: [channels])
-        let conv = Conv2D(weight: weights, bias: bias, padding: 1, precision: options.precision)
+        let conv = try Conv2D(weight: weights, bias: bias, padding: 1, precision: options.precision)
         let x = Tensor(zeros: [1, size, size, channels])
-        return options.time { _ = conv(x) }
+        return try options.time { _ = try conv(x) }
     }
 }

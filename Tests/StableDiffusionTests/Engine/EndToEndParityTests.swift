@@ -67,10 +67,10 @@ final class EndToEndParityTests: XCTestCase {
             let state = try Sampler.prepare(request(c), model: Self.pipeline.modelInfo)
             let pipeline = Self.pipeline
             let final = try Sampler.run(state) { pending in
-                pending.map { evaluation in
+                try pending.map { evaluation in
                     let text = evaluation.slot == .cond ? c.prompt : c.negative_prompt
-                    return pipeline.unet(sample: evaluation.latentInput, timesteps: [evaluation.timestep],
-                                         context: pipeline.embed(text).embedding)
+                    return try pipeline.unet(sample: evaluation.latentInput, timesteps: [evaluation.timestep],
+                                             context: try pipeline.embed(text).embedding)
                 }
             }
             let expected = try file.tensor(c.name)

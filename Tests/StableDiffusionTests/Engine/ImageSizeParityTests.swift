@@ -42,12 +42,12 @@ final class ImageSizeParityTests: XCTestCase {
 
     func testNearestResizeMatchesTorchInterpolate() throws {
         let io = try Fixtures.io("sizes")
-        let input = io["resize_in"]!.nchwToNHWC()
+        let input = try io["resize_in"]!.nchwToNHWC()
         let sizes = io.keys.filter { $0.hasPrefix("resize_") && $0 != "resize_in" }
         XCTAssertEqual(sizes.count, 7)
         for key in sizes {
             let expected = io[key]!
-            let out = NearestResize.resize(input, height: expected.shape[2], width: expected.shape[3]).nhwcToNCHW()
+            let out = try NearestResize.resize(input, height: expected.shape[2], width: expected.shape[3]).nhwcToNCHW()
             XCTAssertEqual(out.shape, expected.shape, key)
             XCTAssertEqual(out.values, expected.values, "\(key): nearest resize differs from torch")
         }
@@ -81,7 +81,7 @@ final class ImageSizeParityTests: XCTestCase {
             XCTAssertEqual(model.overallUpFactor, factor, folder)
             let sample = io["\(key)_sample"]!
             XCTAssertTrue(sample.shape[2] % factor != 0 || sample.shape[3] % factor != 0, "\(key) does not test upsample_size")
-            let out = try model.predictNoise(sample: sample, timesteps: io["\(key)_timestep"]!.values,
+            let out = try model(sample: sample, timesteps: io["\(key)_timestep"]!.values,
                                              context: io["\(key)_encoder_hidden_states"]!)
             let expected = io["\(key)_out"]!
             XCTAssertEqual(out.shape, expected.shape, key)
@@ -147,7 +147,7 @@ final class ImageSizeParityTests: XCTestCase {
         let unet = try UNet2DConditionModel(config: component.config, weights: component.weights)
         let context = Tensor(zeros: [1, 77, 32])
         func refused(_ sample: [Int], _ timesteps: [Float], _ ctx: Tensor, _ words: String) {
-            XCTAssertThrowsError(try unet.predictNoise(sample: Tensor(zeros: sample), timesteps: timesteps, context: ctx), "\(sample)") {
+            XCTAssertThrowsError(try unet(sample: Tensor(zeros: sample), timesteps: timesteps, context: ctx), "\(sample)") {
                 XCTAssertTrue("\($0)".contains(words), "\(sample): \($0)")
             }
         }
@@ -159,7 +159,7 @@ final class ImageSizeParityTests: XCTestCase {
         refused([2, 4, 12, 12], [1, 2], context, "[2, tokens, 32]")
         // Odd, tiny and lopsided latents all run (any side >= 1), and keep their size.
         for shape in [[1, 4, 1, 1], [1, 4, 3, 17], [1, 4, 13, 2]] {
-            let out = try unet.predictNoise(sample: Tensor(zeros: shape), timesteps: [500], context: context)
+            let out = try unet(sample: Tensor(zeros: shape), timesteps: [500], context: context)
             XCTAssertEqual(out.shape, shape)
             XCTAssertTrue(out.allFinite)
         }

@@ -20,7 +20,7 @@ final class ThreadInvarianceTests: XCTestCase {
             let (one, two) = try onOneAndTwoThreads { () throws -> [Float] in
                 let component = try ModelComponent<UNetConfig>.open(directory: Fixtures.path(folder))
                 let unet = try UNet2DConditionModel(config: component.config, weights: component.weights)
-                return unet(sample: data["sample"]!, timesteps: data["timestep"]!.values, context: data["encoder_hidden_states"]!).values
+                return try unet(sample: data["sample"]!, timesteps: data["timestep"]!.values, context: data["encoder_hidden_states"]!).values
             }
             XCTAssertEqual(one.count, two.count)
             XCTAssertTrue(one == two, "\(folder): \(zip(one, two).filter { $0 != $1 }.count) of \(one.count) values differ between 1 and 2 threads")

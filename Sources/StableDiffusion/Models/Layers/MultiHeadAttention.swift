@@ -32,23 +32,30 @@ final class MultiHeadAttention {
     }
 
     /// `x`: one sample's tokens `[T, C]`; `context`: `[S, contextChannels]` for cross-attention.
-    /// Returns `residual + attention(x)` (`residual` has x's shape).
-    func callAsFunction(_ x: Tensor, context: Tensor? = nil, causal: Bool = false, residual: Tensor) -> Tensor {
+    /// Returns `residual + attention(x)` (`residual` has x's shape). Throws `ShapeError` for
+    /// inputs that are not token matrices of the layer's widths, `DNNLError` from oneDNN.
+    func callAsFunction(_ x: Tensor, context: Tensor? = nil, causal: Bool = false, residual: Tensor) throws -> Tensor {
+        guard x.shape.count == 2, x.shape[1] == channels else {
+            throw ShapeError("attention over \(channels) channels", expected: "tokens [T, \(channels)]", got: x.shape)
+        }
         let t = x.shape[0], c = channels, d = channels / heads
         let mixed = Tensor(uninitialized: [t, c])
         if let qkv {
-            let p = qkv(x)
-            Attention.compute(q: .init(p.pointer, rowStride: 3 * c), k: .init(p.pointer + c, rowStride: 3 * c),
+            let p = try qkv(x)
+            try Attention.compute(q: .init(p.pointer, rowStride: 3 * c), k: .init(p.pointer + c, rowStride: 3 * c),
                               v: .init(p.pointer + 2 * c, rowStride: 3 * c), queryCount: t, keyCount: t,
                               heads: heads, headDim: d, causal: causal, precision: out.precision, out: mixed.pointer, outStride: c)
         } else {
-            let context = context!
+            guard let context, let q, let kv, context.shape.count == 2, context.shape[1] == contextChannels else {
+                throw ShapeError("cross-attention over \(contextChannels ?? 0) context channels",
+                                 expected: "a context [S, \(contextChannels ?? 0)]", got: context?.shape ?? [])
+            }
             let s = context.shape[0]
-            let qp = q!(x), kvp = kv!(context)
-            Attention.compute(q: .init(qp.pointer, rowStride: c), k: .init(kvp.pointer, rowStride: 2 * c),
+            let qp = try q(x), kvp = try kv(context)
+            try Attention.compute(q: .init(qp.pointer, rowStride: c), k: .init(kvp.pointer, rowStride: 2 * c),
                               v: .init(kvp.pointer + c, rowStride: 2 * c), queryCount: t, keyCount: s,
                               heads: heads, headDim: d, causal: causal, precision: out.precision, out: mixed.pointer, outStride: c)
         }
-        return out(mixed, residual: residual)
+        return try out(mixed, residual: residual)
     }
 }

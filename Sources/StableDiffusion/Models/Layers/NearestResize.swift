@@ -18,12 +18,14 @@ enum NearestResize {
         return min(Int((Float(dst) * scale).rounded(.down)), input - 1)
     }
 
-    /// `x` resized to `height` x `width` (batch and channels unchanged).
-    static func resize(_ x: Tensor, height: Int, width: Int) -> Tensor {
-        precondition(x.shape.count == 4, "nearest resize takes [N, H, W, C], got \(x.shape)")
+    /// `x` resized to `height` x `width` (batch and channels unchanged). Throws `ShapeError`
+    /// for a tensor that is not `[N, H, W, C]` or an empty size.
+    static func resize(_ x: Tensor, height: Int, width: Int) throws -> Tensor {
+        guard x.shape.count == 4, x.shape[1] >= 1, x.shape[2] >= 1, height >= 1, width >= 1 else {
+            throw ShapeError("nearest resize to \(height)x\(width)", expected: "[N, H, W, C] with H, W >= 1 (and a size >= 1)", got: x.shape)
+        }
         let (n, h, w, c) = (x.shape[0], x.shape[1], x.shape[2], x.shape[3])
-        precondition(h >= 1 && w >= 1 && height >= 1 && width >= 1, "nearest resize from \(h)x\(w) to \(height)x\(width)")
-        if height == 2 * h && width == 2 * w { return Elementwise.upsampleNearest2x(x) }
+        if height == 2 * h && width == 2 * w { return try Elementwise.upsampleNearest2x(x) }
         if height == h && width == w { return x }
         let rows = (0..<height).map { sourceIndex($0, input: h, output: height) }
         let cols = (0..<width).map { sourceIndex($0, input: w, output: width) }

@@ -27,15 +27,15 @@ final class ResnetBlock2D {
 
     /// `x` is one sample `[1, H, W, C]`; `timeEmbedding` is that sample's SiLU-activated
     /// embedding `[1, T]` (nil in the VAE).
-    func callAsFunction(_ x: Tensor, timeEmbedding: Tensor? = nil) -> Tensor {
+    func callAsFunction(_ x: Tensor, timeEmbedding: Tensor? = nil) throws -> Tensor {
         var bias: Tensor? = nil
         if let timeEmbeddingProjection, let timeEmbedding {
             // conv1's bias + this sample's projected time embedding, added in one place.
-            bias = timeEmbeddingProjection(timeEmbedding, residual: conv1BiasRow).reshaped([outChannels])
+            bias = try timeEmbeddingProjection(timeEmbedding, residual: conv1BiasRow).reshaped([outChannels])
         }
-        let h = conv1(norm1(x, silu: true), biasOverride: bias)
-        let skip = shortcut.map { $0(x) } ?? x
-        return conv2(norm2(h, silu: true), residual: skip)
+        let h = try conv1(norm1(x, silu: true), biasOverride: bias)
+        let skip = try shortcut.map { try $0(x) } ?? x
+        return try conv2(norm2(h, silu: true), residual: skip)
     }
 
 }

@@ -19,20 +19,20 @@ final class BasicTransformerBlock {
         let inner = 4 * c
         let proj = w("ff.net.0.proj")
         let weight = try proj.tensor("weight", [2 * inner, c]), bias = try proj.tensor("bias", [2 * inner])
-        geluValue = Linear(weight: Tensor(shape: [inner, c], storage: weight.storage).copy(),
+        geluValue = try Linear(weight: Tensor(shape: [inner, c], storage: weight.storage).copy(),
                            bias: Tensor(shape: [inner], storage: bias.storage).copy(), precision: w.precision)
-        geluGate = Linear(weight: slice(weight, from: inner, rows: inner, width: c), bias: slice(bias, from: inner, rows: inner, width: 1),
+        geluGate = try Linear(weight: slice(weight, from: inner, rows: inner, width: c), bias: slice(bias, from: inner, rows: inner, width: 1),
                           precision: w.precision)
         ffOut = try .load(w("ff.net.2"), in: inner, out: c)
     }
 
     /// `x`: `[T, C]` tokens of one sample; `context`: `[S, D]`.
-    func callAsFunction(_ x: Tensor, context: Tensor) -> Tensor {
-        var h = attn1(norm1(x), context: attn1.contextChannels == nil ? nil : context, residual: x)
-        h = attn2(norm2(h), context: context, residual: h)
-        let n = norm3(h)
-        let gated = Elementwise.multiply(geluValue(n), geluGate(n, activation: .geluErf))
-        return ffOut(gated, residual: h)
+    func callAsFunction(_ x: Tensor, context: Tensor) throws -> Tensor {
+        var h = try attn1(norm1(x), context: attn1.contextChannels == nil ? nil : context, residual: x)
+        h = try attn2(norm2(h), context: context, residual: h)
+        let n = try norm3(h)
+        let gated = try Elementwise.multiply(geluValue(n), geluGate(n, activation: .geluErf))
+        return try ffOut(gated, residual: h)
     }
 }
 
@@ -65,14 +65,15 @@ final class Transformer2DModel {
     /// A 1x1 convolution `[C, C, 1, 1]` (SD v1) or a linear `[C, C]` weight (`use_linear_projection`).
     private static func projection(_ w: WeightScope, channels c: Int, linear: Bool) throws -> Linear {
         let weight = try w.tensor("weight", linear ? [c, c] : [c, c, 1, 1])
-        return Linear(weight: weight.reshaped([c, c]), bias: try w.tensor("bias", [c]), precision: w.precision)
+        return try Linear(weight: weight.reshaped([c, c]), bias: try w.tensor("bias", [c]), precision: w.precision)
     }
 
     /// `x`: one sample `[1, H, W, C]`; `context`: `[S, D]`.
-    func callAsFunction(_ x: Tensor, context: Tensor) -> Tensor {
+    func callAsFunction(_ x: Tensor, context: Tensor) throws -> Tensor {
+        guard x.shape.count == 4, x.shape[0] == 1 else { throw ShapeError("transformer", expected: "one sample [1, H, W, C]", got: x.shape) }
         let (h, wd, c) = (x.shape[1], x.shape[2], x.shape[3])
-        var tokens = projIn(norm(x).reshaped([h * wd, c]))
-        for block in blocks { tokens = block(tokens, context: context) }
-        return projOut(tokens, residual: x.reshaped([h * wd, c])).reshaped(x.shape)
+        var tokens = try projIn(norm(x).reshaped([h * wd, c]))
+        for block in blocks { tokens = try block(tokens, context: context) }
+        return try projOut(tokens, residual: x.reshaped([h * wd, c])).reshaped(x.shape)
     }
 }

@@ -41,35 +41,35 @@ extension Conv2D {
         let w = try scope.tensor("weight", [outChannels, inChannels, kernel, kernel])
         let b = bias ? try scope.tensor("bias", [outChannels]) : nil
         let p = (kernel - 1) / 2
-        return Conv2D(weight: w, bias: b, stride: stride, padding: padding ?? (p, p, p, p), precision: scope.precision)
+        return try Conv2D(weight: w, bias: b, stride: stride, padding: padding ?? (p, p, p, p), precision: scope.precision)
     }
 }
 
 extension Linear {
     static func load(_ scope: WeightScope, in inFeatures: Int, out outFeatures: Int, bias: Bool = true) throws -> Linear {
         let w = try scope.tensor("weight", [outFeatures, inFeatures])
-        return Linear(weight: w, bias: bias ? try scope.tensor("bias", [outFeatures]) : nil, precision: scope.precision)
+        return try Linear(weight: w, bias: bias ? try scope.tensor("bias", [outFeatures]) : nil, precision: scope.precision)
     }
 
     /// Several projections of the same input fused into one matmul (their weights stacked), e.g.
     /// attention's q, k and v: one pass over the input instead of three.
     static func loadStacked(_ scopes: [WeightScope], in inFeatures: Int, out outFeatures: Int, bias: Bool) throws -> Linear {
         let parts = try scopes.map { try $0.tensor("weight", [outFeatures, inFeatures]) }
-        let w = Tensor.concatenateBatch(parts).reshaped([outFeatures * parts.count, inFeatures])
-        let b = bias ? Tensor.concatenateBatch(try scopes.map { try $0.tensor("bias", [outFeatures]).reshaped([1, outFeatures]) })
+        let w = try Tensor.concatenateBatch(parts).reshaped([outFeatures * parts.count, inFeatures])
+        let b = bias ? try Tensor.concatenateBatch(try scopes.map { try $0.tensor("bias", [outFeatures]).reshaped([1, outFeatures]) })
             .reshaped([outFeatures * parts.count]) : nil
-        return Linear(weight: w, bias: b, precision: scopes[0].precision)
+        return try Linear(weight: w, bias: b, precision: scopes[0].precision)
     }
 }
 
 extension GroupNorm {
     static func load(_ scope: WeightScope, channels: Int, groups: Int, epsilon: Float) throws -> GroupNorm {
-        GroupNorm(groups: groups, epsilon: epsilon, gamma: try scope.tensor("weight", [channels]), beta: try scope.tensor("bias", [channels]))
+        try GroupNorm(groups: groups, epsilon: epsilon, gamma: try scope.tensor("weight", [channels]), beta: try scope.tensor("bias", [channels]))
     }
 }
 
 extension LayerNorm {
     static func load(_ scope: WeightScope, channels: Int, epsilon: Float) throws -> LayerNorm {
-        LayerNorm(epsilon: epsilon, gamma: try scope.tensor("weight", [channels]), beta: try scope.tensor("bias", [channels]))
+        try LayerNorm(epsilon: epsilon, gamma: try scope.tensor("weight", [channels]), beta: try scope.tensor("bias", [channels]))
     }
 }

@@ -31,9 +31,9 @@ public final class CLIPTextModel {
             quickGELU = s.quickGELU
         }
 
-        func callAsFunction(_ x: Tensor) -> Tensor {
-            let h = attention(norm1(x), causal: true, residual: x)
-            return fc2(fc1(norm2(h), activation: quickGELU ? .quickGELU : .geluErf), residual: h)
+        func callAsFunction(_ x: Tensor) throws -> Tensor {
+            let h = try attention(norm1(x), causal: true, residual: x)
+            return try fc2(fc1(norm2(h), activation: quickGELU ? .quickGELU : .geluErf), residual: h)
         }
     }
 
@@ -52,18 +52,30 @@ public final class CLIPTextModel {
         finalNorm = try .load(t("final_layer_norm"), channels: shape.hiddenSize, epsilon: shape.epsilon)
     }
 
-    /// Encodes token ids (one prompt, at most `maxPositions` ids) into `[T, hidden]`.
-    public func encode(_ ids: [Int]) -> Tensor {
+    /// Encodes token ids (one prompt, 1 to `maxPositions` ids) into `[T, hidden]`. Throws
+    /// `TextEncoderInputError` for no ids, too many, or an id outside the vocabulary;
+    /// `DNNLError`/`ShapeError` from the layers.
+    public func encode(_ ids: [Int]) throws -> Tensor {
         let d = shape.hiddenSize
-        precondition(ids.count <= shape.maxPositions, "at most \(shape.maxPositions) tokens, got \(ids.count)")
+        guard !ids.isEmpty, ids.count <= shape.maxPositions else {
+            throw TextEncoderInputError("the text encoder takes 1 to \(shape.maxPositions) tokens, got \(ids.count)")
+        }
+        if let bad = ids.first(where: { $0 < 0 || $0 >= shape.vocabSize }) {
+            throw TextEncoderInputError("token id \(bad) is outside the vocabulary of \(shape.vocabSize)")
+        }
         let x = Tensor(uninitialized: [ids.count, d])
         for (i, id) in ids.enumerated() {
-            precondition(id >= 0 && id < shape.vocabSize, "token id \(id) outside the vocabulary of \(shape.vocabSize)")
             let tok = tokenEmbedding.pointer + id * d, pos = positionEmbedding.pointer + i * d, dst = x.pointer + i * d
             for j in 0..<d { dst[j] = tok[j] + pos[j] }
         }
         var h = x
-        for layer in layers { h = layer(h) }
-        return finalNorm(h)
+        for layer in layers { h = try layer(h) }
+        return try finalNorm(h)
     }
+}
+
+/// Token ids the text encoder cannot take (none, more than its positions, outside its vocabulary).
+public struct TextEncoderInputError: Error, CustomStringConvertible, Equatable {
+    public let description: String
+    init(_ description: String) { self.description = description }
 }

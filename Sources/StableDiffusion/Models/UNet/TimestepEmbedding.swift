@@ -36,7 +36,7 @@ final class TimestepEmbedding {
 
     /// The embedding of one timestep after the MLP, with the SiLU every ResNet block applies
     /// to it already done (`[1, embeddingChannels]`).
-    func activated(_ t: Float) -> Tensor {
-        linear2(linear1(features(t), activation: .silu), activation: .silu)
+    func activated(_ t: Float) throws -> Tensor {
+        try linear2(linear1(features(t), activation: .silu), activation: .silu)
     }
 }

@@ -66,43 +66,32 @@ public final class UNet2DConditionModel {
         }
     }
 
-    /// Predicts noise, refusing inputs the UNet cannot take with a `UNetInputError`.
-    /// `sample`: `[N, C, H, W]` (PyTorch layout), any H, W >= 1; `timesteps`: one per sample;
-    /// `context`: text embeddings `[N, S, D]`. Returns `[N, outChannels, H, W]`.
-    public func predictNoise(sample: Tensor, timesteps: [Float], context: Tensor) throws -> Tensor {
+    /// Predicts noise. `sample`: `[N, C, H, W]` (PyTorch layout), any H, W >= 1; `timesteps`:
+    /// one per sample; `context`: text embeddings `[N, S, D]`. Returns `[N, outChannels, H, W]`.
+    ///
+    /// Throws `UNetInputError` for inputs the UNet cannot take (checked first, see
+    /// `checkInputs`), and passes on what its layers throw: `DNNLError` when oneDNN fails,
+    /// `AllocationError` when memory runs out. Nothing is left half-done: the model can be
+    /// called again.
+    public func callAsFunction(sample: Tensor, timesteps: [Float], context: Tensor) throws -> Tensor {
         try checkInputs(sampleShape: sample.shape, timestepCount: timesteps.count, contextShape: context.shape)
-        return run(sample: sample, timesteps: timesteps, context: context)
-    }
-
-    /// As `predictNoise`, for callers that checked their inputs: a wrong input stops the program
-    /// with the same message (`fatalError`, which release builds' -Ounchecked keeps).
-    public func callAsFunction(sample: Tensor, timesteps: [Float], context: Tensor) -> Tensor {
-        do {
-            try checkInputs(sampleShape: sample.shape, timestepCount: timesteps.count, contextShape: context.shape)
-        } catch {
-            fatalError("UNet: \(error)")
-        }
-        return run(sample: sample, timesteps: timesteps, context: context)
-    }
-
-    private func run(sample: Tensor, timesteps: [Float], context: Tensor) -> Tensor {
         let n = sample.shape[0]
-        let outputs = (0..<n).map { i in
-            predict(sample.sample(i).nchwToNHWC(), timestep: timesteps[i],
-                    context: context.sample(i).reshaped([context.shape[1], context.shape[2]]))
+        let outputs = try (0..<n).map { i in
+            try predict(sample.sample(i).nchwToNHWC(), timestep: timesteps[i],
+                        context: context.sample(i).reshaped([context.shape[1], context.shape[2]]))
         }
-        return Tensor.concatenateBatch(outputs).nhwcToNCHW()
+        return try Tensor.concatenateBatch(outputs).nhwcToNCHW()
     }
 
     /// One sample, channels-last `[1, H, W, C]`.
-    func predict(_ x: Tensor, timestep: Float, context: Tensor) -> Tensor {
-        let t = time.activated(timestep)
-        var h = convIn(x)
+    func predict(_ x: Tensor, timestep: Float, context: Tensor) throws -> Tensor {
+        let t = try time.activated(timestep)
+        var h = try convIn(x)
         var skips = [h]
-        for block in down { h = block(h, time: t, context: context, skips: &skips) }
-        if let mid { h = mid(h, time: t, context: context) }
-        for block in up { h = block(h, time: t, context: context, skips: &skips) }
-        return convOut(normOut(h, silu: true))
+        for block in down { h = try block(h, time: t, context: context, skips: &skips) }
+        if let mid { h = try mid(h, time: t, context: context) }
+        for block in up { h = try block(h, time: t, context: context, skips: &skips) }
+        return try convOut(normOut(h, silu: true))
     }
 }
 

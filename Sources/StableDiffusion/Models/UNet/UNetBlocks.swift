@@ -51,30 +51,35 @@ final class UNetBlock {
     /// when a latent side is not a multiple of the overall up factor, plain 2x would overshoot
     /// (3 -> 6 where the skip is 5). Where every side divides evenly, the skip is exactly twice the
     /// size and this is the plain 2x repeat diffusers uses then.
-    func callAsFunction(_ x: Tensor, time: Tensor, context: Tensor, skips: inout [Tensor]) -> Tensor {
+    ///
+    /// Throws `UNetInputError` when the skip connections do not fit (which `checkInputs`
+    /// rules out for the model's own stack), `ShapeError`/`DNNLError` from the layers.
+    func callAsFunction(_ x: Tensor, time: Tensor, context: Tensor, skips: inout [Tensor]) throws -> Tensor {
         var h = x
         for (i, resnet) in resnets.enumerated() {
             if direction == .up {
-                let skip = skips.removeLast()
-                // fatalError, not precondition: release builds are -Ounchecked, and a mismatch here
+                guard let skip = skips.popLast() else { throw UNetInputError("UNet up block: no skip connection left for a ResNet") }
+                // Thrown, not a precondition: release builds are -Ounchecked, and a mismatch here
                 // would otherwise copy past a buffer.
-                if skip.shape.count != 4 || skip.shape[0...2] != h.shape[0...2] {
-                    fatalError("UNet up block: skip connection \(skip.shape) does not match the upsampled activation \(h.shape) (NHWC)")
+                if skip.shape.count != 4 || h.shape.count != 4 || skip.shape[0...2] != h.shape[0...2] {
+                    throw UNetInputError("UNet up block: skip connection \(skip.shape) does not match the upsampled activation \(h.shape) (NHWC)")
                 }
-                h = Elementwise.concatChannels(h, skip)
+                h = try Elementwise.concatChannels(h, skip)
             }
-            h = resnet(h, timeEmbedding: time)
-            if !attentions.isEmpty { h = attentions[i](h, context: context) }
+            h = try resnet(h, timeEmbedding: time)
+            if !attentions.isEmpty { h = try attentions[i](h, context: context) }
             if direction == .down { skips.append(h) }
         }
         if let resampler {
             switch direction {
             case .down:
-                h = resampler(h)
+                h = try resampler(h)
                 skips.append(h)
             case .up:
-                guard let next = skips.last else { fatalError("UNet up block: no skip connection left to size the upsampling") }
-                h = resampler(NearestResize.resize(h, height: next.shape[1], width: next.shape[2]))
+                guard let next = skips.last, next.shape.count == 4 else {
+                    throw UNetInputError("UNet up block: no skip connection left to size the upsampling")
+                }
+                h = try resampler(NearestResize.resize(h, height: next.shape[1], width: next.shape[2]))
             }
         }
         return h
@@ -98,9 +103,9 @@ final class UNetMidBlock {
         )]
     }
 
-    func callAsFunction(_ x: Tensor, time: Tensor, context: Tensor) -> Tensor {
-        var h = first(x, timeEmbedding: time)
-        for (attention, resnet) in pairs { h = resnet(attention(h, context: context), timeEmbedding: time) }
+    func callAsFunction(_ x: Tensor, time: Tensor, context: Tensor) throws -> Tensor {
+        var h = try first(x, timeEmbedding: time)
+        for (attention, resnet) in pairs { h = try resnet(attention(h, context: context), timeEmbedding: time) }
         return h
     }
 }

@@ -35,24 +35,34 @@ public final class AutoencoderKL {
     }
 
     /// Raw decoder: `[N, latentChannels, h, w]` latents (already divided by the scaling factor)
-    /// to `[N, outChannels, H, W]` images in about [-1, 1].
-    public func decode(_ latents: Tensor) -> Tensor {
-        let outputs = (0..<latents.shape[0]).map { i -> Tensor in
-            var z = latents.sample(i).nchwToNHWC()
-            if let postQuantConv { z = postQuantConv(z) }
-            return decoder(z)
+    /// to `[N, outChannels, H, W]` images in about [-1, 1]. Throws `ShapeError` for latents of
+    /// another shape, `DNNLError` when oneDNN fails.
+    public func decode(_ latents: Tensor) throws -> Tensor {
+        guard latents.shape.count == 4, latents.shape[0] >= 1, latents.shape[1] == shape.latentChannels,
+              latents.shape[2] >= 1, latents.shape[3] >= 1 else {
+            throw ShapeError("VAE decoder", expected: "latents [N, \(shape.latentChannels), h, w]", got: latents.shape)
         }
-        return Tensor.concatenateBatch(outputs).nhwcToNCHW()
+        let outputs = try (0..<latents.shape[0]).map { i -> Tensor in
+            var z = try latents.sample(i).nchwToNHWC()
+            if let postQuantConv { z = try postQuantConv(z) }
+            return try decoder(z)
+        }
+        return try Tensor.concatenateBatch(outputs).nhwcToNCHW()
     }
 
     /// Encoder: `[N, inChannels, H, W]` images in [-1, 1] to the latent distribution's mean and
     /// log-variance (clamped to [-30, 20] as diffusers does), each `[N, latentChannels, h, w]`.
-    public func encode(_ images: Tensor) -> (mean: Tensor, logVariance: Tensor) {
+    /// Throws `ShapeError` for images of another shape, `DNNLError` when oneDNN fails.
+    public func encode(_ images: Tensor) throws -> (mean: Tensor, logVariance: Tensor) {
+        guard images.shape.count == 4, images.shape[0] >= 1, images.shape[1] == shape.inChannels,
+              images.shape[2] >= 1, images.shape[3] >= 1 else {
+            throw ShapeError("VAE encoder", expected: "images [N, \(shape.inChannels), H, W]", got: images.shape)
+        }
         let l = shape.latentChannels
         var means: [Tensor] = [], logvars: [Tensor] = []
         for i in 0..<images.shape[0] {
-            var moments = encoder(images.sample(i).nchwToNHWC())
-            if let quantConv { moments = quantConv(moments) }
+            var moments = try encoder(images.sample(i).nchwToNHWC())
+            if let quantConv { moments = try quantConv(moments) }
             let (h, w) = (moments.shape[1], moments.shape[2])
             let mean = Tensor(uninitialized: [1, h, w, l]), logvar = Tensor(uninitialized: [1, h, w, l])
             for p in 0..<(h * w) {
@@ -64,6 +74,6 @@ public final class AutoencoderKL {
             means.append(mean)
             logvars.append(logvar)
         }
-        return (Tensor.concatenateBatch(means).nhwcToNCHW(), Tensor.concatenateBatch(logvars).nhwcToNCHW())
+        return (try Tensor.concatenateBatch(means).nhwcToNCHW(), try Tensor.concatenateBatch(logvars).nhwcToNCHW())
     }
 }

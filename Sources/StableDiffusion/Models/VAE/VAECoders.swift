@@ -11,9 +11,10 @@ final class VAEAttention {
         attention = try MultiHeadAttention(w, channels: channels, heads: 1, contextChannels: nil, projectionBias: true)
     }
 
-    func callAsFunction(_ x: Tensor) -> Tensor {
+    func callAsFunction(_ x: Tensor) throws -> Tensor {
+        guard x.shape.count == 4, x.shape[0] == 1 else { throw ShapeError("VAE attention", expected: "one sample [1, H, W, C]", got: x.shape) }
         let (h, wd, c) = (x.shape[1], x.shape[2], x.shape[3])
-        return attention(norm(x).reshaped([h * wd, c]), residual: x.reshaped([h * wd, c])).reshaped(x.shape)
+        return try attention(norm(x).reshaped([h * wd, c]), residual: x.reshaped([h * wd, c])).reshaped(x.shape)
     }
 }
 
@@ -28,10 +29,10 @@ final class VAEMidBlock {
         resnet2 = try ResnetBlock2D(w("resnets.1"), in: c, out: c, timeEmbeddingChannels: nil, groups: groups, epsilon: 1e-6)
     }
 
-    func callAsFunction(_ x: Tensor) -> Tensor {
-        var h = resnet1(x)
-        if let attention { h = attention(h) }
-        return resnet2(h)
+    func callAsFunction(_ x: Tensor) throws -> Tensor {
+        var h = try resnet1(x)
+        if let attention { h = try attention(h) }
+        return try resnet2(h)
     }
 }
 
@@ -67,13 +68,13 @@ final class VAEEncoder {
         convOut = try .load(w("conv_out"), in: channels, out: 2 * s.latentChannels, kernel: 3)
     }
 
-    func callAsFunction(_ x: Tensor) -> Tensor {
-        var h = convIn(x)
+    func callAsFunction(_ x: Tensor) throws -> Tensor {
+        var h = try convIn(x)
         for block in blocks {
-            for resnet in block.resnets { h = resnet(h) }
-            if let down = block.downsampler { h = down(h) }
+            for resnet in block.resnets { h = try resnet(h) }
+            if let down = block.downsampler { h = try down(h) }
         }
-        return convOut(normOut(mid(h), silu: true))
+        return try convOut(normOut(mid(h), silu: true))
     }
 }
 
@@ -107,12 +108,12 @@ final class VAEDecoder {
         convOut = try .load(w("conv_out"), in: channels, out: s.outChannels, kernel: 3)
     }
 
-    func callAsFunction(_ z: Tensor) -> Tensor {
-        var h = mid(convIn(z))
+    func callAsFunction(_ z: Tensor) throws -> Tensor {
+        var h = try mid(convIn(z))
         for block in blocks {
-            for resnet in block.resnets { h = resnet(h) }
-            if let up = block.upsampler { h = up(Elementwise.upsampleNearest2x(h)) }
+            for resnet in block.resnets { h = try resnet(h) }
+            if let up = block.upsampler { h = try up(Elementwise.upsampleNearest2x(h)) }
         }
-        return convOut(normOut(h, silu: true))
+        return try convOut(normOut(h, silu: true))
     }
 }
