@@ -54,9 +54,6 @@ final class ImageJob {
 
     static func imageId(_ key: ImageKey) -> String { "\(key.batchId)/\(key.index)" }
 
-    /// Whether it was resumed from a stored checkpoint that is not decoded yet.
-    var hasCheckpoint: Bool { checkpoint != nil }
-
     /// What PNGs and manifests record as `Engine`: the one fingerprint, or all of them joined
     /// by " + " when workers of different classes served it; nil when none reported one.
     var engineDescription: String? { engines.isEmpty ? nil : engines.joined(separator: " + ") }
