@@ -26,6 +26,8 @@ let package = Package(
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
+        // 1.16: `LogHandler.log(event:)` (the older entry point is deprecated there).
+        .package(url: "https://github.com/apple/swift-log", from: "1.16.0"),
     ],
     targets: [
         // System libraries, from Debian packages (module maps only); oneDNN from .deps/onednn.
@@ -45,13 +47,15 @@ let package = Package(
         // The synthetic world of the default model: data generator and judge.
         .target(name: "ShapesWorld", dependencies: ["ImageIO"], swiftSettings: optimize),
         // ZeroMQ wrapper, wire protocol, coordinator, worker, client.
-        .target(name: "Cluster", dependencies: ["Compute", "StableDiffusion", "ImageIO", "CZeroMQ", "CSQLite"], swiftSettings: optimize),
+        .target(name: "Cluster", dependencies: ["Compute", "StableDiffusion", "ImageIO", "CZeroMQ", "CSQLite",
+                                         .product(name: "Logging", package: "swift-log")], swiftSettings: optimize),
         // The command-line tool.
         .executableTarget(
             name: "sdcluster",
             dependencies: [
                 "Compute", "StableDiffusion", "ImageIO", "ShapesWorld", "Cluster",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "Logging", package: "swift-log"),
             ],
             swiftSettings: optimize),
 

@@ -44,8 +44,10 @@ final class ClusterEndToEndTests: XCTestCase {
         let accepted = try client.submit(SubmitBatch(clientBatchName: "cache", submissionId: UUID().uuidString, requests: requests))
         let out = cluster.folder.appendingPathComponent("received").path
         XCTAssertEqual(try BatchWaiter(client: client, batchId: accepted.batchId, outputDirectory: out).run().counts.done, 6)
+        // With a cache of 1 the workers lose embeddings and say MISSING-EMBEDDING; that the
+        // coordinator then sends the task again with them attached is checked message by
+        // message in CoordinatorDispatchTests.
         try assertBatchMatchesLocal(folder: out, requests: requests)
-        XCTAssertTrue(cluster.log("coordinator-1").contains("embedding(s) it uses (it lacked"), "MISSING-EMBEDDING was answered")
     }
 
     func testAWorkerKilledMidBatchLosesNoImage() throws {
@@ -73,9 +75,7 @@ final class ClusterEndToEndTests: XCTestCase {
         let outcome = try BatchWaiter(client: client, batchId: accepted.batchId, outputDirectory: out).run()
         XCTAssertEqual(outcome.counts.done, 12)
         try assertBatchMatchesLocal(folder: out, requests: requests)
-        let log = cluster.log("coordinator-1")
-        XCTAssertTrue(log.contains("worker victim gone:"), "the coordinator gave the dead worker up")
-        XCTAssertEqual(try client.status().workers.map(\.name).sorted(), ["w2", "w3"])
+        XCTAssertEqual(try client.status().workers.map(\.name).sorted(), ["w2", "w3"], "the coordinator gave the dead worker up")
     }
 
     func testCoordinatorKilledAndRestartedMidBatchLosesAndRedoesNothing() throws {
@@ -113,16 +113,10 @@ final class ClusterEndToEndTests: XCTestCase {
         for (index, file) in finishedBefore {
             XCTAssertEqual(try modificationDate(batchFolder + "/" + file), datesBefore[index], "image \(index) finished before the kill was not redone")
         }
-        for worker in ["w1", "w2"] {
-            let log = cluster.log(worker)
-            XCTAssertTrue(log.contains("sending READY again") || log.components(separatedBy: "READY sent").count > 2,
-                          "\(worker) introduced itself to the restarted coordinator")
-        }
-        let restartLog = cluster.log("coordinator-2")
-        XCTAssertTrue(restartLog.contains("resuming"), "the restarted coordinator resumed unfinished images")
-        for index in finishedBefore.keys {
-            XCTAssertFalse(restartLog.contains("image \(batchId)/\(index) done"), "image \(index) was made again after the restart")
-        }
+        XCTAssertEqual(try client.status().workers.map(\.name).sorted(), ["w1", "w2"],
+                       "both workers introduced themselves to the restarted coordinator")
+        let counts = try XCTUnwrap(try client.status().batches.first { $0.batchId == batchId }?.counts)
+        XCTAssertEqual(counts, ImageCounts(done: 12), "the restarted coordinator finished the unfinished images")
     }
 
     private func doneIndices(_ folder: String) throws -> [Int: String] {

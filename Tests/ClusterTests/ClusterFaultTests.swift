@@ -242,7 +242,7 @@ final class InProcessCluster {
         Thread.detachNewThread { [coordinatorDone] in
             defer { coordinatorDone.leave() }
             do {
-                let coordinator = try Coordinator(options: settled, context: context, log: ClusterLog("coordinator", quiet: true))
+                let coordinator = try Coordinator(options: settled, context: context, log: ClusterLogging.silent("coordinator"))
                 started.set(.success((coordinator.workersEndpoint, coordinator.clientsEndpoint)))
                 try coordinator.run(until: stopFlag)
             } catch {
@@ -262,7 +262,7 @@ final class InProcessCluster {
         Thread.detachNewThread { [workersDone] in
             defer { workersDone.leave() }
             do {
-                try Worker(engine: engine, options: options, context: context, log: ClusterLog(name, quiet: true)).run(until: stop)
+                try Worker(engine: engine, options: options, context: context, log: ClusterLogging.silent(name)).run(until: stop)
             } catch {
                 XCTFail("worker \(name): \(error)")
             }

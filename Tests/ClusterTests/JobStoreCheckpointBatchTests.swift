@@ -19,7 +19,7 @@ final class JobStoreCheckpointBatchTests: XCTestCase {
         XCTAssertEqual(unfinished.map(\.unetEvaluations), [4, 2])
         XCTAssertEqual(unfinished.map(\.workers), [["w1"], ["w2", "w3"]])
         XCTAssertEqual(unfinished.map(\.state), [.running, .running])
-        XCTAssertEqual(try reopened.imageState(keys[2]), .done, "a finished image is not made running again")
+        XCTAssertEqual(try reopened.imageStatus(keys[2]), .done, "a finished image is not made running again")
         XCTAssertEqual(try reopened.batchId(forSubmission: "s1"), batch)
         XCTAssertNil(try reopened.batchId(forSubmission: "s2"))
     }

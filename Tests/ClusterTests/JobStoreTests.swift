@@ -98,7 +98,7 @@ final class JobStoreTests: XCTestCase {
         XCTAssertFalse(try store.saveCheckpoint(key, checkpoint: [1], unetEvaluations: 1, workers: []))
         XCTAssertNil(try store.markDone(key, outcome: outcome(0, seed: 1000)), "a late duplicate result is ignored")
         XCTAssertNil(try store.markFailed(key, error: "late"), "and cannot turn it into a failure")
-        XCTAssertEqual(try store.imageState(key), .done)
+        XCTAssertEqual(try store.imageStatus(key), .done)
         try store.close()
         XCTAssertFalse(try JobStore(path: path).unfinishedImages().contains { $0.key == key }, "nor after a reopen")
     }

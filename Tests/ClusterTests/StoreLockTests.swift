@@ -27,13 +27,13 @@ final class StoreLockTests: XCTestCase {
                                outputDirectory: folder.appendingPathComponent("output").path)
         }
         let context = try ZMQContext()
-        var running: Coordinator? = try Coordinator(options: options(), context: context, log: ClusterLog("a", quiet: true))
-        XCTAssertThrowsError(try Coordinator(options: options(), context: context, log: ClusterLog("b", quiet: true))) { error in
+        var running: Coordinator? = try Coordinator(options: options(), context: context, log: ClusterLogging.silent("a"))
+        XCTAssertThrowsError(try Coordinator(options: options(), context: context, log: ClusterLogging.silent("b"))) { error in
             XCTAssertNotNil(error as? StoreLockError, "\(error)")
         }
         XCTAssertNotNil(running)
         running = nil
-        XCTAssertNoThrow(try Coordinator(options: options(), context: context, log: ClusterLog("c", quiet: true)),
+        XCTAssertNoThrow(try Coordinator(options: options(), context: context, log: ClusterLogging.silent("c")),
                          "the store is free once its coordinator is gone")
     }
 }

@@ -50,7 +50,8 @@ extension Coordinator {
             enqueue(ImageJob(key: key, request: request, outputDirectory: writer.batchDirectory(key.batchId),
                              checkpoint: nil, workers: []))
         }
-        log.info("batch \(outcome.batchId) accepted: \(requests.count) image(s) from '\(submission.clientBatchName)'")
+        log.info("batch \(outcome.batchId) accepted: \(requests.count) image(s) from '\(submission.clientBatchName)'",
+                 metadata: .about(batch: outcome.batchId))
         send(.accepted(BatchAccepted(batchId: outcome.batchId, clientBatchName: submission.clientBatchName,
                                      submissionId: submission.submissionId, count: requests.count)), toClient: client)
     }
@@ -87,13 +88,13 @@ extension Coordinator {
         let summaries = try batches.map {
             BatchSummary(batchId: $0.id, clientBatchName: $0.clientName, state: $0.state.rawValue, counts: try store.counts(batchId: $0.id))
         }
-        let now = monotonicSeconds()
+        let time = now()
         let workerSummaries = workers.values.sorted { $0.name < $1.name }.map { w in
-            WorkerSummary(name: w.name, models: w.ready.models.map(\.name), liveness: w.liveness.remaining(at: now),
-                          inFlight: w.tasks.reduce(0) { $0 + (tasks[$1]?.evaluationCount ?? 0) }, evaluationsDone: w.evaluationsDone,
+            WorkerSummary(name: w.name, models: w.ready.models.map(\.name), liveness: w.liveness.remaining(at: time),
+                          inFlight: ledger.evaluations(of: w.identity), evaluationsDone: w.evaluationsDone,
                           retired: w.retired)
         }
-        let window = min(60, max(1, now - startedAt))
+        let window = min(60, max(1, time - startedAt))
         let rate = Double(recentEvaluations.reduce(0) { $0 + $1.count }) / window
         return StatusReply(batches: summaries, workers: workerSummaries, evaluationsPerSecond: rate)
     }
@@ -103,7 +104,7 @@ extension Coordinator {
         for key in waiting + active where key.batchId == request.batchId { jobs[key] = nil }
         waiting.removeAll { $0.batchId == request.batchId }
         active.removeAll { $0.batchId == request.batchId }
-        log.info("batch \(request.batchId) cancelled: \(cancelled) unfinished image(s) dropped")
+        log.info("batch \(request.batchId) cancelled: \(cancelled) unfinished image(s) dropped", metadata: .about(batch: request.batchId))
         answerFetches(batchId: request.batchId)
         send(.progress(BatchProgress(batchId: request.batchId, counts: try store.counts(batchId: request.batchId),
                                      nextSince: 0)), toClient: client)
@@ -114,7 +115,7 @@ extension Coordinator {
         let results = try store.resultsSince(batchId: request.batchId, since: request.since, limit: 1)
         if results.isEmpty && request.waitMilliseconds > 0 && batch.state == .active {
             fetches.append(PendingFetch(client: client, request: request,
-                                        expires: monotonicSeconds() + Double(request.waitMilliseconds) / 1000))
+                                        expires: now() + Double(request.waitMilliseconds) / 1000))
             return
         }
         try answer(request, client: client)

@@ -12,7 +12,7 @@ extension Coordinator {
 
     func dispatch() {
         prepareWaitingJobs()
-        var idle = workers.values.filter { $0.isIdle && $0.isUsable }.sorted { $0.name < $1.name }
+        var idle = workers.values.filter { ledger.isIdle($0.identity) && $0.isUsable }.sorted { $0.name < $1.name }
         while !idle.isEmpty {
             let worker = idle.removeFirst()
             if let (message, work) = nextTask(for: worker, idleWorkers: idle.count + 1) {
@@ -34,19 +34,13 @@ extension Coordinator {
                 continue
             }
             do {
-                if let checkpoint = job.checkpoint {
-                    job.state = try JSONDecoder().decode(StableDiffusion.ImageState.self, from: Data(checkpoint))
-                    job.checkpoint = nil
-                } else {
-                    job.state = try Sampler.prepare(job.request, model: known.info)
-                }
-                job.modelHash = known.contentHash
-                job.phase = .needsText
+                try job.prepare(model: known.info, modelHash: known.contentHash)
                 active.append(key)
             } catch {
                 jobs[key] = nil
                 _ = try? store.markFailed(key, error: "cannot start sampling: \(error)")
-                log.warning("image \(job.imageId) failed: cannot start sampling: \(error)")
+                log.warning("image \(job.imageId) failed: cannot start sampling: \(error)",
+                            metadata: .about(batch: key.batchId, image: job.imageId))
                 answerFetches(batchId: key.batchId)
             }
         }
@@ -86,7 +80,7 @@ extension Coordinator {
     private func vaeTask(_ job: ImageJob) -> (CoordinatorToWorker, TaskRecord.Work)? {
         guard let latents = job.state?.finalLatents else { return nil }
         let id = nextTaskId()
-        job.phase = .decoding(taskId: id)
+        job.startDecoding(taskId: id)
         let task = VAEDecodeTask(taskId: id, imageId: job.imageId, model: resolvedModel(job.request.model),
                                  latent: WireTensor(latents))
         return (.vaeDecodeTask(task), .vae(job.key))
@@ -94,7 +88,7 @@ extension Coordinator {
 
     private func textTask(_ job: ImageJob) -> (CoordinatorToWorker, TaskRecord.Work) {
         let id = nextTaskId()
-        job.phase = .encoding(taskId: id)
+        job.startEncoding(taskId: id)
         let outputs = job.slotsNeeded.map { TextEncodeTask.TextOutput(slot: $0, embeddingId: job.embeddingId($0)) }
         let task = TextEncodeTask(taskId: id, imageId: job.imageId, model: resolvedModel(job.request.model),
                                   prompt: job.request.prompt, negativePrompt: job.request.negativePrompt, outputs: outputs)
@@ -126,7 +120,7 @@ extension Coordinator {
                 items.append(UNetEvalItem(imageId: job.imageId, step: step, slot: slot, timestep: evaluation.timestep,
                                           embeddingId: embeddingId, latent: WireTensor(evaluation.latentInput)))
                 covered.append((job.key, step, slot))
-                job.assigned.insert(slot)
+                job.assign(slot)
             }
         }
         guard !items.isEmpty else { return nil }
@@ -137,7 +131,7 @@ extension Coordinator {
     /// Sends a task and books it with a deadline from the worker's measured speed.
     private func start(_ message: CoordinatorToWorker, work: TaskRecord.Work, on worker: WorkerRecord) {
         guard let id = message.taskId else { return }
-        let now = monotonicSeconds()
+        let sentAt = now()
         var expected = options.minimumDeadline
         if case .unet(let task, let items) = work {
             for embedding in task.embeddings { worker.knownEmbeddings.insert(embedding.embeddingId) }
@@ -147,8 +141,20 @@ extension Coordinator {
                 expected = options.minimumDeadline * Double(max(1, items.count))
             }
         }
-        tasks[id] = TaskRecord(id: id, worker: worker.identity, work: work, sentAt: now, deadline: now + expected)
-        worker.tasks.insert(id)
+        ledger.open(TaskRecord(id: id, worker: worker.identity, work: work, sentAt: sentAt, deadline: sentAt + expected))
+        log.debug("sent task \(id) to \(worker.name): \(work.summary), deadline in \(String(format: "%.1f", expected)) s",
+                  metadata: .about(task: id, worker: worker.name))
         send(message, to: worker.identity)
+    }
+}
+
+extension TaskRecord.Work {
+    /// What a task covers, for the debug log.
+    var summary: String {
+        switch self {
+        case .text(let key): return "text of \(ImageJob.imageId(key))"
+        case .vae(let key): return "VAE decoding of \(ImageJob.imageId(key))"
+        case .unet(_, let items): return "\(items.count) UNet evaluation(s)"
+        }
     }
 }

@@ -23,9 +23,10 @@ extension Coordinator {
             if try store.markDone(job.key, outcome: outcome) != nil {
                 try writer.appendManifest(line, batchId: job.key.batchId)
             }
-            log.info("image \(job.imageId) done: \(fileName), \(state.evaluationsUsed) UNet evaluations on \(job.workers.joined(separator: ", "))")
+            log.info("image \(job.imageId) done: \(fileName), \(state.evaluationsUsed) UNet evaluations on \(job.workers.joined(separator: ", "))",
+                     metadata: .about(batch: job.key.batchId, image: job.imageId))
         } catch {
-            log.warning("image \(job.imageId): could not write its result: \(error)")
+            log.error("image \(job.imageId): could not write its result: \(error)", metadata: .about(batch: job.key.batchId, image: job.imageId))
             return imageFailed(job, error: "writing the result failed: \(error)")
         }
         forget(job)
@@ -33,11 +34,11 @@ extension Coordinator {
 
     /// Gives up on an image, durably, and tells waiting clients.
     func imageFailed(_ job: ImageJob, error: String) {
-        log.warning("image \(job.imageId) failed: \(error)")
+        log.warning("image \(job.imageId) failed: \(error)", metadata: .about(batch: job.key.batchId, image: job.imageId))
         do {
             try store.markFailed(job.key, error: error, unetEvaluations: job.state?.evaluationsUsed ?? 0, workers: job.workers)
         } catch {
-            log.warning("image \(job.imageId): could not record the failure: \(error)")
+            log.error("image \(job.imageId): could not record the failure: \(error)", metadata: .about(batch: job.key.batchId, image: job.imageId))
         }
         forget(job)
     }

@@ -1,4 +1,6 @@
+import Compute
 import Foundation
+import Logging
 import StableDiffusion
 
 /// Messages from workers: READY, liveness, results, refusals.
@@ -11,14 +13,15 @@ extension Coordinator {
             message = try WorkerToCoordinator.decode(routed.frames)
         } catch let error as ProtocolError {
             let type = MessageType.peek(routed.frames)
-            log.warning("refused a message from worker \(workers[identity]?.name ?? "(unknown)"): \(error)")
+            let name = workers[identity]?.name
+            log.warning("refused a message from worker \(name ?? "(unknown)"): \(error)", metadata: .about(worker: name))
             send(.error(ErrorReply(error, inReplyTo: type)), to: identity)
             // A refused answer to a task (a tensor with NaN, a frame of the wrong size, a bad
             // field) is a failed attempt of that task when its header still names it: settled
             // and re-sent now, not left to its deadline.
             if let worker = workers[identity], let type, WorkerToCoordinator.taskAnswerTypes.contains(type) {
-                worker.liveness.heard(at: monotonicSeconds())
-                refused(WorkerToCoordinator.answeredTaskId(routed.frames).flatMap { take($0, from: worker) }, from: worker,
+                worker.liveness.heard(at: now())
+                refused(WorkerToCoordinator.answeredTaskId(routed.frames).flatMap { ledger.close($0, from: identity) }, from: worker,
                         reason: "worker \(worker.name) sent a \(type.rawValue) that the coordinator refused: \(error)")
             }
             return
@@ -35,7 +38,7 @@ extension Coordinator {
                  to: identity)
             return
         }
-        worker.liveness.heard(at: monotonicSeconds())
+        worker.liveness.heard(at: now())
         switch message {
         case .ready, .heartbeat:
             break
@@ -53,7 +56,7 @@ extension Coordinator {
             if let taskId = e.taskId {
                 taskFailed(taskId, worker: worker, message: "\(e.code): \(e.message)")
             } else {
-                log.warning("worker \(worker.name) sent ERROR \(e.code): \(e.message)")
+                log.warning("worker \(worker.name) sent ERROR \(e.code): \(e.message)", metadata: .about(worker: worker.name))
             }
         }
     }
@@ -63,66 +66,73 @@ extension Coordinator {
         if let old = workers[identity] { removeWorker(old, reason: "sent READY again") }
         let record = WorkerRecord(identity: identity, ready: ready,
                                   liveness: PeerLiveness(interval: options.heartbeatInterval, liveness: options.liveness,
-                                                         now: monotonicSeconds()))
+                                                         now: now()))
         // READY again on the same connection does not lift a retirement.
         record.retired = retired
         workers[identity] = record
         for model in ready.models {
             guard let info = model.info else {
-                log.warning("worker \(ready.name) announced model \(model.name) without its sampling info; not used for it")
+                log.warning("worker \(ready.name) announced model \(model.name) without its sampling info; not used for it",
+                            metadata: .about(worker: ready.name))
                 continue
             }
             if let known = models[model.name] {
                 if known.contentHash != model.contentHash {
-                    log.warning("worker \(ready.name) hosts a different copy of \(model.name) (hash \(model.contentHash), cluster uses \(known.contentHash)); not used for it")
+                    log.warning("worker \(ready.name) hosts a different copy of \(model.name) (hash \(model.contentHash), cluster uses \(known.contentHash)); not used for it",
+                                metadata: .about(worker: ready.name))
                 }
             } else {
                 models[model.name] = KnownModel(name: model.name, contentHash: model.contentHash, info: info)
             }
         }
-        log.info("worker \(ready.name) ready: \(ready.models.map(\.name).joined(separator: ", ")), \(ready.threads) thread(s), batches up to \(ready.maxBatch); \(workers.count) worker(s)")
+        log.info("worker \(ready.name) ready: \(ready.models.map(\.name).joined(separator: ", ")), \(ready.threads) thread(s), batches up to \(ready.maxBatch); \(workers.count) worker(s)",
+                 metadata: .about(worker: ready.name))
     }
 
     /// Forgets a worker and re-sends everything it had.
     func removeWorker(_ worker: WorkerRecord, reason: String) {
         guard workers[worker.identity] === worker else { return }
         workers[worker.identity] = nil
-        let lost = worker.tasks.compactMap { tasks.removeValue(forKey: $0) }
+        let lost = ledger.dropWorker(worker.identity)
         for record in lost { requeue(record) }
-        log.info("worker \(worker.name) gone: \(reason); \(lost.count) task(s) re-queued; \(workers.count) worker(s) left")
+        log.notice("worker \(worker.name) gone: \(reason); \(lost.count) task(s) re-queued; \(workers.count) worker(s) left",
+                   metadata: .about(worker: worker.name))
     }
 
     /// Puts a task's work back in the queue (unless it was answered or cancelled meanwhile).
     func requeue(_ record: TaskRecord) {
         switch record.work {
         case .text(let key):
-            if let job = jobs[key], job.phase == .encoding(taskId: record.id) { job.phase = .needsText }
+            jobs[key]?.requeueText(taskId: record.id)
         case .vae(let key):
-            if let job = jobs[key], job.phase == .decoding(taskId: record.id) { job.phase = .needsDecode }
+            jobs[key]?.requeueDecode(taskId: record.id)
         case .unet(_, let items):
-            for item in items {
-                guard let job = jobs[item.key], job.phase == .sampling, job.state?.stepIndex == item.step else { continue }
-                job.assigned.remove(item.slot)
-            }
+            for item in items { jobs[item.key]?.requeueEvaluation(item.slot, step: item.step) }
         }
     }
 
     /// Takes a task's record off the books when its answer arrives; nil for an unknown or
     /// superseded task (a late duplicate: ignored).
-    private func settle(_ taskId: String, worker: WorkerRecord, computeSeconds: Double) -> TaskRecord? {
-        guard let record = take(taskId, from: worker) else {
-            log.info("ignored a late or unknown result for task \(taskId) from \(worker.name)")
+    private func settle(_ taskId: String, worker: WorkerRecord) -> TaskRecord? {
+        guard let record = ledger.close(taskId, from: worker.identity) else {
+            log.debug("ignored a late or unknown result for task \(taskId) from \(worker.name)",
+                      metadata: .about(task: taskId, worker: worker.name))
             return nil
         }
         return record
     }
 
-    /// Removes a task out at this worker from the books; nil when it is not (any more).
-    private func take(_ taskId: String, from worker: WorkerRecord) -> TaskRecord? {
-        worker.tasks.remove(taskId)
-        guard let record = tasks[taskId], record.worker == worker.identity else { return nil }
-        tasks[taskId] = nil
-        return record
+    /// The worker's answer to a task passed the checks and is used: its refusals in a row end,
+    /// and a UNet task's compute time feeds its measured speed (and so its next deadlines).
+    private func accepted(_ record: TaskRecord, from worker: WorkerRecord, computeSeconds: Double) {
+        worker.refusedInARow = 0
+        if record.evaluationCount > 0 {
+            worker.measured(seconds: computeSeconds, evaluations: record.evaluationCount)
+            worker.evaluationsDone += record.evaluationCount
+            recentEvaluations.append((now(), record.evaluationCount))
+        }
+        log.debug("task \(record.id) answered by \(worker.name) in \(String(format: "%.3f", computeSeconds)) s: \(record.work.summary)",
+                  metadata: .about(task: record.id, worker: worker.name))
     }
 
     /// The coordinator refused a worker's answer: its task (when still current) is a failed
@@ -140,83 +150,80 @@ extension Coordinator {
     /// retired) and re-sends what it had. A new connection (a restarted worker) starts afresh.
     private func retire(_ worker: WorkerRecord, reason: String) {
         worker.retired = reason
-        let lost = worker.tasks.compactMap { tasks.removeValue(forKey: $0) }
-        worker.tasks = []
+        let lost = ledger.dropWorker(worker.identity)
         for record in lost { requeue(record) }
-        log.warning("worker \(worker.name) retired: \(reason); it gets no more tasks until it reconnects (\(lost.count) task(s) re-queued)")
+        log.warning("worker \(worker.name) retired: \(reason); it gets no more tasks until it reconnects (\(lost.count) task(s) re-queued)",
+                    metadata: .about(worker: worker.name))
         send(.error(ErrorReply(code: .workerRetired,
                                message: "the coordinator gives this worker no more tasks: \(reason); fix it and restart it")),
              to: worker.identity)
     }
 
     private func receivedText(_ result: TextEncodeResult, from worker: WorkerRecord) {
-        guard let record = settle(result.taskId, worker: worker, computeSeconds: result.computeSeconds),
-              case .text(let key) = record.work, let job = jobs[key], job.phase == .encoding(taskId: record.id) else { return }
+        guard let record = settle(result.taskId, worker: worker),
+              case .text(let key) = record.work, let job = jobs[key], job.isEncoding(record.id) else { return }
         if let problem = Self.textProblem(result, needed: job.slotsNeeded) {
             return refused(record, from: worker, reason: "worker \(worker.name) \(problem)")
         }
-        worker.refusedInARow = 0
+        accepted(record, from: worker, computeSeconds: result.computeSeconds)
+        var embeddings: [TextSlot: Tensor] = [:]
         for entry in result.embeddings {
-            job.embeddings[entry.slot] = entry.embedding.tensor
+            embeddings[entry.slot] = entry.embedding.tensor
             worker.knownEmbeddings.insert(entry.embeddingId)
         }
         job.noteWorker(worker)
         do {
             try store.markRunning(key)
-            try job.beginStep()
+            try job.textArrived(embeddings, taskId: record.id)
         } catch {
             imageFailed(job, error: "\(error)")
         }
     }
 
     private func receivedUNet(_ result: UNetEvalResult, from worker: WorkerRecord) {
-        guard let record = settle(result.taskId, worker: worker, computeSeconds: result.computeSeconds),
+        guard let record = settle(result.taskId, worker: worker),
               case .unet(let task, let items) = record.work else { return }
         // Checked before anything is used, so a refused answer changes no image.
         if let problem = Self.unetProblem(result, task: task) {
             return refused(record, from: worker, reason: "worker \(worker.name) \(problem)")
         }
-        worker.refusedInARow = 0
-        worker.measured(seconds: result.computeSeconds, evaluations: items.count)
-        worker.evaluationsDone += items.count
-        recentEvaluations.append((monotonicSeconds(), items.count))
+        accepted(record, from: worker, computeSeconds: result.computeSeconds)
         var touched: [ImageJob] = []
         for (item, answer) in zip(items, result.items) {
-            guard let job = jobs[item.key], job.phase == .sampling, job.state?.stepIndex == item.step,
-                  job.assigned.contains(item.slot) else { continue }
-            job.assigned.remove(item.slot)
-            job.predictions[item.slot] = answer.prediction.tensor
+            guard let job = jobs[item.key], job.predictionArrived(answer.prediction.tensor, slot: item.slot, step: item.step) else {
+                continue
+            }
             job.noteWorker(worker)
             if !touched.contains(where: { $0 === job }) { touched.append(job) }
         }
-        for job in touched where job.predictions.count == job.pending.count { advance(job) }
+        for job in touched where job.stepAnswered { advance(job) }
     }
 
     /// Runs the state machine one step with the predictions in hand and checkpoints it.
     /// When the step cannot be taken, the job stays at it with its predictions dropped, so the
     /// next dispatch sends the step's evaluations again; after `maxFailures` the image fails.
     private func advance(_ job: ImageJob) {
-        guard let state = job.state else { return }
+        guard let step = job.state?.stepIndex else { return }
         do {
-            try job.enter(try Sampler.advance(state, predictions: job.predictions))
+            try job.advance()
             unsavedCheckpoints.insert(job.key)
         } catch {
-            job.failures += 1
-            job.predictions = [:]
-            log.warning("image \(job.imageId): step \(state.stepIndex) refused: \(error); attempt \(job.failures) of \(options.maxFailures)")
-            if job.failures >= options.maxFailures { imageFailed(job, error: "step \(state.stepIndex) could not be taken: \(error)") }
+            let failures = job.attemptFailed()
+            log.warning("image \(job.imageId): step \(step) refused: \(error); attempt \(failures) of \(options.maxFailures)",
+                        metadata: .about(batch: job.key.batchId, image: job.imageId))
+            if failures >= options.maxFailures { imageFailed(job, error: "step \(step) could not be taken: \(error)") }
         }
     }
 
     private func receivedImage(_ result: VAEDecodeResult, from worker: WorkerRecord) {
-        guard let record = settle(result.taskId, worker: worker, computeSeconds: result.computeSeconds),
-              case .vae(let key) = record.work, let job = jobs[key], job.phase == .decoding(taskId: record.id) else { return }
+        guard let record = settle(result.taskId, worker: worker),
+              case .vae(let key) = record.work, let job = jobs[key], job.isDecoding(record.id) else { return }
         let shape = result.image.tensor.shape
         guard let expected = job.state?.imageShape, shape == expected else {
             return refused(record, from: worker,
                            reason: "worker \(worker.name) returned a decoded image of shape \(shape), expected \(job.state?.imageShape ?? [])")
         }
-        worker.refusedInARow = 0
+        accepted(record, from: worker, computeSeconds: result.computeSeconds)
         job.noteWorker(worker)
         finish(job, image: result.image.tensor)
     }
@@ -224,20 +231,19 @@ extension Coordinator {
     /// Answers MISSING-EMBEDDING: the same task again, this time carrying every embedding its
     /// items use (not only the missing ones: the worker's cache may be too small for them all).
     private func resendWithEmbeddings(_ missing: MissingEmbedding, worker: WorkerRecord) {
-        guard let record = tasks[missing.taskId], record.worker == worker.identity,
+        guard let record = ledger.record(missing.taskId, at: worker.identity),
               case .unet(var task, let items) = record.work else { return }
         // Lacking what the task carried is no cache miss: sending it again would loop.
         let carried = Set(task.embeddings.map(\.embeddingId))
         if missing.embeddingIds.allSatisfy(carried.contains) {
-            return refused(take(record.id, from: worker), from: worker,
+            return refused(ledger.close(record.id, from: worker.identity), from: worker,
                            reason: "worker \(worker.name) said it lacks embeddings \(missing.embeddingIds) that task \(record.id) carried")
         }
         worker.knownEmbeddings.subtract(missing.embeddingIds)
         var attached: [AttachedEmbedding] = []
         for item in items {
             guard let job = jobs[item.key], let tensor = job.embeddings[item.slot] else {
-                worker.tasks.remove(record.id)
-                tasks[record.id] = nil
+                _ = ledger.close(record.id, from: worker.identity)
                 return requeue(record)
             }
             let id = job.embeddingId(item.slot)
@@ -246,25 +252,24 @@ extension Coordinator {
             }
         }
         task.embeddings = attached
-        tasks[record.id] = TaskRecord(id: record.id, worker: record.worker, work: .unet(task, items: items),
-                                      sentAt: record.sentAt, deadline: record.deadline)
-        log.info("re-sent task \(record.id) to \(worker.name) with the \(attached.count) embedding(s) it uses (it lacked \(missing.embeddingIds.count))")
+        ledger.update(record.id, work: .unet(task, items: items))
+        log.debug("re-sent task \(record.id) to \(worker.name) with the \(attached.count) embedding(s) it uses (it lacked \(missing.embeddingIds.count))",
+                  metadata: .about(task: record.id, worker: worker.name))
         send(.unetTask(task), to: worker.identity)
     }
 
     private func taskFailed(_ taskId: String, worker: WorkerRecord, message: String) {
-        guard let record = take(taskId, from: worker) else { return }
+        guard let record = ledger.close(taskId, from: worker.identity) else { return }
         taskFailed(record, worker: worker, message: message)
     }
 
     /// A worker could not run a task: count it against its images and send the work again.
     private func taskFailed(_ record: TaskRecord, worker: WorkerRecord, message: String) {
-        log.warning("task \(record.id) failed on \(worker.name): \(message)")
+        log.warning("task \(record.id) failed on \(worker.name): \(message)", metadata: .about(task: record.id, worker: worker.name))
         requeue(record)
         for key in record.imageKeys {
             guard let job = jobs[key] else { continue }
-            job.failures += 1
-            if job.failures >= options.maxFailures { imageFailed(job, error: message) }
+            if job.attemptFailed() >= options.maxFailures { imageFailed(job, error: message) }
         }
     }
 }
@@ -299,17 +304,5 @@ extension Coordinator {
             return "returned text embeddings of shapes \(shapes), expected [1, tokens, width] each, alike"
         }
         return nil
-    }
-}
-
-extension TaskRecord {
-    var imageKeys: [ImageKey] {
-        switch work {
-        case .text(let key), .vae(let key): return [key]
-        case .unet(_, let items):
-            var keys: [ImageKey] = []
-            for item in items where !keys.contains(item.key) { keys.append(item.key) }
-            return keys
-        }
     }
 }

@@ -1,4 +1,5 @@
 import Foundation
+import Logging
 import StableDiffusion
 
 /// The coordinator: two ROUTERs (workers, clients), the durable job store, and the sampling
@@ -6,11 +7,15 @@ import StableDiffusion
 /// image's text encoding, UNet evaluations and VAE decoding to workers, advances the state
 /// machine with what comes back, checkpoints every step, and writes the finished PNGs.
 ///
-/// Single-threaded: `run` owns both sockets and the store.
+/// Single-threaded: `run` owns both sockets and the store. Its time comes from `now` (the
+/// monotonic clock unless a test passes its own), so deadlines and liveness can be tested
+/// without waiting for them.
 public final class Coordinator {
     public let options: CoordinatorOptions
     let context: ZMQContext
-    let log: ClusterLog
+    let log: Logger
+    /// Seconds on a monotonic clock: liveness, heartbeats, task deadlines, FETCH expiry, rates.
+    let now: () -> Double
     let store: JobStore
     let writer: ImageWriter
     let workersSocket: ZMQSocket
@@ -27,7 +32,8 @@ public final class Coordinator {
     /// Prepared images (sampling state in memory), in the order they were prepared: the
     /// dispatch order. At most `activeWindow` of them.
     var active: [ImageKey] = []
-    var tasks: [String: TaskRecord] = [:]
+    /// Every task out at a worker.
+    var ledger = TaskLedger()
     var fetches: [PendingFetch] = []
     /// Images stepped since the last checkpoint flush (written together once per loop turn).
     var unsavedCheckpoints: Set<ImageKey> = []
@@ -36,14 +42,18 @@ public final class Coordinator {
     var taskCounter = 0
     /// UNet evaluations answered, with their time, for STATUS's rate (last minute).
     var recentEvaluations: [(time: Double, count: Int)] = []
-    let startedAt = monotonicSeconds()
+    let startedAt: Double
+    private let poller = ZMQPoller()
     /// Held while this coordinator lives: a second one on the same store is refused.
     let storeLock: StoreLock
 
-    public init(options: CoordinatorOptions, context: ZMQContext, log: ClusterLog = ClusterLog("coordinator")) throws {
+    public init(options: CoordinatorOptions, context: ZMQContext, log: Logger = Logger(label: "coordinator"),
+                now: @escaping () -> Double = monotonicSeconds) throws {
         self.options = options
         self.context = context
         self.log = log
+        self.now = now
+        startedAt = now()
         let files = FileManager.default
         try files.createDirectory(atPath: options.storeDirectory, withIntermediateDirectories: true)
         try files.createDirectory(atPath: options.outputDirectory, withIntermediateDirectories: true)
@@ -54,6 +64,8 @@ public final class Coordinator {
         clientsSocket = try Self.router(context, bind: options.clientsEndpoint)
         workersEndpoint = try workersSocket.lastEndpoint
         clientsEndpoint = try clientsSocket.lastEndpoint
+        poller.add(workersSocket)
+        poller.add(clientsSocket)
         try writer.rebuildManifests(store)
         try resume()
         log.info("listening: workers \(workersEndpoint), clients \(clientsEndpoint); store \(options.storeDirectory), output \(options.outputDirectory), placement \(options.placement.rawValue)")
@@ -89,28 +101,29 @@ public final class Coordinator {
 
     /// Serves until `stop` is raised; then tells the workers it is leaving and closes the store.
     public func run(until stop: StopFlag) throws {
-        let poller = ZMQPoller()
-        poller.add(workersSocket)
-        poller.add(clientsSocket)
-        while !stop.isRaised {
-            let ready: [ZMQPollEvents]
-            do {
-                ready = try poller.poll(timeoutMilliseconds: 50)
-            } catch ZMQError.interrupted {
-                continue
-            }
-            if ready[0].contains(.readable) { drain(workersSocket, handle: handleWorkerMessage) }
-            if ready[1].contains(.readable) { drain(clientsSocket, handle: handleClientMessage) }
-            tick(now: monotonicSeconds())
-            dispatch()
-            saveCheckpoints()
-        }
+        while !stop.isRaised { try turn(waitingMilliseconds: 50) }
         saveCheckpoints()
         for worker in workers.values {
             send(.disconnect(Disconnect(reason: "coordinator stopping")), to: worker.identity)
         }
         try store.close()
         log.info("stopped")
+    }
+
+    /// One turn of the loop: waits up to `waitingMilliseconds` for messages, handles what came,
+    /// runs the timers, gives idle workers work and writes the checkpoints of the turn.
+    func turn(waitingMilliseconds: Int) throws {
+        let ready: [ZMQPollEvents]
+        do {
+            ready = try poller.poll(timeoutMilliseconds: waitingMilliseconds)
+        } catch ZMQError.interrupted {
+            return
+        }
+        if ready[0].contains(.readable) { drain(workersSocket, handle: handleWorkerMessage) }
+        if ready[1].contains(.readable) { drain(clientsSocket, handle: handleClientMessage) }
+        tick(now: now())
+        dispatch()
+        saveCheckpoints()
     }
 
     /// Handles what is queued on a socket now, at most a bounded number so neither socket starves.
@@ -121,7 +134,7 @@ public final class Coordinator {
             } catch ZMQError.again {
                 return
             } catch {
-                log.warning("receive failed: \(error)")
+                log.error("receive failed: \(error)")
                 return
             }
         }
@@ -136,10 +149,10 @@ public final class Coordinator {
                 send(.heartbeat, to: worker.identity)
             }
         }
-        for record in Array(tasks.values) where now > record.deadline {
-            log.warning("task \(record.id) passed its deadline at \(workers[record.worker]?.name ?? "a lost worker"); re-sending its work")
-            workers[record.worker]?.tasks.remove(record.id)
-            tasks[record.id] = nil
+        for record in ledger.closeOverdue(at: now) {
+            let name = workers[record.worker]?.name
+            log.warning("task \(record.id) passed its deadline at \(name ?? "a lost worker"); re-sending its work",
+                        metadata: .about(task: record.id, worker: name))
             requeue(record)
         }
         expireFetches(now: now)
@@ -161,7 +174,7 @@ public final class Coordinator {
         do {
             try store.saveCheckpoints(entries)
         } catch {
-            log.warning("could not save \(entries.count) checkpoint(s): \(error); a restart would redo those steps")
+            log.error("could not save \(entries.count) checkpoint(s): \(error); a restart would redo those steps")
         }
     }
 
@@ -174,7 +187,7 @@ public final class Coordinator {
     func send(_ message: CoordinatorToWorker, to identity: [UInt8]) {
         do {
             try workersSocket.send(frames: [identity] + message.encode(), dontWait: true)
-            workers[identity]?.liveness.sent(at: monotonicSeconds())
+            workers[identity]?.liveness.sent(at: now())
         } catch {
             if let worker = workers[identity] { removeWorker(worker, reason: "unreachable (\(error))") }
         }
@@ -184,7 +197,7 @@ public final class Coordinator {
         do {
             try clientsSocket.send(frames: [identity] + message.encode(), dontWait: true)
         } catch {
-            log.info("a client left before its answer (\(error))")
+            log.debug("a client left before its answer (\(error))")
         }
     }
 }

@@ -1,12 +1,11 @@
 import StableDiffusion
 
-/// What the coordinator knows of one connected worker (keyed by its ROUTER identity).
+/// What the coordinator knows of one connected worker (keyed by its ROUTER identity). The
+/// tasks out at it are in the coordinator's `TaskLedger`, not here.
 final class WorkerRecord {
     let identity: [UInt8]
     var ready: WorkerReady
     var liveness: PeerLiveness
-    /// Task ids out at this worker.
-    var tasks: Set<String> = []
     /// Embedding ids it was sent or computed (it may have evicted some: MISSING-EMBEDDING).
     var knownEmbeddings: Set<String> = []
     var evaluationsDone = 0
@@ -26,7 +25,6 @@ final class WorkerRecord {
     }
 
     var name: String { ready.name }
-    var isIdle: Bool { tasks.isEmpty }
     /// Whether tasks may be given to it.
     var isUsable: Bool { retired == nil }
 
@@ -39,26 +37,6 @@ final class WorkerRecord {
         guard evaluations > 0 else { return }
         let sample = seconds / Double(evaluations)
         secondsPerEvaluation = secondsPerEvaluation.map { 0.7 * $0 + 0.3 * sample } ?? sample
-    }
-}
-
-/// A task out at a worker: what it covers, so it can be re-sent elsewhere if the worker is lost.
-struct TaskRecord {
-    enum Work {
-        case text(ImageKey)
-        case unet(UNetEvalTask, items: [(key: ImageKey, step: Int, slot: TextSlot)])
-        case vae(ImageKey)
-    }
-
-    let id: String
-    let worker: [UInt8]
-    let work: Work
-    let sentAt: Double
-    var deadline: Double
-
-    var evaluationCount: Int {
-        if case .unet(_, let items) = work { return items.count }
-        return 0
     }
 }
 

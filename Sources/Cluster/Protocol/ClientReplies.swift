@@ -35,7 +35,7 @@ public struct FinishedImage: Sendable, Equatable {
     public var index: Int
     /// Completion order within the batch (what FETCH's `since` counts).
     public var sequence: Int
-    public var state: ImageState
+    public var state: ImageStatus
     /// File name under the batch's output folder, e.g. `0007-42.png`.
     public var fileName: String?
     /// The line written to manifest.jsonl for this image (JSON, no newline).
@@ -43,7 +43,7 @@ public struct FinishedImage: Sendable, Equatable {
     public var error: String?
     public var png: [UInt8]?
 
-    public init(batchId: String, index: Int, sequence: Int, state: ImageState, fileName: String?,
+    public init(batchId: String, index: Int, sequence: Int, state: ImageStatus, fileName: String?,
                 manifestLine: String, error: String? = nil, png: [UInt8]?) {
         self.batchId = batchId
         self.index = index
@@ -157,7 +157,7 @@ extension FinishedImage: WireCodable {
         var batchId: String
         var index: Int
         var sequence: Int
-        var state: ImageState
+        var state: ImageStatus
         var fileName: String?
         var manifestLine: String
         var error: String?

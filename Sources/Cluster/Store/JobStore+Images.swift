@@ -69,10 +69,10 @@ extension JobStore {
                    unetEvaluations: unetEvaluations, workers: workers)
     }
 
-    private func finish(_ key: ImageKey, state: ImageState, file: String?, manifestLine: String?, error: String?,
+    private func finish(_ key: ImageKey, state: ImageStatus, file: String?, manifestLine: String?, error: String?,
                         unetEvaluations: Int, workers: [String]) throws -> Int? {
         try durably {
-            guard let current = try imageState(key) else { throw JobStoreError.unknownImage(key) }
+            guard let current = try imageStatus(key) else { throw JobStoreError.unknownImage(key) }
             guard current.isUnfinished else { return nil }
             let next = try db.prepare("SELECT COALESCE(MAX(finish_seq) + 1, 0) FROM images WHERE batch_id = ?")
             _ = try next.bind([.text(key.batchId)]).step()
@@ -93,12 +93,12 @@ extension JobStore {
         }
     }
 
-    /// The state of one image, or nil when there is no such image.
-    public func imageState(_ key: ImageKey) throws -> ImageState? {
+    /// The status of one image, or nil when there is no such image.
+    public func imageStatus(_ key: ImageKey) throws -> ImageStatus? {
         try storeCall {
             let q = try db.prepare("SELECT state FROM images WHERE batch_id = ? AND idx = ?")
             guard try q.bind([.text(key.batchId), .integer(Int64(key.index))]).step() else { return nil }
-            return q.text(0).flatMap(ImageState.init(rawValue:))
+            return q.text(0).flatMap(ImageStatus.init(rawValue:))
         }
     }
 
@@ -121,7 +121,7 @@ extension JobStore {
             return rows
         }
         return try rows.map { key, requestJSON, state, dir, checkpoint, evaluations, workers in
-            StoredImage(key: key, request: try Self.request(requestJSON, key), state: ImageState(rawValue: state) ?? .queued,
+            StoredImage(key: key, request: try Self.request(requestJSON, key), state: ImageStatus(rawValue: state) ?? .queued,
                         outputDirectory: dir, checkpoint: checkpoint, unetEvaluations: evaluations, workers: Self.names(workers))
         }
     }
@@ -139,7 +139,7 @@ extension JobStore {
             var out: [StoredResult] = []
             while try q.step() {
                 out.append(StoredResult(key: ImageKey(batchId: batchId, index: q.int(0)), sequence: q.int(1),
-                                        state: ImageState(rawValue: q.text(2) ?? "") ?? .failed, fileName: q.text(3),
+                                        state: ImageStatus(rawValue: q.text(2) ?? "") ?? .failed, fileName: q.text(3),
                                         manifestLine: q.text(4), error: q.text(5), unetEvaluations: q.int(6),
                                         workers: Self.names(q.text(7) ?? "[]")))
             }
@@ -148,7 +148,7 @@ extension JobStore {
     }
 
     private func requireImage(_ key: ImageKey) throws {
-        if try imageState(key) == nil { throw JobStoreError.unknownImage(key) }
+        if try imageStatus(key) == nil { throw JobStoreError.unknownImage(key) }
     }
 
     static func json(_ names: [String]) -> String { String(decoding: HeaderCoding.encode(names), as: UTF8.self) }

@@ -121,7 +121,7 @@ public final class JobStore {
             try q.bind([batchId.map { .text($0) } ?? .null])
             var counts = ImageCounts()
             while try q.step() {
-                guard let state = q.text(0).flatMap(ImageState.init(rawValue:)) else { continue }
+                guard let state = q.text(0).flatMap(ImageStatus.init(rawValue:)) else { continue }
                 counts[state] = q.int(1)
             }
             return counts

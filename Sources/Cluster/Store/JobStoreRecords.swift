@@ -46,7 +46,7 @@ public struct SubmitOutcome: Sendable, Equatable {
 public struct StoredImage: Sendable, Equatable {
     public var key: ImageKey
     public var request: GenerationRequest
-    public var state: ImageState
+    public var state: ImageStatus
     public var outputDirectory: String
     /// The sampling state saved by `saveCheckpoint`, if any (opaque to the store).
     public var checkpoint: [UInt8]?
@@ -77,7 +77,7 @@ public struct StoredResult: Sendable, Equatable {
     public var key: ImageKey
     /// 0, 1, 2... in finishing order within the batch (FETCH's `since`).
     public var sequence: Int
-    public var state: ImageState
+    public var state: ImageStatus
     public var fileName: String?
     public var manifestLine: String?
     public var error: String?

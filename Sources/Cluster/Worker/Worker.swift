@@ -1,5 +1,6 @@
 import Compute
 import Foundation
+import Logging
 
 /// A worker: connects a DEALER to the coordinator, says READY, runs the tasks it is sent on a
 /// compute thread (so heartbeats keep flowing during a long UNet call), reconnects with
@@ -8,7 +9,7 @@ import Foundation
 public final class Worker {
     let options: WorkerOptions
     let context: ZMQContext
-    let log: ClusterLog
+    let log: Logger
     private let runner: TaskRunner
     private let computeQueue = DispatchQueue(label: "sdcluster.worker.compute")
     private let resultEndpoint: String
@@ -22,9 +23,12 @@ public final class Worker {
     /// Bumped on every reconnect: replies computed for an earlier connection are dropped.
     private var connection = 0
 
-    public init(engine: WorkerEngine, options: WorkerOptions, context: ZMQContext, log: ClusterLog = ClusterLog("worker")) throws {
+    /// `log` gets the worker's name as `worker` metadata on every record.
+    public init(engine: WorkerEngine, options: WorkerOptions, context: ZMQContext, log: Logger = Logger(label: "worker")) throws {
         self.options = options
         self.context = context
+        var log = log
+        log[metadataKey: "worker"] = .string(options.name)
         self.log = log
         runner = TaskRunner(engine: engine, cacheCapacity: options.embeddingCacheSize)
         resultEndpoint = "inproc://sdcluster-worker-results-\(UInt64.random(in: 0...UInt64.max))"
@@ -98,6 +102,7 @@ public final class Worker {
             switch message {
             case .textEncodeTask, .unetTask, .vaeDecodeTask:
                 if draining { continue }   // the coordinator re-sends it after our DISCONNECT
+                log.debug("task \(message.taskId ?? "?") received", metadata: message.taskId.map { ["task": .string($0)] })
                 start(message, resultsOut: resultsOut)
             case .heartbeat:
                 break

@@ -38,11 +38,14 @@ struct CoordinatorCommand: ParsableCommand {
     @Option(help: ArgumentHelp("Smallest task deadline in seconds (longer ones follow each worker's measured speed).", valueName: "S"))
     var minimumDeadline: Double = 60
 
+    @OptionGroup var logging: LoggingOptions
+
     func validate() throws {
         guard heartbeat > 0, minimumDeadline > 0 else { throw ValidationError("--heartbeat and --minimum-deadline must be > 0 seconds") }
     }
 
     func run() throws {
+        logging.bootstrap()
         let options = CoordinatorOptions(workersEndpoint: workers, clientsEndpoint: clients, storeDirectory: store,
                                          outputDirectory: output, placement: placement, defaultModel: defaultModel,
                                          heartbeatInterval: heartbeat, minimumDeadline: minimumDeadline)

@@ -2,6 +2,7 @@ import ArgumentParser
 import Cluster
 import Compute
 import Foundation
+import Logging
 import StableDiffusion
 
 /// `sdcluster worker`: runs text encoding, UNet and VAE tasks for a coordinator.
@@ -40,6 +41,8 @@ struct WorkerCommand: ParsableCommand {
     @Option(help: ArgumentHelp("Text embeddings kept by content, for later steps and later images (least recently used go first).", valueName: "N"))
     var embeddingCache: Int = 512
 
+    @OptionGroup var logging: LoggingOptions
+
     enum EngineKind: String, ExpressibleByArgument {
         case pipeline, simulated
     }
@@ -53,6 +56,7 @@ struct WorkerCommand: ParsableCommand {
     }
 
     func run() throws {
+        logging.bootstrap()
         try engineOptions.apply()
         let workerEngine: WorkerEngine
         switch engine {
@@ -66,8 +70,7 @@ struct WorkerCommand: ParsableCommand {
                                     maxBatch: maxBatch, heartbeatInterval: heartbeat, embeddingCacheSize: embeddingCache)
         let stop = StopFlag()
         stop.raiseOnTerminationSignals()
-        let worker = try Worker(engine: workerEngine, options: options, context: try ZMQContext(),
-                                log: ClusterLog("worker \(displayName)"))
+        let worker = try Worker(engine: workerEngine, options: options, context: try ZMQContext(), log: Logger(label: "worker"))
         try worker.run(until: stop)
     }
 }

@@ -1,6 +1,6 @@
 /// Where one image of a batch stands. Stored as these strings in the job store and sent as
 /// such in PROGRESS, RESULT and STATUS-REPLY.
-public enum ImageState: String, Codable, Sendable, CaseIterable {
+public enum ImageStatus: String, Codable, Sendable, CaseIterable {
     /// Waiting for the coordinator to start sampling it.
     case queued
     /// Being sampled (after a coordinator restart, resumed from its checkpoint or from scratch).
@@ -35,7 +35,7 @@ public struct ImageCounts: Codable, Sendable, Equatable {
     public var total: Int { queued + running + done + failed + cancelled }
     public var unfinished: Int { queued + running }
 
-    public subscript(state: ImageState) -> Int {
+    public subscript(state: ImageStatus) -> Int {
         get {
             switch state {
             case .queued: return queued
