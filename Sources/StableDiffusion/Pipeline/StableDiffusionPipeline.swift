@@ -100,26 +100,16 @@ public final class StableDiffusionPipeline {
                               engine: fingerprint)
     }
 
-    /// VAE-decodes final latents (`[1, C, h, w]`, before scaling) to 8-bit RGB the way diffusers'
-    /// image processor does: `(x / 2 + 0.5)` clamped to [0, 1], times 255, rounded. Throws
-    /// `ShapeError` for latents of another shape, `DNNLError` when oneDNN fails.
-    public func decode(_ latents: Tensor) throws -> [UInt8] {
-        let image = try vae.decode(Elementwise.scale(latents, 1 / vae.shape.scalingFactor))
-        return Self.rgbBytes(image)
+    /// VAE-decodes final latents (`[1, C, h, w]`, before scaling) to 8-bit RGB: what `generate`
+    /// writes and what a worker sends back (RESULT-VAE), so both convert pixels in one place.
+    /// Throws `ShapeError` for latents of another shape, `DNNLError` when oneDNN fails.
+    public func decodeToPixels(_ latents: Tensor) throws -> RGBPixels {
+        RGBPixels(decoded: try vae.decode(Elementwise.scale(latents, 1 / vae.shape.scalingFactor)))
     }
 
-    /// `[1, 3, H, W]` in about [-1, 1] to interleaved RGB bytes.
-    public static func rgbBytes(_ image: Tensor) -> [UInt8] {
-        let (h, w) = (image.shape[2], image.shape[3])
-        var out = [UInt8](repeating: 0, count: h * w * 3)
-        for c in 0..<3 {
-            let plane = image.pointer + c * h * w
-            for p in 0..<(h * w) {
-                let v = min(1, max(0, plane[p] / 2 + 0.5))
-                out[p * 3 + c] = UInt8((v * 255).rounded(.toNearestOrEven))
-            }
-        }
-        return out
+    /// `decodeToPixels`' bytes alone.
+    public func decode(_ latents: Tensor) throws -> [UInt8] {
+        try decodeToPixels(latents).rgb
     }
 }
 
