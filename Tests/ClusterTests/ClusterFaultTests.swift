@@ -121,7 +121,7 @@ final class ClusterFaultTests: XCTestCase {
         let badField = replacing(good, at: 2, with: bytes(#"{"taskId":"t2","computeSeconds":-1,"items":[]}"#))
         let vae = WorkerToCoordinator.vaeDecodeResult(Samples.vaeResult).encode()
         var vaeNaN = vae
-        vaeNaN[3] = [UInt8](repeating: 0xFF, count: vae[3].count)
+        vaeNaN[3] = Array(vae[3].dropLast())
         let cases: [([[UInt8]], ErrorCode)] = [(nonFinite, .nonFinite), (truncated, .badTensor), (missingPayload, .badFrames),
                                                (badField, .badHeader)]
         for (frames, code) in cases {
@@ -143,7 +143,7 @@ final class ClusterFaultTests: XCTestCase {
             replacing(good, at: 0, with: bytes("SDC9")),
             WorkerToCoordinator.heartbeat.encode(),
             replacing(WorkerToCoordinator.ready(Samples.ready).encode(), at: 2, with: bytes(#"{"taskId":"t2"}"#)),
-            [bytes("SDC1"), bytes("RESULT-UNET")],
+            [bytes("SDC2"), bytes("RESULT-UNET")],
         ]
         for frames in cases {
             XCTAssertNil(WorkerToCoordinator.answeredTaskId(frames), "\(frames.prefix(3).map { String(decoding: $0, as: UTF8.self) })")
@@ -200,7 +200,7 @@ final class FaultyEngine: WorkerEngine, @unchecked Sendable {
     var models: [HostedModel] { base.models }
 
     func encode(text: String, model: String?) throws -> Tensor { try base.encode(text: text, model: model) }
-    func decode(latents: Tensor, model: String?) throws -> Tensor { try base.decode(latents: latents, model: model) }
+    func decode(latents: Tensor, model: String?) throws -> RGBPixels { try base.decode(latents: latents, model: model) }
 
     func unet(latents: [Tensor], timesteps: [Float], contexts: [Tensor], model: String?) throws -> [Tensor] {
         let call = lock.withLock { callCount += 1; return callCount - 1 }

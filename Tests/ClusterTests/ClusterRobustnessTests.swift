@@ -38,10 +38,10 @@ final class ClusterRobustnessTests: XCTestCase {
         let cluster = try simulatedCluster(workers: 1)
         let context = try ZMQContext()
         let socket = try dealer(context, cluster.clientsEndpoint)
-        let sig = bytes("SDC1")
+        let sig = bytes("SDC2")
         let cases: [([[UInt8]], String)] = [
             ([bytes("garbage")], "bad-frames"),
-            ([bytes("SDC2"), bytes("STATUS"), bytes("{}")], "unsupported-version"),
+            ([bytes("SDC1"), bytes("STATUS"), bytes("{}")], "unsupported-version"),
             ([sig, bytes("NOPE"), bytes("{}")], "unknown-type"),
             ([sig, bytes("STATUS"), [UInt8](repeating: 32, count: 70_000)], "header-too-large"),
             ([sig, bytes("SUBMIT"), bytes("{not json")], "bad-header"),
@@ -76,7 +76,7 @@ final class ClusterRobustnessTests: XCTestCase {
         let cluster = try simulatedCluster(workers: 1)
         let context = try ZMQContext()
         let socket = try dealer(context, cluster.workersEndpoint)
-        let sig = bytes("SDC1")
+        let sig = bytes("SDC2")
         let result = UNetEvalResult(taskId: "t1", items: [UNetPrediction(imageId: "b/0", step: 0, slot: .cond,
                                                                            prediction: WireTensor(Tensor(zeros: [1, 4, 2, 2])))],
                                     computeSeconds: 0.1)

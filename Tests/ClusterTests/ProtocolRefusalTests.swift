@@ -1,5 +1,6 @@
 import XCTest
 import Compute
+import StableDiffusion
 @testable import Cluster
 
 /// Every way decoding refuses a message, and the ERROR code each refusal turns into.
@@ -29,8 +30,8 @@ final class ProtocolRefusalTests: XCTestCase {
     }
 
     func testOtherVersionIsRefused() {
-        let error = refusal { try WorkerToCoordinator.decode(replacing(heartbeat, at: 0, with: Array("SDC2".utf8))) }
-        XCTAssertEqual(error, .unsupportedVersion(found: "2"))
+        let error = refusal { try WorkerToCoordinator.decode(replacing(heartbeat, at: 0, with: Array("SDC1".utf8))) }
+        XCTAssertEqual(error, .unsupportedVersion(found: "1"))
         XCTAssertEqual(error?.code, .unsupportedVersion)
     }
 
@@ -171,6 +172,37 @@ final class ProtocolRefusalTests: XCTestCase {
 
         let limits = ProtocolLimits(maxBlobBytes: 16)
         XCTAssertEqual(refusal { try ClientToCoordinator.decode(frames, limits: limits) }?.code, .tooLarge)
+    }
+
+    func testDecodedPixelsMustMatchTheirHeader() {
+        let good = WorkerToCoordinator.vaeDecodeResult(Samples.vaeResult).encode()
+        XCTAssertEqual(good[3].count, 5 * 3 * 3, "RESULT-VAE's frame is width * height * 3 bytes")
+        var short = good
+        short[3].removeLast()
+        XCTAssertEqual(refusal { try WorkerToCoordinator.decode(short) },
+                       .tensorSizeMismatch(field: "image", expectedBytes: 45, foundBytes: 44))
+        var long = good
+        long[3].append(0)
+        XCTAssertEqual(refusal { try WorkerToCoordinator.decode(long) }?.code, .badTensor)
+        func header(_ size: String) -> [UInt8] { bytes(#"{"taskId":"t3","imageId":"b1/0","computeSeconds":0.3,"# + size + "}") }
+        // A header announcing another size than the frame carries.
+        XCTAssertEqual(refusal { try WorkerToCoordinator.decode(replacing(good, at: 2, with: header(#""width":4,"height":3"#))) },
+                       .tensorSizeMismatch(field: "image", expectedBytes: 36, foundBytes: 45))
+        // 3x5 has the bytes of 5x3: it decodes, and the coordinator's shape check refuses it.
+        guard case .vaeDecodeResult(let swapped)? = try? WorkerToCoordinator.decode(replacing(good, at: 2, with: header(#""width":3,"height":5"#)))
+        else { return XCTFail() }
+        XCTAssertEqual(swapped.image.imageShape, [1, 3, 5, 3])
+        guard case .invalidField("width", _)? = refusal({ try WorkerToCoordinator.decode(replacing(good, at: 2, with: header(#""width":0,"height":3"#))) })
+        else { return XCTFail() }
+        guard case .invalidField("height", _)? = refusal({ try WorkerToCoordinator.decode(replacing(good, at: 2, with: header(#""width":5,"height":-3"#))) })
+        else { return XCTFail() }
+        XCTAssertEqual(refusal { try WorkerToCoordinator.decode(replacing(good, at: 2, with: header(#""width":100000,"height":100000"#))) }?.code,
+                       .tooLarge)
+        // A version-1 header (a float tensor spec, no width or height) is refused.
+        XCTAssertEqual(refusal { try WorkerToCoordinator.decode(replacing(good, at: 2, with: header(#""image":{"dtype":"f32","shape":[1,3,3,5]}"#))) }?.code,
+                       .badHeader)
+        // The answered task is still known, so the coordinator counts a failed attempt.
+        XCTAssertEqual(WorkerToCoordinator.answeredTaskId(short), "t3")
     }
 
     func testResultPNGSizeMustMatchTheHeader() {

@@ -11,6 +11,11 @@ func sampleTensor(_ shape: [Int], offset: Float = 0, bf16Exact: Bool = false) ->
     return WireTensor(Tensor(shape: shape, values: values), dtype: bf16Exact ? .bf16 : .f32)
 }
 
+/// A small RGB8 image with distinct bytes.
+func samplePixels(width: Int, height: Int) -> RGBPixels {
+    RGBPixels(width: width, height: height, rgb: (0..<(width * height * 3)).map { UInt8(truncatingIfNeeded: $0 * 7 + 1) })
+}
+
 enum Samples {
     static let ready = WorkerReady(name: "box-3/w1", models: [HostedModel(name: "shapes-v1", contentHash: "ab12cd")],
                                    threads: 2, maxBatch: 4)
@@ -35,7 +40,7 @@ enum Samples {
                 UNetPrediction(imageId: "b1/0", step: 3, slot: .uncond, prediction: sampleTensor([1, 4, 4, 4], offset: -2))],
         computeSeconds: 1.25)
     static let vaeTask = VAEDecodeTask(taskId: "t3", imageId: "b1/0", model: "shapes-v1", latent: sampleTensor([1, 4, 4, 4]))
-    static let vaeResult = VAEDecodeResult(taskId: "t3", imageId: "b1/0", image: sampleTensor([1, 32, 32, 3]), computeSeconds: 0.3)
+    static let vaeResult = VAEDecodeResult(taskId: "t3", imageId: "b1/0", image: samplePixels(width: 5, height: 3), computeSeconds: 0.3)
     static let requests = [
         GenerationRequest(prompt: "a red circle", negativePrompt: "blurry", seed: 42, steps: 20, guidanceScale: 7.5,
                           guidanceCutoff: 0.5, latePass: .uncond, scheduler: .ddim, width: 128, height: 128, model: "shapes-v1"),

@@ -137,5 +137,5 @@ final class CountingEngine: WorkerEngine, @unchecked Sendable {
     func unet(latents: [Tensor], timesteps: [Float], contexts: [Tensor], model: String?) throws -> [Tensor] {
         try base.unet(latents: latents, timesteps: timesteps, contexts: contexts, model: model)
     }
-    func decode(latents: Tensor, model: String?) throws -> Tensor { try base.decode(latents: latents, model: model) }
+    func decode(latents: Tensor, model: String?) throws -> RGBPixels { try base.decode(latents: latents, model: model) }
 }

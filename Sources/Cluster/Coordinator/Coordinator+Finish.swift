@@ -6,13 +6,12 @@ import StableDiffusion
 extension Coordinator {
     /// Writes the image (PNG first, then the durable record, then the manifest line: a crash in
     /// between only makes the image be redone, with the same bytes).
-    func finish(_ job: ImageJob, image: Tensor) {
+    func finish(_ job: ImageJob, image: RGBPixels) {
         guard let state = job.state else { return }
-        let rgb = StableDiffusionPipeline.rgbBytes(image)
         let fileName = ImageWriter.fileName(index: job.key.index, seed: job.request.seed)
         do {
             // The state's request: it holds what the model filled in (guidance scale, size).
-            try writer.writePNG(rgb: rgb, width: image.shape[3], height: image.shape[2], request: state.request, unetEvaluations: state.evaluationsUsed,
+            try writer.writePNG(rgb: image.rgb, width: image.width, height: image.height, request: state.request, unetEvaluations: state.evaluationsUsed,
                                 engine: job.engineDescription, batchId: job.key.batchId, fileName: fileName)
             let line = try ImageWriter.manifestLine(key: job.key, request: state.request, fileName: fileName,
                                                     unetEvaluations: state.evaluationsUsed,

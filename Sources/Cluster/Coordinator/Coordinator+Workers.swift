@@ -218,14 +218,14 @@ extension Coordinator {
     private func receivedImage(_ result: VAEDecodeResult, from worker: WorkerRecord) {
         guard let record = settle(result.taskId, worker: worker),
               case .vae(let key) = record.work, let job = jobs[key], job.isDecoding(record.id) else { return }
-        let shape = result.image.tensor.shape
+        let shape = result.image.imageShape
         guard let expected = job.state?.imageShape, shape == expected else {
             return refused(record, from: worker,
                            reason: "worker \(worker.name) returned a decoded image of shape \(shape), expected \(job.state?.imageShape ?? [])")
         }
         accepted(record, from: worker, computeSeconds: result.computeSeconds)
         job.noteWorker(worker)
-        finish(job, image: result.image.tensor)
+        finish(job, image: result.image)
     }
 
     /// Answers MISSING-EMBEDDING: the same task again, this time carrying every embedding its

@@ -78,12 +78,13 @@ extension VAEDecodeResult: WireCodable {
         var taskId: String
         var imageId: String
         var computeSeconds: Double
-        var image: TensorSpec
+        var width: Int
+        var height: Int
     }
 
     public func wireFrames() -> WireFrames {
-        let header = Header(taskId: taskId, imageId: imageId, computeSeconds: computeSeconds, image: image.spec)
-        return WireFrames(type: Self.messageType, header: HeaderCoding.encode(header), payloads: [image.encodedFrame()])
+        let header = Header(taskId: taskId, imageId: imageId, computeSeconds: computeSeconds, width: image.width, height: image.height)
+        return WireFrames(type: Self.messageType, header: HeaderCoding.encode(header), payloads: [image.rgb])
     }
 
     public static func decode(_ wire: WireFrames, limits: ProtocolLimits) throws -> Self {
@@ -91,9 +92,19 @@ extension VAEDecodeResult: WireCodable {
         try Check.nonEmpty(h.taskId, "taskId")
         try Check.nonEmpty(h.imageId, "imageId")
         try Check.seconds(h.computeSeconds, "computeSeconds")
+        try Check.range(h.width, 1...Int(Int32.max), "width")
+        try Check.range(h.height, 1...Int(Int32.max), "height")
         try wire.expectPayloads(1)
-        var reader = PayloadReader(wire, limits: limits)
+        let (area, overflow) = h.width.multipliedReportingOverflow(by: h.height)
+        let (bytes, overflow3) = area.multipliedReportingOverflow(by: 3)
+        guard !overflow, !overflow3, bytes <= limits.maxTensorBytes else {
+            throw ProtocolError.tensorTooLarge(field: "image", bytes: overflow || overflow3 ? Int.max : bytes, limit: limits.maxTensorBytes)
+        }
+        let frame = wire.payloads[0]
+        guard frame.count == bytes else {
+            throw ProtocolError.tensorSizeMismatch(field: "image", expectedBytes: bytes, foundBytes: frame.count)
+        }
         return VAEDecodeResult(taskId: h.taskId, imageId: h.imageId,
-                               image: try reader.tensor(h.image, field: "image"), computeSeconds: h.computeSeconds)
+                               image: RGBPixels(width: h.width, height: h.height, rgb: frame), computeSeconds: h.computeSeconds)
     }
 }

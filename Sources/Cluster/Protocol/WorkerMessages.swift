@@ -131,16 +131,16 @@ public struct UNetEvalResult: Sendable, Equatable {
     }
 }
 
-/// RESULT-VAE (worker -> coordinator): the decoded image as float pixels, in the layout and
-/// value range the engine's decoder returns (the coordinator turns it into PNG bytes the same
-/// way the local pipeline does). Payload: the image tensor.
+/// RESULT-VAE (worker -> coordinator): the decoded image as 8-bit RGB, converted on the worker
+/// the way the local pipeline converts it (`RGBPixels(decoded:)`); the coordinator only
+/// PNG-encodes it. Header: `width`, `height`; payload: `width * height * 3` bytes.
 public struct VAEDecodeResult: Sendable, Equatable {
     public var taskId: String
     public var imageId: String
-    public var image: WireTensor
+    public var image: RGBPixels
     public var computeSeconds: Double
 
-    public init(taskId: String, imageId: String, image: WireTensor, computeSeconds: Double) {
+    public init(taskId: String, imageId: String, image: RGBPixels, computeSeconds: Double) {
         self.taskId = taskId
         self.imageId = imageId
         self.image = image

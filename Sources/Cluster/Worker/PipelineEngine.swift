@@ -39,11 +39,11 @@ public final class PipelineEngine: WorkerEngine {
         return (0..<latents.count).map { out.sample($0) }
     }
 
-    public func decode(latents: Tensor, model: String?) throws -> Tensor {
+    public func decode(latents: Tensor, model: String?) throws -> RGBPixels {
         try requireModel(model)
         guard latents.shape.count == 4, latents.shape[0] == 1, latents.shape[1] == pipeline.modelInfo.latentChannels else {
             throw WorkerEngineError.shapeMismatch("latent \(latents.shape) for the VAE")
         }
-        return try pipeline.vae.decode(Elementwise.scale(latents, 1 / pipeline.vae.shape.scalingFactor))
+        return try pipeline.decodeToPixels(latents)
     }
 }

@@ -32,9 +32,9 @@ public final class SimulatedEngine: WorkerEngine {
         return latents.map { Tensor(zeros: $0.shape) }
     }
 
-    public func decode(latents: Tensor, model: String?) throws -> Tensor {
+    public func decode(latents: Tensor, model: String?) throws -> RGBPixels {
         try requireModel(model)
         guard latents.shape.count == 4 else { throw WorkerEngineError.shapeMismatch("latent \(latents.shape) for the VAE") }
-        return Tensor(zeros: [1, 3, latents.shape[2] * 8, latents.shape[3] * 8])
+        return RGBPixels(decoded: Tensor(zeros: [1, 3, latents.shape[2] * 8, latents.shape[3] * 8]))
     }
 }

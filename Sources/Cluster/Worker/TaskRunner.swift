@@ -74,7 +74,7 @@ final class TaskRunner {
 
     private func decode(_ task: VAEDecodeTask, start: Double) throws -> VAEDecodeResult {
         let image = try engine.decode(latents: task.latent.tensor, model: task.model)
-        return VAEDecodeResult(taskId: task.taskId, imageId: task.imageId, image: WireTensor(image),
+        return VAEDecodeResult(taskId: task.taskId, imageId: task.imageId, image: image,
                                computeSeconds: monotonicSeconds() - start)
     }
 }

@@ -13,9 +13,9 @@ public protocol WorkerEngine: AnyObject {
     /// One UNet call over a batch: per item its latent `[1, C, h, w]`, timestep and text
     /// embedding. Returns one prediction per item, shaped like its latent.
     func unet(latents: [Tensor], timesteps: [Float], contexts: [Tensor], model: String?) throws -> [Tensor]
-    /// Decodes final latents `[1, C, h, w]` (before the VAE scaling) to float pixels `[1, 3, H, W]`
-    /// in about [-1, 1], exactly as the local pipeline's decoder does.
-    func decode(latents: Tensor, model: String?) throws -> Tensor
+    /// Decodes final latents `[1, C, h, w]` (before the VAE scaling) to 8-bit RGB, exactly as the
+    /// local pipeline does (`StableDiffusionPipeline.decodeToPixels`).
+    func decode(latents: Tensor, model: String?) throws -> RGBPixels
 }
 
 extension WorkerEngine {
