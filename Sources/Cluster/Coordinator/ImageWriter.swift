@@ -2,39 +2,26 @@ import Foundation
 import ImageIO
 import StableDiffusion
 
-/// The coordinator's output folder: `<root>/<batch>/<index>-<seed>.png` (with the same
-/// `parameters` text `generate` writes) and `<root>/<batch>/manifest.jsonl`.
+/// The coordinator's output folder: `<root>/<batch>/<index>-<seed>.png` (naming and PNG writing
+/// are `OutputFolder`'s, shared with `generate`) and `<root>/<batch>/manifest.jsonl`.
 struct ImageWriter {
     let root: String
+    var folder: OutputFolder { OutputFolder(root: root) }
 
-    func batchDirectory(_ batchId: String) -> String {
-        (root as NSString).appendingPathComponent(batchId)
-    }
+    func batchDirectory(_ batchId: String) -> String { folder.directory(batchId) }
 
     /// `00007-42.png`: the same naming as `generate`'s output folder.
-    static func fileName(index: Int, seed: UInt64) -> String {
-        String(format: "%05d-%llu.png", index, seed)
-    }
+    static func fileName(index: Int, seed: UInt64) -> String { OutputFolder.fileName(index: index, seed: seed) }
 
     /// Writes the PNG atomically (a temporary file renamed into place).
     func writePNG(rgb: [UInt8], width: Int, height: Int, request: GenerationRequest, unetEvaluations: Int,
                   engine: String?, batchId: String, fileName: String) throws {
-        let dir = batchDirectory(batchId)
-        try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
         let parameters = GenerationParameters(request: request, unetEvaluations: unetEvaluations, engine: engine)
-        let bytes = try PNG.encode(RGBImage(width: width, height: height, pixels: rgb),
-                                   text: [("parameters", parameters.text)])
-        let path = (dir as NSString).appendingPathComponent(fileName)
-        let temporary = path + ".partial"
-        guard FileManager.default.createFile(atPath: temporary, contents: Data(bytes)) else {
-            throw CocoaError(.fileWriteUnknown, userInfo: [NSFilePathErrorKey: temporary])
-        }
-        if rename(temporary, path) != 0 { throw CocoaError(.fileWriteUnknown, userInfo: [NSFilePathErrorKey: path]) }
+        try folder.writePNG(RGBImage(width: width, height: height, pixels: rgb), parameters: parameters.text,
+                            fileName: fileName, in: batchId)
     }
 
-    func readPNG(batchId: String, fileName: String) -> [UInt8]? {
-        FileManager.default.contents(atPath: (batchDirectory(batchId) as NSString).appendingPathComponent(fileName)).map { Array($0) }
-    }
+    func readPNG(batchId: String, fileName: String) -> [UInt8]? { folder.read(fileName, in: batchId) }
 
     /// The manifest line: the request's fields (JSONL names), index, file, batch, UNet
     /// evaluations used and what plain guidance would have used, the workers that served it and
