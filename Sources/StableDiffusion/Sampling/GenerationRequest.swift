@@ -62,3 +62,9 @@ public struct GenerationRequest: Codable, Sendable, Equatable {
         case adaptiveGuidanceThreshold = "adaptive_guidance_threshold"
     }
 }
+
+extension GenerationRequest {
+    /// A seed for "random" (`--seed -1`, `"seed": -1`): drawn from the system's generator, in
+    /// 0..<2^32 as AUTOMATIC1111 draws them, so the recorded seed is as short as theirs.
+    public static func randomSeed() -> UInt64 { UInt64.random(in: 0..<(1 << 32)) }
+}

@@ -139,7 +139,9 @@ private struct JSONLine {
             if case .null = value { request.model = nil; return nil }
             return value.string(key).map { request.model = $0 }.problem
         case "seed":
-            guard case .unsigned(let seed) = value else { return "seed must be a whole number >= 0, not \(value)" }
+            // -1 is AUTOMATIC1111's "random": a seed is drawn now, and the image records it.
+            if case .integer(-1) = value { request.seed = GenerationRequest.randomSeed(); return nil }
+            guard case .unsigned(let seed) = value else { return "seed must be a whole number >= 0 (or -1 for a random one), not \(value)" }
             request.seed = seed
         case "count": return value.integer(key).map { count = $0 }.problem
         case "steps": return value.integer(key).map { request.steps = $0 }.problem

@@ -1,14 +1,32 @@
 import ArgumentParser
 import StableDiffusion
 
+/// `--seed`: a number, or -1 / "random" for a seed drawn when the requests are made.
+enum SeedOption: ExpressibleByArgument {
+    case fixed(UInt64), random
+
+    init?(argument: String) {
+        if argument == "-1" || argument.lowercased() == "random" { self = .random }
+        else if let seed = UInt64(argument) { self = .fixed(seed) }
+        else { return nil }
+    }
+
+    var value: UInt64 {
+        switch self {
+        case .fixed(let seed): return seed
+        case .random: return GenerationRequest.randomSeed()
+        }
+    }
+}
+
 /// The sampling options `generate` and `submit` share; for prompt files they are the defaults of
 /// every line.
 struct SamplingOptions: ParsableArguments {
     @Option(name: .long, help: "What the image should not show (the unconditional pass's text; empty when not given).")
     var negativePrompt: String = ""
 
-    @Option(help: "Seed of the first image; image i of a prompt uses seed + i (AUTOMATIC1111's rule). Same seed, same image.")
-    var seed: UInt64 = 42
+    @Option(parsing: .unconditional, help: ArgumentHelp("Seed of the first image; image i of a prompt uses seed + i (AUTOMATIC1111's rule). Same seed, same image. -1 (or 'random'): a random seed, drawn once and recorded in each PNG and manifest line.", valueName: "N|-1"))
+    var seed: SeedOption = .fixed(42)
 
     @Option(help: "Images per prompt.")
     var count: Int = 1
@@ -40,9 +58,9 @@ struct SamplingOptions: ParsableArguments {
     @Option(help: ArgumentHelp("Image height in pixels. Default: as --width.", valueName: "PIXELS"))
     var height: Int?
 
-    /// The request that options alone describe, for `prompt`.
+    /// The request that options alone describe, for `prompt` (a random `--seed` is drawn here).
     func request(prompt: String) -> GenerationRequest {
-        GenerationRequest(prompt: prompt, negativePrompt: negativePrompt, seed: seed, steps: steps,
+        GenerationRequest(prompt: prompt, negativePrompt: negativePrompt, seed: seed.value, steps: steps,
                           guidanceScale: guidanceScale, guidanceCutoff: guidanceCutoff, latePass: latePass,
                           scheduler: scheduler, width: width, height: height)
     }

@@ -101,7 +101,7 @@ final class PromptFileTests: XCTestCase {
         let found = problems(#"{"prompt": 3, "seed": "7", "steps": 2.5, "width": true, "guidance_scale": "high"}"#)
         XCTAssertEqual(found.map(\.message), [
             "prompt must be a string, not 3",
-            "seed must be a whole number >= 0, not \"7\"",
+            "seed must be a whole number >= 0 (or -1 for a random one), not \"7\"",
             "steps must be a whole number, not 2.5",
             "guidance_scale must be a number, not \"high\"",
             "width must be a whole number, not true",
@@ -109,15 +109,31 @@ final class PromptFileTests: XCTestCase {
     }
 
     func testOutOfRangeValuesAreReported() {
-        let found = problems(#"{"steps": 0, "guidance_cutoff": 1.5, "width": 100, "height": 0, "count": 0, "seed": -1}"#)
+        let found = problems(#"{"steps": 0, "guidance_cutoff": 1.5, "width": 100, "height": 0, "count": 0, "seed": -2}"#)
         XCTAssertEqual(found.map(\.message), [
-            "seed must be a whole number >= 0, not -1",
+            "seed must be a whole number >= 0 (or -1 for a random one), not -2",
             "steps must be 1...1000, not 0",
             "guidance_cutoff must be within [0, 1], not 1.5",
             "width must be a positive multiple of 8, not 100",
             "height must be a positive multiple of 8, not 0",
             "count must be 1...10000, not 0",
         ])
+    }
+
+    /// AUTOMATIC1111's -1: a seed is drawn per line (in 0..<2^32), `count` copies follow it, and
+    /// the request carries the seed drawn, so the image records it.
+    func testSeedMinusOneDrawsARandomSeedPerLine() throws {
+        var seen = Set<UInt64>()
+        for _ in 0..<5 {
+            let requests = try PromptFile.parse(text: #"{"prompt": "a", "seed": -1, "count": 2}"# + "\n" + #"{"prompt": "b", "seed": -1}"#,
+                                                defaults: defaults)
+            XCTAssertEqual(requests.count, 3)
+            XCTAssertEqual(requests[1].seed, requests[0].seed + 1)
+            XCTAssertTrue(requests.allSatisfy { $0.seed < 1 << 32 + 1 })
+            seen.insert(requests[0].seed)
+            seen.insert(requests[2].seed)
+        }
+        XCTAssertGreaterThan(seen.count, 5, "seeds are drawn, not fixed")
     }
 
     func testUnknownSchedulerAndLatePassAreReported() {
