@@ -16,9 +16,17 @@ public final class Conv2D: @unchecked Sendable {
 
     private let bias: Tensor?
     private let weights: PackedWeights
-    private var primitives: [Key: (Primitive, AlignedBuffer)] = [:]
+    private var compiledKernels: [Key: Compiled] = [:]
 
     private struct Key: Hashable { let h: Int, w: Int, post: PostOps }
+    /// A primitive for one input size and post-op set, with its descriptors and packed weights
+    /// (made once: the hot path only re-points memory at each call's buffers).
+    private struct Compiled {
+        let primitive: Primitive
+        let src, dst, weights: MemoryDesc
+        let bias: MemoryDesc?
+        let packed: AlignedBuffer
+    }
 
     /// `weight` is PyTorch's `[O, I, kh, kw]`; `bias` is `[O]` or nil.
     public convenience init(weight: Tensor, bias: Tensor?, stride: Int = 1, padding: Int, precision: Precision = .fp32) throws {
@@ -77,25 +85,21 @@ public final class Conv2D: @unchecked Sendable {
         var post = PostOps()
         if silu { post.ops.append(.eltwise(dnnl_eltwise_swish, 1)) }
         if residual != nil { post.ops.append(.sum) }
-        let (prim, weights) = try primitive(h: h, w: w, post: post)
+        let compiled = try self.compiled(h: h, w: w, post: post)
         let out = residual?.copy() ?? Tensor(uninitialized: [n, oh, ow, outChannels])
-        let srcMD = try MemoryDesc.tagged([1, inChannels, h, w], dnnl_nhwc, precision.dataType)
-        let dstMD = try MemoryDesc.tagged([1, outChannels, oh, ow], dnnl_nhwc)
-        let wMD = try prim.queryMD(dnnl_query_weights_md)
-        let biasMD = try MemoryDesc.tagged([outChannels], dnnl_a)
         for b in 0..<n {
             try OpStatistics.shared.measure("conv\(kernel)x\(kernel) \(inChannels)->\(outChannels) @\(h)x\(w)",
                                         flops: 2.0 * Double(oh * ow * outChannels * inChannels * kernel * kernel)) {
                 try withInput(x.pointer + b * h * w * inChannels, count: h * w * inChannels, precision: precision) { src in
                     var args: [(Int32, MemoryDesc, UnsafeMutableRawPointer)] = [
-                        (DNNLArg.src, srcMD, src),
-                        (DNNLArg.weights, wMD, weights.raw),
-                        (DNNLArg.dst, dstMD, UnsafeMutableRawPointer(out.pointer + b * oh * ow * outChannels)),
+                        (DNNLArg.src, compiled.src, src),
+                        (DNNLArg.weights, compiled.weights, compiled.packed.raw),
+                        (DNNLArg.dst, compiled.dst, UnsafeMutableRawPointer(out.pointer + b * oh * ow * outChannels)),
                     ]
-                    if let b = biasOverride ?? bias {
+                    if let b = biasOverride ?? bias, let biasMD = compiled.bias {
                         args.append((DNNLArg.bias, biasMD, UnsafeMutableRawPointer(b.pointer)))
                     }
-                    try prim.execute(args)
+                    try compiled.primitive.execute(args)
                 }
             }
         }
@@ -105,9 +109,9 @@ public final class Conv2D: @unchecked Sendable {
     /// What the layer is, for errors.
     private var name: String { "conv \(inChannels)->\(outChannels) k\(kernel)" }
 
-    private func primitive(h: Int, w: Int, post: PostOps) throws -> (Primitive, AlignedBuffer) {
+    private func compiled(h: Int, w: Int, post: PostOps) throws -> Compiled {
         let key = Key(h: h, w: w, post: post)
-        if let cached = primitives[key] { return cached }
+        if let cached = compiledKernels[key] { return cached }
         let (oh, ow) = outputSize(height: h, width: w)
         let src = try MemoryDesc.tagged([1, inChannels, h, w], dnnl_nhwc, precision.dataType)
         let dst = try MemoryDesc.tagged([1, outChannels, oh, ow], dnnl_nhwc)
@@ -121,9 +125,11 @@ public final class Conv2D: @unchecked Sendable {
                                                            MemoryDesc.dims([padding.2, padding.3]), attr)
         }
         prim.serial = 2 * oh * ow * outChannels * inChannels * kernel * kernel < 2 * Threads.minimumFlopsPerThread
-        let packed = try weights.buffer(for: prim.queryMD(dnnl_query_weights_md))
-        primitives[key] = (prim, packed)
-        return (prim, packed)
+        let packedMD = try prim.queryMD(dnnl_query_weights_md)
+        let made = Compiled(primitive: prim, src: src, dst: dst, weights: packedMD, bias: b,
+                            packed: try weights.buffer(for: packedMD))
+        compiledKernels[key] = made
+        return made
     }
 
 }
