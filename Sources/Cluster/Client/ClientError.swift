@@ -1,5 +1,5 @@
 /// Why a client command could not get its answer.
-public enum ClientError: Error, Equatable, CustomStringConvertible {
+enum ClientError: Error, Equatable, CustomStringConvertible {
     /// The coordinator did not answer within the time allowed, retries included.
     case noAnswer(endpoint: String, seconds: Double)
     /// The coordinator refused the request.
@@ -7,7 +7,7 @@ public enum ClientError: Error, Equatable, CustomStringConvertible {
     /// The coordinator answered with something this request does not expect.
     case unexpectedReply(String)
 
-    public var description: String {
+    var description: String {
         switch self {
         case .noAnswer(let endpoint, let seconds):
             return "no answer from the coordinator at \(endpoint) for \(Int(seconds)) s; is `sdcluster coordinator` running there, and is the port reachable?"

@@ -55,7 +55,7 @@ public final class ClusterClient {
 
     /// Sends one request and collects its answer: any RESULT messages and the one closing
     /// message (everything else). ERROR becomes `ClientError.refused`.
-    public func call(_ request: ClientToCoordinator, extraWait: Double = 0) throws -> [CoordinatorToClient] {
+    func call(_ request: ClientToCoordinator, extraWait: Double = 0) throws -> [CoordinatorToClient] {
         let started = monotonicSeconds()
         while true {
             let socket = try connected()

@@ -39,17 +39,11 @@ public struct CancelBatch: Codable, Sendable, Equatable {
 public struct FetchResults: Codable, Sendable, Equatable {
     public var batchId: String
     public var since: Int
-    public var waitMilliseconds: Int
-
-    public init(batchId: String, since: Int, waitMilliseconds: Int = 0) {
-        self.batchId = batchId
-        self.since = since
-        self.waitMilliseconds = waitMilliseconds
-    }
+    public var waitMilliseconds: Int = 0
 }
 
 extension SubmitBatch: WireCodable {
-    public static let messageType = MessageType.submit
+    static let messageType = MessageType.submit
 
     struct Header: Codable {
         var clientBatchName: String
@@ -58,14 +52,14 @@ extension SubmitBatch: WireCodable {
         var requestBytes: Int
     }
 
-    public func wireFrames() -> WireFrames {
+    func wireFrames() -> WireFrames {
         let body = HeaderCoding.encode(requests)
         let header = Header(clientBatchName: clientBatchName, submissionId: submissionId,
                             count: requests.count, requestBytes: body.count)
         return WireFrames(type: Self.messageType, header: HeaderCoding.encode(header), payloads: [body])
     }
 
-    public static func decode(_ wire: WireFrames, limits: ProtocolLimits) throws -> Self {
+    static func decode(_ wire: WireFrames, limits: ProtocolLimits) throws -> Self {
         let h = try HeaderCoding.decode(Header.self, from: wire.header)
         try Check.nonEmpty(h.submissionId, "submissionId")
         try Check.range(h.count, 1...limits.maxRequestsPerBatch, "count")
@@ -93,16 +87,16 @@ extension SubmitBatch: WireCodable {
 }
 
 extension StatusQuery: HeaderOnlyMessage {
-    public static let messageType = MessageType.status
+    static let messageType = MessageType.status
 }
 
 extension CancelBatch: HeaderOnlyMessage {
-    public static let messageType = MessageType.cancel
+    static let messageType = MessageType.cancel
     func validate(_ limits: ProtocolLimits) throws { try Check.nonEmpty(batchId, "batchId") }
 }
 
 extension FetchResults: HeaderOnlyMessage {
-    public static let messageType = MessageType.fetch
+    static let messageType = MessageType.fetch
     func validate(_ limits: ProtocolLimits) throws {
         try Check.nonEmpty(batchId, "batchId")
         try Check.range(since, 0...Int(Int64.max), "since")

@@ -1,12 +1,12 @@
 /// Everything a client sends to the coordinator's client ROUTER.
-public enum ClientToCoordinator: Sendable, Equatable {
+enum ClientToCoordinator: Sendable, Equatable {
     case submit(SubmitBatch)
     case status(StatusQuery)
     case cancel(CancelBatch)
     case fetch(FetchResults)
 
     /// The frames to send (the client's DEALER sends them as is).
-    public func encode() -> [[UInt8]] {
+    func encode() -> [[UInt8]] {
         switch self {
         case .submit(let m): return m.wireFrames().frames
         case .status(let m): return m.wireFrames().frames
@@ -16,7 +16,7 @@ public enum ClientToCoordinator: Sendable, Equatable {
     }
 
     /// Reads a message (routing envelope already removed). Throws `ProtocolError`.
-    public static func decode(_ frames: [[UInt8]], limits: ProtocolLimits = .standard) throws -> ClientToCoordinator {
+    static func decode(_ frames: [[UInt8]], limits: ProtocolLimits = .standard) throws -> ClientToCoordinator {
         let wire = try WireFrames.parse(frames, limits: limits)
         switch wire.type {
         case .submit: return .submit(try .decode(wire, limits: limits))

@@ -1,5 +1,5 @@
 /// Everything the coordinator sends to a client (after the routing id, on its ROUTER).
-public enum CoordinatorToClient: Sendable, Equatable {
+enum CoordinatorToClient: Sendable, Equatable {
     case accepted(BatchAccepted)
     case progress(BatchProgress)
     case result(FinishedImage)
@@ -7,7 +7,7 @@ public enum CoordinatorToClient: Sendable, Equatable {
     case error(ErrorReply)
 
     /// The frames to send, without the routing id.
-    public func encode() -> [[UInt8]] {
+    func encode() -> [[UInt8]] {
         switch self {
         case .accepted(let m): return m.wireFrames().frames
         case .progress(let m): return m.wireFrames().frames
@@ -18,7 +18,7 @@ public enum CoordinatorToClient: Sendable, Equatable {
     }
 
     /// Reads what a client's DEALER received. Throws `ProtocolError`.
-    public static func decode(_ frames: [[UInt8]], limits: ProtocolLimits = .standard) throws -> CoordinatorToClient {
+    static func decode(_ frames: [[UInt8]], limits: ProtocolLimits = .standard) throws -> CoordinatorToClient {
         let wire = try WireFrames.parse(frames, limits: limits)
         switch wire.type {
         case .accepted: return .accepted(try .decode(wire, limits: limits))

@@ -1,5 +1,5 @@
 /// Everything the coordinator sends to a worker (after the routing id, on its ROUTER).
-public enum CoordinatorToWorker: Sendable, Equatable {
+enum CoordinatorToWorker: Sendable, Equatable {
     case textEncodeTask(TextEncodeTask)
     case unetTask(UNetEvalTask)
     case vaeDecodeTask(VAEDecodeTask)
@@ -8,7 +8,7 @@ public enum CoordinatorToWorker: Sendable, Equatable {
     case error(ErrorReply)
 
     /// The frames to send, without the routing id.
-    public func encode() -> [[UInt8]] {
+    func encode() -> [[UInt8]] {
         switch self {
         case .textEncodeTask(let m): return m.wireFrames().frames
         case .unetTask(let m): return m.wireFrames().frames
@@ -20,7 +20,7 @@ public enum CoordinatorToWorker: Sendable, Equatable {
     }
 
     /// Reads what a worker's DEALER received. Throws `ProtocolError`.
-    public static func decode(_ frames: [[UInt8]], limits: ProtocolLimits = .standard) throws -> CoordinatorToWorker {
+    static func decode(_ frames: [[UInt8]], limits: ProtocolLimits = .standard) throws -> CoordinatorToWorker {
         let wire = try WireFrames.parse(frames, limits: limits)
         switch wire.type {
         case .textEncodeTask: return .textEncodeTask(try .decode(wire, limits: limits))

@@ -1,5 +1,5 @@
 /// Frame 1 of every message: the message type as short ASCII.
-public enum MessageType: String, Sendable, CaseIterable, Codable {
+enum MessageType: String, Sendable, CaseIterable, Codable {
     // worker -> coordinator
     case ready = "READY"
     case textEncodeResult = "RESULT-TEXT"
@@ -27,13 +27,13 @@ public enum MessageType: String, Sendable, CaseIterable, Codable {
     case error = "ERROR"
 
     /// Frame 1 as sent.
-    public var frame: [UInt8] { Array(rawValue.utf8) }
+    var frame: [UInt8] { Array(rawValue.utf8) }
 }
 
 extension MessageType {
     /// The type of a message that may have failed to decode, for ERROR's `inReplyTo`:
     /// nil unless frame 0 is our signature and frame 1 a known type.
-    public static func peek(_ frames: [[UInt8]]) -> MessageType? {
+    static func peek(_ frames: [[UInt8]]) -> MessageType? {
         guard frames.count >= 2, frames[0] == ProtocolSignature.frame, frames[1].count <= 32 else { return nil }
         return MessageType(rawValue: String(decoding: frames[1], as: UTF8.self))
     }

@@ -1,6 +1,6 @@
 /// Why a received message was refused. Every case maps to an `ErrorCode` and a message that
 /// says what was wrong, so the receiver can answer with an ERROR reply and keep serving.
-public enum ProtocolError: Error, Equatable, Sendable, CustomStringConvertible {
+enum ProtocolError: Error, Equatable, Sendable, CustomStringConvertible {
     /// Fewer than the three frames every message has (signature, type, header).
     case tooFewFrames(count: Int)
     /// More frames than `ProtocolLimits.maxFrames`.
@@ -35,7 +35,7 @@ public enum ProtocolError: Error, Equatable, Sendable, CustomStringConvertible {
     case badBlob(field: String, reason: String)
 
     /// The code an ERROR reply carries for this refusal.
-    public var code: ErrorCode {
+    var code: ErrorCode {
         switch self {
         case .tooFewFrames, .tooManyFrames, .payloadCountMismatch: return .badFrames
         case .badSignature: return .badSignature
@@ -51,7 +51,7 @@ public enum ProtocolError: Error, Equatable, Sendable, CustomStringConvertible {
         }
     }
 
-    public var description: String {
+    var description: String {
         switch self {
         case .tooFewFrames(let n):
             return "message has \(n) frame(s); every message needs at least signature, type and header"

@@ -1,24 +1,18 @@
 /// A message split into its parts: type (frame 1), header (frame 2) and payloads (frames 3...),
 /// after frame 0 was checked. The typed messages are built from this and turned into it.
-public struct WireFrames: Sendable, Equatable {
-    public var type: MessageType
-    public var header: [UInt8]
-    public var payloads: [[UInt8]]
-
-    public init(type: MessageType, header: [UInt8], payloads: [[UInt8]] = []) {
-        self.type = type
-        self.header = header
-        self.payloads = payloads
-    }
+struct WireFrames: Sendable, Equatable {
+    var type: MessageType
+    var header: [UInt8]
+    var payloads: [[UInt8]] = []
 
     /// The frames to send: signature, type, header, payloads.
-    public var frames: [[UInt8]] {
+    var frames: [[UInt8]] {
         [ProtocolSignature.frame, type.frame, header] + payloads
     }
 
     /// Checks signature, version, frame count, type and header size. Does not look inside the
     /// header or payloads: that is the typed message's job.
-    public static func parse(_ frames: [[UInt8]], limits: ProtocolLimits = .standard) throws -> WireFrames {
+    static func parse(_ frames: [[UInt8]], limits: ProtocolLimits = .standard) throws -> WireFrames {
         guard frames.count >= 3 else { throw ProtocolError.tooFewFrames(count: frames.count) }
         guard frames.count <= limits.maxFrames else {
             throw ProtocolError.tooManyFrames(count: frames.count, limit: limits.maxFrames)
@@ -52,22 +46,22 @@ public struct WireFrames: Sendable, Equatable {
 /// A message received on a ROUTER: the sender's routing id, then the protocol frames.
 /// sdcluster's peers are DEALERs connected straight to the ROUTER, so the envelope is exactly
 /// one identity frame (no empty delimiter, no proxies in between).
-public struct RoutedFrames: Sendable, Equatable {
-    public var identity: [UInt8]
-    public var frames: [[UInt8]]
+struct RoutedFrames: Sendable, Equatable {
+    var identity: [UInt8]
+    var frames: [[UInt8]]
 
-    public init(identity: [UInt8], frames: [[UInt8]]) {
+    init(identity: [UInt8], frames: [[UInt8]]) {
         self.identity = identity
         self.frames = frames
     }
 
     /// Splits what a ROUTER received into identity and message.
-    public init(received: [[UInt8]]) throws {
+    init(received: [[UInt8]]) throws {
         guard received.count >= 2 else { throw ProtocolError.tooFewFrames(count: max(0, received.count - 1)) }
         identity = received[0]
         frames = Array(received[1...])
     }
 
     /// What to hand the ROUTER to send: identity first.
-    public var toSend: [[UInt8]] { [identity] + frames }
+    var toSend: [[UInt8]] { [identity] + frames }
 }

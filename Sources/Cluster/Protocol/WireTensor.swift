@@ -1,24 +1,19 @@
 import Compute
 
 /// Element types a tensor frame can carry. Always little-endian.
-public enum WireDType: String, Codable, Sendable, CaseIterable {
+enum WireDType: String, Codable, Sendable, CaseIterable {
     /// IEEE float32: exact, the default (the cluster's bit-for-bit guarantee needs it).
     case f32
     /// bfloat16 (the top half of a float32, rounded to nearest even): half the bytes, lossy.
     case bf16
 
-    public var byteWidth: Int { self == .f32 ? 4 : 2 }
+    var byteWidth: Int { self == .f32 ? 4 : 2 }
 }
 
 /// What the header says about one tensor frame.
-public struct TensorSpec: Codable, Sendable, Equatable {
-    public var dtype: WireDType
-    public var shape: [Int]
-
-    public init(dtype: WireDType, shape: [Int]) {
-        self.dtype = dtype
-        self.shape = shape
-    }
+struct TensorSpec: Codable, Sendable, Equatable {
+    var dtype: WireDType
+    var shape: [Int]
 
     /// Element count and byte count, or an error when the shape is unacceptable.
     func byteCount(field: String, limits: ProtocolLimits) throws -> (elements: Int, bytes: Int) {
@@ -47,18 +42,18 @@ public struct TensorSpec: Codable, Sendable, Equatable {
 
 /// A tensor as it travels: float32 values in memory, with the element type to use on the wire.
 /// Equality compares shape, dtype and the exact bits of every value.
-public struct WireTensor: Sendable, Equatable {
-    public var tensor: Tensor
-    public var dtype: WireDType
+struct WireTensor: Sendable, Equatable {
+    var tensor: Tensor
+    var dtype: WireDType
 
-    public init(_ tensor: Tensor, dtype: WireDType = .f32) {
+    init(_ tensor: Tensor, dtype: WireDType = .f32) {
         self.tensor = tensor
         self.dtype = dtype
     }
 
-    public var spec: TensorSpec { TensorSpec(dtype: dtype, shape: tensor.shape) }
+    var spec: TensorSpec { TensorSpec(dtype: dtype, shape: tensor.shape) }
 
-    public static func == (a: WireTensor, b: WireTensor) -> Bool {
+    static func == (a: WireTensor, b: WireTensor) -> Bool {
         guard a.dtype == b.dtype, a.tensor.shape == b.tensor.shape else { return false }
         for i in 0..<a.tensor.count where a.tensor.pointer[i].bitPattern != b.tensor.pointer[i].bitPattern {
             return false
@@ -67,7 +62,7 @@ public struct WireTensor: Sendable, Equatable {
     }
 
     /// The frame's bytes, little-endian.
-    public func encodedFrame() -> [UInt8] {
+    func encodedFrame() -> [UInt8] {
         let n = tensor.count, src = tensor.pointer
         switch dtype {
         case .f32:
@@ -91,7 +86,7 @@ public struct WireTensor: Sendable, Equatable {
 
     /// Decodes a frame against its spec: checks shape, byte count and finiteness while copying
     /// into a fresh aligned tensor (one pass, one copy).
-    public static func decode(_ frame: [UInt8], spec: TensorSpec, field: String,
+    static func decode(_ frame: [UInt8], spec: TensorSpec, field: String,
                               limits: ProtocolLimits = .standard) throws -> WireTensor {
         let (elements, bytes) = try spec.byteCount(field: field, limits: limits)
         guard frame.count == bytes else {

@@ -1,39 +1,30 @@
+// What the coordinator asks a worker to compute: each task and its wire form (docs/protocol.md).
+
+import StableDiffusion
+
 /// TASK-TEXT (coordinator -> worker): encode an image's prompt and/or negative prompt.
 /// The worker keeps each result in its embedding cache under the given id (it will be asked to
 /// use it in TASK-UNET) and sends it back in RESULT-TEXT. No payloads.
-
-import StableDiffusion
-public struct TextEncodeTask: Codable, Sendable, Equatable {
-    public var taskId: String
-    public var imageId: String
+struct TextEncodeTask: Codable, Sendable, Equatable {
+    var taskId: String
+    var imageId: String
     /// Model name; nil = the worker's default model.
-    public var model: String?
-    public var prompt: String
-    public var negativePrompt: String
+    var model: String?
+    var prompt: String
+    var negativePrompt: String
     /// Which texts to encode (cond = prompt, uncond = negative prompt) and the embedding id
     /// each one gets.
-    public var outputs: [TextOutput]
+    var outputs: [TextOutput]
 
-    public struct TextOutput: Codable, Sendable, Equatable {
-        public var slot: TextSlot
-        public var embeddingId: String
-        public init(slot: TextSlot, embeddingId: String) {
-            self.slot = slot
-            self.embeddingId = embeddingId
-        }
+    struct TextOutput: Codable, Sendable, Equatable {
+        var slot: TextSlot
+        var embeddingId: String
     }
+}
 
-    public init(taskId: String, imageId: String, model: String?, prompt: String, negativePrompt: String,
-                outputs: [TextOutput]) {
-        self.taskId = taskId
-        self.imageId = imageId
-        self.model = model
-        self.prompt = prompt
-        self.negativePrompt = negativePrompt
-        self.outputs = outputs
-    }
-
-    func validate() throws {
+extension TextEncodeTask: HeaderOnlyMessage {
+    static let messageType = MessageType.textEncodeTask
+    func validate(_ limits: ProtocolLimits) throws {
         try Check.nonEmpty(taskId, "taskId")
         try Check.nonEmpty(imageId, "imageId")
         try Check.range(outputs.count, 1...2, "outputs")
@@ -43,65 +34,115 @@ public struct TextEncodeTask: Codable, Sendable, Equatable {
 
 /// One evaluation in a TASK-UNET: run the UNet on `latent` at `timestep` with the text
 /// embedding `embeddingId`.
-public struct UNetEvalItem: Sendable, Equatable {
-    public var imageId: String
+struct UNetEvalItem: Sendable, Equatable {
+    var imageId: String
     /// The sampling step this evaluation belongs to (lets late duplicates be recognised).
-    public var step: Int
-    public var slot: TextSlot
-    public var timestep: Float
-    public var embeddingId: String
+    var step: Int
+    var slot: TextSlot
+    var timestep: Float
+    var embeddingId: String
     /// The model input for this evaluation (already scaled as the scheduler requires).
-    public var latent: WireTensor
-
-    public init(imageId: String, step: Int, slot: TextSlot, timestep: Float, embeddingId: String, latent: WireTensor) {
-        self.imageId = imageId
-        self.step = step
-        self.slot = slot
-        self.timestep = timestep
-        self.embeddingId = embeddingId
-        self.latent = latent
-    }
+    var latent: WireTensor
 }
 
 /// An embedding attached to a TASK-UNET because the coordinator believes the worker lacks it.
-public struct AttachedEmbedding: Sendable, Equatable {
-    public var embeddingId: String
-    public var embedding: WireTensor
-
-    public init(embeddingId: String, embedding: WireTensor) {
-        self.embeddingId = embeddingId
-        self.embedding = embedding
-    }
+struct AttachedEmbedding: Sendable, Equatable {
+    var embeddingId: String
+    var embedding: WireTensor
 }
 
 /// TASK-UNET (coordinator -> worker): a batch of UNet evaluations, possibly from several
 /// images, run as one UNet call. Payloads: the latents of `items` in order, then the tensors of
 /// `embeddings` in order.
-public struct UNetEvalTask: Sendable, Equatable {
-    public var taskId: String
-    public var model: String?
-    public var items: [UNetEvalItem]
-    public var embeddings: [AttachedEmbedding]
+struct UNetEvalTask: Sendable, Equatable {
+    var taskId: String
+    var model: String?
+    var items: [UNetEvalItem]
+    var embeddings: [AttachedEmbedding] = []
+}
 
-    public init(taskId: String, model: String?, items: [UNetEvalItem], embeddings: [AttachedEmbedding] = []) {
-        self.taskId = taskId
-        self.model = model
-        self.items = items
-        self.embeddings = embeddings
+extension UNetEvalTask: WireCodable {
+    static let messageType = MessageType.unetTask
+
+    struct Header: Codable {
+        struct Item: Codable {
+            var imageId: String
+            var step: Int
+            var slot: TextSlot
+            var timestep: Float
+            var embeddingId: String
+            var latent: TensorSpec
+        }
+        struct Embedding: Codable { var embeddingId: String; var tensor: TensorSpec }
+        var taskId: String
+        var model: String?
+        var items: [Item]
+        var embeddings: [Embedding]
+    }
+
+    func wireFrames() -> WireFrames {
+        let header = Header(
+            taskId: taskId, model: model,
+            items: items.map { .init(imageId: $0.imageId, step: $0.step, slot: $0.slot, timestep: $0.timestep,
+                                     embeddingId: $0.embeddingId, latent: $0.latent.spec) },
+            embeddings: embeddings.map { .init(embeddingId: $0.embeddingId, tensor: $0.embedding.spec) })
+        return WireFrames(type: Self.messageType, header: HeaderCoding.encode(header),
+                          payloads: items.map { $0.latent.encodedFrame() } + embeddings.map { $0.embedding.encodedFrame() })
+    }
+
+    static func decode(_ wire: WireFrames, limits: ProtocolLimits) throws -> Self {
+        let h = try HeaderCoding.decode(Header.self, from: wire.header)
+        try Check.nonEmpty(h.taskId, "taskId")
+        try Check.range(h.items.count, 1...limits.maxBatchItems, "items")
+        try Check.range(h.embeddings.count, 0...(2 * limits.maxBatchItems), "embeddings")
+        try wire.expectPayloads(h.items.count + h.embeddings.count)
+        var reader = PayloadReader(wire, limits: limits)
+        let items = try h.items.enumerated().map { i, item in
+            try Check.nonEmpty(item.imageId, "items[\(i)].imageId")
+            try Check.nonEmpty(item.embeddingId, "items[\(i)].embeddingId")
+            try Check.range(item.step, 0...Int(Int32.max), "items[\(i)].step")
+            try Check.finite(item.timestep, "items[\(i)].timestep")
+            return UNetEvalItem(imageId: item.imageId, step: item.step, slot: item.slot, timestep: item.timestep,
+                                embeddingId: item.embeddingId, latent: try reader.tensor(item.latent, field: "items[\(i)].latent"))
+        }
+        let embeddings = try h.embeddings.enumerated().map { i, e in
+            try Check.nonEmpty(e.embeddingId, "embeddings[\(i)].embeddingId")
+            return AttachedEmbedding(embeddingId: e.embeddingId, embedding: try reader.tensor(e.tensor, field: "embeddings[\(i)]"))
+        }
+        return UNetEvalTask(taskId: h.taskId, model: h.model, items: items, embeddings: embeddings)
     }
 }
 
 /// TASK-VAE (coordinator -> worker): decode a final latent into pixels. Payload: the latent.
-public struct VAEDecodeTask: Sendable, Equatable {
-    public var taskId: String
-    public var imageId: String
-    public var model: String?
-    public var latent: WireTensor
+struct VAEDecodeTask: Sendable, Equatable {
+    var taskId: String
+    var imageId: String
+    var model: String?
+    var latent: WireTensor
+}
 
-    public init(taskId: String, imageId: String, model: String?, latent: WireTensor) {
-        self.taskId = taskId
-        self.imageId = imageId
-        self.model = model
-        self.latent = latent
+extension VAEDecodeTask: WireCodable {
+    static let messageType = MessageType.vaeDecodeTask
+
+    struct Header: Codable {
+        var taskId: String
+        var imageId: String
+        var model: String?
+        var latent: TensorSpec
+    }
+
+    func wireFrames() -> WireFrames {
+        let header = Header(taskId: taskId, imageId: imageId, model: model, latent: latent.spec)
+        return WireFrames(type: Self.messageType, header: HeaderCoding.encode(header), payloads: [latent.encodedFrame()])
+    }
+
+    static func decode(_ wire: WireFrames, limits: ProtocolLimits) throws -> Self {
+        let h = try HeaderCoding.decode(Header.self, from: wire.header)
+        try Check.nonEmpty(h.taskId, "taskId")
+        try Check.nonEmpty(h.imageId, "imageId")
+        try wire.expectPayloads(1)
+        var reader = PayloadReader(wire, limits: limits)
+        return VAEDecodeTask(taskId: h.taskId, imageId: h.imageId, model: h.model,
+                             latent: try reader.tensor(h.latent, field: "latent"))
     }
 }

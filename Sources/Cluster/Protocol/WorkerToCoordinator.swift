@@ -1,5 +1,5 @@
 /// Everything a worker sends to the coordinator's worker ROUTER.
-public enum WorkerToCoordinator: Sendable, Equatable {
+enum WorkerToCoordinator: Sendable, Equatable {
     case ready(WorkerReady)
     case heartbeat
     case disconnect(Disconnect)
@@ -10,7 +10,7 @@ public enum WorkerToCoordinator: Sendable, Equatable {
     case error(ErrorReply)
 
     /// The frames to send (without a routing envelope: the worker's DEALER sends them as is).
-    public func encode() -> [[UInt8]] {
+    func encode() -> [[UInt8]] {
         switch self {
         case .ready(let m): return m.wireFrames().frames
         case .heartbeat: return heartbeatFrames()
@@ -24,7 +24,7 @@ public enum WorkerToCoordinator: Sendable, Equatable {
     }
 
     /// Reads a message (routing envelope already removed). Throws `ProtocolError`.
-    public static func decode(_ frames: [[UInt8]], limits: ProtocolLimits = .standard) throws -> WorkerToCoordinator {
+    static func decode(_ frames: [[UInt8]], limits: ProtocolLimits = .standard) throws -> WorkerToCoordinator {
         let wire = try WireFrames.parse(frames, limits: limits)
         switch wire.type {
         case .ready: return .ready(try .decode(wire, limits: limits))
@@ -50,7 +50,7 @@ extension WorkerToCoordinator {
     /// Lets the coordinator count a result it refused (non-finite values, a frame of the wrong
     /// size, a malformed field) as a failed attempt of that task instead of waiting for its
     /// deadline. Nil when the message cannot be tied to a task.
-    public static func answeredTaskId(_ frames: [[UInt8]], limits: ProtocolLimits = .standard) -> String? {
+    static func answeredTaskId(_ frames: [[UInt8]], limits: ProtocolLimits = .standard) -> String? {
         guard let wire = try? WireFrames.parse(frames, limits: limits), taskAnswerTypes.contains(wire.type),
               let header = try? HeaderCoding.decode(TaskIdHeader.self, from: wire.header),
               let taskId = header.taskId, !taskId.isEmpty else { return nil }
@@ -67,14 +67,4 @@ extension WorkerToCoordinator {
 
         enum CodingKeys: String, CodingKey { case taskId }
     }
-}
-
-/// HEARTBEAT carries no fields: header `{}`, no payloads.
-func heartbeatFrames() -> [[UInt8]] {
-    WireFrames(type: .heartbeat, header: HeaderCoding.encode(EmptyHeader())).frames
-}
-
-func decodeHeartbeat(_ wire: WireFrames) throws {
-    try wire.expectPayloads(0)
-    _ = try HeaderCoding.decode(EmptyHeader.self, from: wire.header)
 }

@@ -6,7 +6,7 @@ extension JobStore {
     /// Marks a queued image as running. Returns false (and changes nothing) when it is not
     /// queued any more (running, finished or cancelled).
     @discardableResult
-    public func markRunning(_ key: ImageKey) throws -> Bool {
+    func markRunning(_ key: ImageKey) throws -> Bool {
         let changed = try storeCall {
             try db.prepare("UPDATE images SET state = 'running', updated = ? WHERE batch_id = ? AND idx = ? AND state = 'queued'")
                 .run([.real(Date().timeIntervalSince1970), .text(key.batchId), .integer(Int64(key.index))])
@@ -20,7 +20,7 @@ extension JobStore {
     /// a restarted coordinator resumes from here. Returns false when the image is finished or
     /// cancelled (the caller should stop working on it).
     @discardableResult
-    public func saveCheckpoint(_ key: ImageKey, checkpoint: [UInt8], unetEvaluations: Int, workers: [String]) throws -> Bool {
+    func saveCheckpoint(_ key: ImageKey, checkpoint: [UInt8], unetEvaluations: Int, workers: [String]) throws -> Bool {
         let changed = try storeCall {
             try db.prepare("""
                 UPDATE images SET state = 'running', checkpoint = ?, unet_evaluations = ?, workers = ?, updated = ?
@@ -37,7 +37,7 @@ extension JobStore {
     /// Saves several checkpoints in one transaction (one commit instead of one per image step:
     /// what lets one coordinator step hundreds of images a second). Images that are finished
     /// or cancelled meanwhile are left alone.
-    public func saveCheckpoints(_ entries: [(key: ImageKey, checkpoint: [UInt8], unetEvaluations: Int, workers: [String])]) throws {
+    func saveCheckpoints(_ entries: [(key: ImageKey, checkpoint: [UInt8], unetEvaluations: Int, workers: [String])]) throws {
         guard !entries.isEmpty else { return }
         try storeCall {
             try db.transaction {
@@ -57,14 +57,14 @@ extension JobStore {
     /// Records a finished image durably. Returns its finishing sequence number in the batch, or
     /// nil when it was already finished or cancelled (a late duplicate: ignore it).
     @discardableResult
-    public func markDone(_ key: ImageKey, outcome: ImageOutcome) throws -> Int? {
+    func markDone(_ key: ImageKey, outcome: ImageOutcome) throws -> Int? {
         try finish(key, state: .done, file: outcome.fileName, manifestLine: outcome.manifestLine, error: nil,
                    unetEvaluations: outcome.unetEvaluations, workers: outcome.workers)
     }
 
     /// Records that an image was given up on. Same return value as `markDone`.
     @discardableResult
-    public func markFailed(_ key: ImageKey, error: String, unetEvaluations: Int = 0, workers: [String] = []) throws -> Int? {
+    func markFailed(_ key: ImageKey, error: String, unetEvaluations: Int = 0, workers: [String] = []) throws -> Int? {
         try finish(key, state: .failed, file: nil, manifestLine: nil, error: error,
                    unetEvaluations: unetEvaluations, workers: workers)
     }
@@ -94,7 +94,7 @@ extension JobStore {
     }
 
     /// The status of one image, or nil when there is no such image.
-    public func imageStatus(_ key: ImageKey) throws -> ImageStatus? {
+    func imageStatus(_ key: ImageKey) throws -> ImageStatus? {
         try storeCall {
             let q = try db.prepare("SELECT state FROM images WHERE batch_id = ? AND idx = ?")
             guard try q.bind([.text(key.batchId), .integer(Int64(key.index))]).step() else { return nil }
@@ -104,7 +104,7 @@ extension JobStore {
 
     /// Every queued or running image of active batches, oldest batch first, in index order:
     /// what a (re)started coordinator has to do. Finished images never appear here.
-    public func unfinishedImages() throws -> [StoredImage] {
+    func unfinishedImages() throws -> [StoredImage] {
         let rows = try storeCall {
             let q = try db.prepare("""
                 SELECT i.batch_id, i.idx, i.request_json, i.state, b.output_dir, i.checkpoint, i.unet_evaluations, i.workers
@@ -128,7 +128,7 @@ extension JobStore {
 
     /// Finished (done or failed) images of a batch whose sequence number is >= `since`, in
     /// finishing order, at most `limit` of them.
-    public func resultsSince(batchId: String, since: Int, limit: Int = 1000) throws -> [StoredResult] {
+    func resultsSince(batchId: String, since: Int, limit: Int = 1000) throws -> [StoredResult] {
         if try batch(batchId) == nil { throw JobStoreError.unknownBatch(batchId) }
         return try storeCall {
             let q = try db.prepare("""
@@ -151,15 +151,15 @@ extension JobStore {
         if try imageStatus(key) == nil { throw JobStoreError.unknownImage(key) }
     }
 
-    static func json(_ names: [String]) -> String { String(decoding: HeaderCoding.encode(names), as: UTF8.self) }
+    static func json(_ names: [String]) -> String { StoredJSON.text(names) }
 
     static func names(_ json: String) -> [String] {
-        (try? JSONDecoder().decode([String].self, from: Data(json.utf8))) ?? []
+        (try? StoredJSON.value([String].self, from: json)) ?? []
     }
 
     static func request(_ json: String, _ key: ImageKey) throws -> GenerationRequest {
         do {
-            return try JSONDecoder().decode(GenerationRequest.self, from: Data(json.utf8))
+            return try StoredJSON.value(GenerationRequest.self, from: json)
         } catch {
             throw JobStoreError.corruptRecord("request of image \(key): \(error)")
         }

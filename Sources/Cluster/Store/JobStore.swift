@@ -8,13 +8,13 @@ import StableDiffusion
 /// lose the last commits on power loss (they are then redone, which determinism makes safe).
 ///
 /// One connection, one thread: the coordinator's loop owns it.
-public final class JobStore {
+final class JobStore {
     let db: SQLiteDatabase
     /// The journal mode SQLite actually chose ("wal" unless the file system cannot do it).
-    public private(set) var journalMode = ""
+    private(set) var journalMode = ""
 
     /// Opens or creates the store at `path` (a file; its folder must exist).
-    public init(path: String) throws {
+    init(path: String) throws {
         db = try storeCall { try SQLiteDatabase(path: path) }
         try storeCall {
             try db.execute("PRAGMA busy_timeout = 5000")
@@ -30,7 +30,7 @@ public final class JobStore {
     }
 
     /// Closes the connection, folding the WAL into the main file.
-    public func close() throws {
+    func close() throws {
         try storeCall { try db.close() }
     }
 
@@ -48,7 +48,7 @@ public final class JobStore {
     /// Stores a batch and all its images as queued, in one durable transaction, and returns its
     /// id. A `submissionId` seen before returns the earlier batch (`isNew == false`) so that a
     /// client's retry after a lost ACCEPTED does not make the images twice.
-    public func submit(clientName: String, submissionId: String? = nil, requests: [GenerationRequest],
+    func submit(clientName: String, submissionId: String? = nil, requests: [GenerationRequest],
                        outputDirectory: String, now: Double = Date().timeIntervalSince1970) throws -> SubmitOutcome {
         guard !requests.isEmpty else { throw JobStoreError.emptyBatch }
         return try durably {
@@ -64,7 +64,7 @@ public final class JobStore {
                       .text(outputDirectory), .integer(Int64(requests.count))])
             let insert = try db.prepare("INSERT INTO images (batch_id, idx, request_json, state, updated) VALUES (?, ?, ?, 'queued', ?)")
             for (i, request) in requests.enumerated() {
-                let json = String(decoding: HeaderCoding.encode(request), as: UTF8.self)
+                let json = StoredJSON.text(request)
                 try insert.run([.text(id), .integer(Int64(i)), .text(json), .real(now)])
             }
             return SubmitOutcome(batchId: id, isNew: true)
@@ -73,7 +73,7 @@ public final class JobStore {
 
     /// The batch a submission id made, or nil when the id is new (lets the coordinator answer
     /// a client's retry before checking the requests again).
-    public func batchId(forSubmission submissionId: String) throws -> String? {
+    func batchId(forSubmission submissionId: String) throws -> String? {
         try storeCall {
             let q = try db.prepare("SELECT id FROM batches WHERE submission_id = ?")
             return try q.bind([.text(submissionId)]).step() ? q.text(0) : nil
@@ -83,7 +83,7 @@ public final class JobStore {
     /// Cancels a batch: its queued and running images become cancelled (done and failed ones
     /// stay). Returns how many images were cancelled.
     @discardableResult
-    public func cancel(batchId: String) throws -> Int {
+    func cancel(batchId: String) throws -> Int {
         try durably {
             guard try batch(batchId) != nil else { throw JobStoreError.unknownBatch(batchId) }
             try db.prepare("UPDATE images SET state = 'cancelled', checkpoint = NULL, updated = ? WHERE batch_id = ? AND state IN ('queued', 'running')")
@@ -95,7 +95,7 @@ public final class JobStore {
     }
 
     /// One batch, or nil.
-    public func batch(_ id: String) throws -> StoredBatch? {
+    func batch(_ id: String) throws -> StoredBatch? {
         try storeCall {
             let q = try db.prepare("SELECT id, client_name, submission_id, created, state, output_dir, image_count FROM batches WHERE id = ?")
             return try q.bind([.text(id)]).step() ? try Self.readBatch(q) : nil
@@ -103,7 +103,7 @@ public final class JobStore {
     }
 
     /// All batches, oldest first.
-    public func batches() throws -> [StoredBatch] {
+    func batches() throws -> [StoredBatch] {
         try storeCall {
             let q = try db.prepare("SELECT id, client_name, submission_id, created, state, output_dir, image_count FROM batches ORDER BY created, rowid")
             try q.bind([])
@@ -114,7 +114,7 @@ public final class JobStore {
     }
 
     /// Image counts per state, for one batch or (nil) for the whole store.
-    public func counts(batchId: String? = nil) throws -> ImageCounts {
+    func counts(batchId: String? = nil) throws -> ImageCounts {
         if let batchId, try batch(batchId) == nil { throw JobStoreError.unknownBatch(batchId) }
         return try storeCall {
             let q = try db.prepare("SELECT state, COUNT(*) FROM images WHERE ?1 IS NULL OR batch_id = ?1 GROUP BY state")

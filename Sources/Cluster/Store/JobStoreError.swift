@@ -1,5 +1,5 @@
 /// Why a job-store operation failed.
-public enum JobStoreError: Error, Equatable, Sendable, CustomStringConvertible {
+enum JobStoreError: Error, Equatable, Sendable, CustomStringConvertible {
     /// SQLite itself failed (disk full, file locked, corrupt file...).
     case sqlite(SQLiteError)
     /// No batch with this id is stored.
@@ -13,7 +13,7 @@ public enum JobStoreError: Error, Equatable, Sendable, CustomStringConvertible {
     /// A stored request could not be read back as a `GenerationRequest`.
     case corruptRecord(String)
 
-    public var description: String {
+    var description: String {
         switch self {
         case .sqlite(let e): return "job store: \(e)"
         case .unknownBatch(let id): return "job store: no batch \"\(id)\"; `sdcluster status` lists the batches"

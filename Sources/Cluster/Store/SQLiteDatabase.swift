@@ -2,13 +2,13 @@ import CSQLite
 
 /// One SQLite connection (system libsqlite3). Not thread-safe as a Swift object: use it from
 /// one thread at a time.
-public final class SQLiteDatabase {
+final class SQLiteDatabase {
     private(set) var handle: OpaquePointer?
     /// The file it was opened on.
-    public let path: String
+    let path: String
 
     /// Opens (and by default creates) a database file.
-    public init(path: String, readOnly: Bool = false, create: Bool = true) throws {
+    init(path: String, readOnly: Bool = false, create: Bool = true) throws {
         self.path = path
         var db: OpaquePointer?
         let flags = (readOnly ? SQLITE_OPEN_READONLY : SQLITE_OPEN_READWRITE) | (create && !readOnly ? SQLITE_OPEN_CREATE : 0)
@@ -27,7 +27,7 @@ public final class SQLiteDatabase {
     }
 
     /// Closes the connection (checkpointing the WAL if it is the last one). Later calls fail.
-    public func close() throws {
+    func close() throws {
         guard let db = handle else { return }
         let rc = sqlite3_close_v2(db)
         handle = nil
@@ -42,7 +42,7 @@ public final class SQLiteDatabase {
     }
 
     /// Runs one or more SQL statements that return no rows needed by the caller.
-    public func execute(_ sql: String) throws {
+    func execute(_ sql: String) throws {
         let db = try live(sql)
         var errorText: UnsafeMutablePointer<CChar>?
         let rc = sqlite3_exec(db, sql, nil, nil, &errorText)
@@ -54,7 +54,7 @@ public final class SQLiteDatabase {
     }
 
     /// Compiles one statement.
-    public func prepare(_ sql: String) throws -> SQLiteStatement {
+    func prepare(_ sql: String) throws -> SQLiteStatement {
         let db = try live(sql)
         var statement: OpaquePointer?
         let rc = sqlite3_prepare_v2(db, sql, -1, &statement, nil)
@@ -65,7 +65,7 @@ public final class SQLiteDatabase {
     /// Runs `body` in a transaction: committed when it returns, rolled back when it throws.
     /// `immediate` takes the write lock at once, so a read-then-write body cannot fail halfway
     /// with SQLITE_BUSY.
-    public func transaction<T>(immediate: Bool = true, _ body: () throws -> T) throws -> T {
+    func transaction<T>(immediate: Bool = true, _ body: () throws -> T) throws -> T {
         try execute(immediate ? "BEGIN IMMEDIATE" : "BEGIN")
         do {
             let value = try body()
@@ -78,13 +78,13 @@ public final class SQLiteDatabase {
     }
 
     /// Rows changed by the last INSERT, UPDATE or DELETE.
-    public var changes: Int { handle.map { Int(sqlite3_changes($0)) } ?? 0 }
+    var changes: Int { handle.map { Int(sqlite3_changes($0)) } ?? 0 }
 
     /// The rowid of the last INSERT.
-    public var lastInsertRowId: Int64 { handle.map { sqlite3_last_insert_rowid($0) } ?? 0 }
+    var lastInsertRowId: Int64 { handle.map { sqlite3_last_insert_rowid($0) } ?? 0 }
 
     /// The text value of a PRAGMA or any one-value query, nil when it returns no row.
-    public func scalarText(_ sql: String) throws -> String? {
+    func scalarText(_ sql: String) throws -> String? {
         let statement = try prepare(sql)
         return try statement.step() ? statement.text(0) : nil
     }

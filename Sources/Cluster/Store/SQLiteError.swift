@@ -1,18 +1,12 @@
 import CSQLite
 
 /// A failed SQLite call: the result code, `sqlite3_errmsg`'s text and what was being done.
-public struct SQLiteError: Error, Equatable, Sendable, CustomStringConvertible {
+struct SQLiteError: Error, Equatable, Sendable, CustomStringConvertible {
     /// The (extended) SQLite result code, e.g. 19 (SQLITE_CONSTRAINT) or 5 (SQLITE_BUSY).
-    public let code: Int32
-    public let message: String
+    let code: Int32
+    let message: String
     /// The operation or SQL that failed.
-    public let context: String
-
-    public init(code: Int32, message: String, context: String) {
-        self.code = code
-        self.message = message
-        self.context = context
-    }
+    let context: String
 
     /// The error the connection reports right after a failed call.
     static func last(_ db: OpaquePointer?, code: Int32, context: String) -> SQLiteError {
@@ -21,9 +15,9 @@ public struct SQLiteError: Error, Equatable, Sendable, CustomStringConvertible {
     }
 
     /// The primary result code (the low byte of the extended code).
-    public var primaryCode: Int32 { code & 0xFF }
+    var primaryCode: Int32 { code & 0xFF }
 
-    public var description: String {
+    var description: String {
         "SQLite error \(code) (\(message)) while \(context)"
     }
 }

@@ -1,7 +1,7 @@
 import CSQLite
 
 /// A value to bind to a statement parameter.
-public enum SQLiteValue: Equatable, Sendable {
+enum SQLiteValue: Equatable, Sendable {
     case null
     case integer(Int64)
     case real(Double)
@@ -13,7 +13,7 @@ public enum SQLiteValue: Equatable, Sendable {
 private let transient = unsafeBitCast(-1, to: sqlite3_destructor_type.self)
 
 /// A compiled statement: bind parameters, step through rows, read columns. Finalized on deinit.
-public final class SQLiteStatement {
+final class SQLiteStatement {
     private let statement: OpaquePointer
     private let database: SQLiteDatabase
     let sql: String
@@ -28,7 +28,7 @@ public final class SQLiteStatement {
 
     /// Binds values to parameters 1, 2, ... in order (resetting the statement first).
     @discardableResult
-    public func bind(_ values: [SQLiteValue]) throws -> SQLiteStatement {
+    func bind(_ values: [SQLiteValue]) throws -> SQLiteStatement {
         sqlite3_reset(statement)
         sqlite3_clear_bindings(statement)
         for (i, value) in values.enumerated() {
@@ -50,7 +50,7 @@ public final class SQLiteStatement {
     }
 
     /// Advances to the next row: true when a row is available, false when done.
-    public func step() throws -> Bool {
+    func step() throws -> Bool {
         let rc = sqlite3_step(statement)
         switch rc {
         case SQLITE_ROW: return true
@@ -60,25 +60,25 @@ public final class SQLiteStatement {
     }
 
     /// Runs a statement that returns no rows.
-    public func run(_ values: [SQLiteValue] = []) throws {
+    func run(_ values: [SQLiteValue] = []) throws {
         try bind(values)
         while try step() {}
     }
 
-    public func isNull(_ column: Int32) -> Bool { sqlite3_column_type(statement, column) == SQLITE_NULL }
-    public func int64(_ column: Int32) -> Int64 { sqlite3_column_int64(statement, column) }
-    public func int(_ column: Int32) -> Int { Int(sqlite3_column_int64(statement, column)) }
-    public func double(_ column: Int32) -> Double { sqlite3_column_double(statement, column) }
+    func isNull(_ column: Int32) -> Bool { sqlite3_column_type(statement, column) == SQLITE_NULL }
+    func int64(_ column: Int32) -> Int64 { sqlite3_column_int64(statement, column) }
+    func int(_ column: Int32) -> Int { Int(sqlite3_column_int64(statement, column)) }
+    func double(_ column: Int32) -> Double { sqlite3_column_double(statement, column) }
 
     /// Text of a column, nil when it is NULL.
-    public func text(_ column: Int32) -> String? {
+    func text(_ column: Int32) -> String? {
         guard let p = sqlite3_column_text(statement, column) else { return nil }
         let n = Int(sqlite3_column_bytes(statement, column))
         return String(decoding: UnsafeBufferPointer(start: p, count: n), as: UTF8.self)
     }
 
     /// Bytes of a column, nil when it is NULL.
-    public func blob(_ column: Int32) -> [UInt8]? {
+    func blob(_ column: Int32) -> [UInt8]? {
         if isNull(column) { return nil }
         let n = Int(sqlite3_column_bytes(statement, column))
         guard n > 0, let p = sqlite3_column_blob(statement, column) else { return [] }

@@ -4,12 +4,12 @@ import Foundation
 /// same unfinished images and compute each twice. `flock` on `<store>/coordinator.lock`: the
 /// kernel drops it when the holder exits, however it dies, so a killed coordinator never
 /// leaves a stale lock. The file names the holder (pid, host, start time) for the refusal.
-public final class StoreLock {
-    public let path: String
+final class StoreLock {
+    let path: String
     private let fd: Int32
 
     /// Takes the lock or throws `StoreLockError.held` naming the holder.
-    public init(directory: String) throws {
+    init(directory: String) throws {
         path = (directory as NSString).appendingPathComponent("coordinator.lock")
         fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0o644)
         guard fd >= 0 else { throw StoreLockError.cannotOpen(path: path, reason: String(cString: strerror(errno))) }
@@ -30,11 +30,11 @@ public final class StoreLock {
     }
 }
 
-public enum StoreLockError: Error, Equatable, CustomStringConvertible {
+enum StoreLockError: Error, Equatable, CustomStringConvertible {
     case held(directory: String, holder: String)
     case cannotOpen(path: String, reason: String)
 
-    public var description: String {
+    var description: String {
         switch self {
         case .held(let directory, let holder):
             return "the store \(directory) is in use by another coordinator (\(holder)): stop that one first, or give this one another --store"

@@ -1,12 +1,12 @@
 import CZeroMQ
 
-/// A 32-byte CURVE (Curve25519) key, public or secret. Its text form is Z85 (40 characters).
-public struct CurveKey: Equatable, Hashable, Sendable, CustomStringConvertible {
+/// A 32-byte CURVE (Curve25519) key, or secret. Its text form is Z85 (40 characters).
+struct CurveKey: Equatable, Hashable, Sendable, CustomStringConvertible {
     /// The raw 32 key bytes.
-    public let bytes: [UInt8]
+    let bytes: [UInt8]
 
     /// Wraps 32 raw bytes.
-    public init(bytes: [UInt8]) throws {
+    init(bytes: [UInt8]) throws {
         guard bytes.count == 32 else {
             throw ZMQError.invalidKey("a CURVE key has 32 bytes, got \(bytes.count)")
         }
@@ -14,7 +14,7 @@ public struct CurveKey: Equatable, Hashable, Sendable, CustomStringConvertible {
     }
 
     /// Parses the 40-character Z85 text form (what `zmq_curve_keypair` and key files hold).
-    public init(z85 text: String) throws {
+    init(z85 text: String) throws {
         guard text.utf8.count == 40 else {
             throw ZMQError.invalidKey("a Z85 CURVE key has 40 characters, got \(text.utf8.count)")
         }
@@ -22,19 +22,19 @@ public struct CurveKey: Equatable, Hashable, Sendable, CustomStringConvertible {
     }
 
     /// The 40-character Z85 text form.
-    public var z85: String { (try? Z85.encode(bytes)) ?? "" }
+    var z85: String { (try? Z85.encode(bytes)) ?? "" }
 
     /// Prints only a prefix so that secret keys do not end up whole in logs.
-    public var description: String { "CurveKey(\(z85.prefix(8))...)" }
+    var description: String { "CurveKey(\(z85.prefix(8))...)" }
 }
 
 /// A CURVE long-term key pair.
-public struct CurveKeyPair: Sendable, Equatable {
-    public let publicKey: CurveKey
-    public let secretKey: CurveKey
+struct CurveKeyPair: Sendable, Equatable {
+    let publicKey: CurveKey
+    let secretKey: CurveKey
 
     /// A fresh random key pair from libzmq (`zmq_curve_keypair`).
-    public static func generate() throws -> CurveKeyPair {
+    static func generate() throws -> CurveKeyPair {
         var pub = [CChar](repeating: 0, count: 41)
         var sec = [CChar](repeating: 0, count: 41)
         try zmqCheck(zmq_curve_keypair(&pub, &sec), "zmq_curve_keypair (is libzmq built with CURVE?)")
@@ -42,24 +42,19 @@ public struct CurveKeyPair: Sendable, Equatable {
                             secretKey: try CurveKey(z85: stringFromCBuffer(sec)))
     }
 
-    /// The public key belonging to a secret key (`zmq_curve_public`).
-    public static func derive(from secretKey: CurveKey) throws -> CurveKeyPair {
+    /// The key belonging to a secret key (`zmq_curve_public`).
+    static func derive(from secretKey: CurveKey) throws -> CurveKeyPair {
         var pub = [CChar](repeating: 0, count: 41)
         let secText = Array(secretKey.z85.utf8CString)
         try zmqCheck(zmq_curve_public(&pub, secText), "zmq_curve_public")
         return CurveKeyPair(publicKey: try CurveKey(z85: stringFromCBuffer(pub)), secretKey: secretKey)
     }
-
-    public init(publicKey: CurveKey, secretKey: CurveKey) {
-        self.publicKey = publicKey
-        self.secretKey = secretKey
-    }
 }
 
 /// ZeroMQ's Z85 text encoding (RFC 32/Z85): 4 bytes become 5 printable characters.
-public enum Z85 {
+enum Z85 {
     /// Encodes bytes whose count is a multiple of 4.
-    public static func encode(_ bytes: [UInt8]) throws -> String {
+    static func encode(_ bytes: [UInt8]) throws -> String {
         guard bytes.count % 4 == 0 else {
             throw ZMQError.invalidKey("Z85 encodes a multiple of 4 bytes, got \(bytes.count)")
         }
@@ -71,7 +66,7 @@ public enum Z85 {
     }
 
     /// Decodes text whose length is a multiple of 5 and holds only Z85 characters.
-    public static func decode(_ text: String) throws -> [UInt8] {
+    static func decode(_ text: String) throws -> [UInt8] {
         let chars = Array(text.utf8CString)  // NUL-terminated, as zmq_z85_decode wants
         let length = chars.count - 1
         guard length % 5 == 0 else {

@@ -22,7 +22,7 @@ public final class ZMQContext: @unchecked Sendable {
     }
 
     /// Opens a socket of the given type with the given linger (milliseconds).
-    public func socket(_ type: ZMQSocketType, linger: Int32 = 0) throws -> ZMQSocket {
+    func socket(_ type: ZMQSocketType, linger: Int32 = 0) throws -> ZMQSocket {
         try ZMQSocket(context: self, type: type, linger: linger)
     }
 

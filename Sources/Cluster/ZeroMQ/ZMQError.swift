@@ -8,7 +8,7 @@ import Glibc
 /// down: leave the loop and close the socket), `.interrupted` (a signal arrived: check your
 /// shutdown flag and retry), `.hostUnreachable` (a ROUTER with `routerMandatory` was asked to
 /// route to a peer it does not know: that peer is gone).
-public enum ZMQError: Error, Equatable, Sendable, CustomStringConvertible {
+enum ZMQError: Error, Equatable, Sendable, CustomStringConvertible {
     /// EAGAIN: a non-blocking call would block, or a send/receive timeout passed.
     case again
     /// ETERM: the context was terminated or shut down.
@@ -40,7 +40,7 @@ public enum ZMQError: Error, Equatable, Sendable, CustomStringConvertible {
         }
     }
 
-    public var description: String {
+    var description: String {
         switch self {
         case .again: return "ZeroMQ: resource temporarily unavailable (EAGAIN): nothing to receive or the send queue is full; poll and retry"
         case .terminated: return "ZeroMQ: the context was terminated (ETERM): close the socket and stop"

@@ -1,26 +1,26 @@
 import CZeroMQ
 
 /// Events to wait for or that happened on a polled socket.
-public struct ZMQPollEvents: OptionSet, Sendable {
-    public let rawValue: Int16
-    public init(rawValue: Int16) { self.rawValue = rawValue }
+struct ZMQPollEvents: OptionSet, Sendable {
+    let rawValue: Int16
+    init(rawValue: Int16) { self.rawValue = rawValue }
     /// A message can be received without blocking.
-    public static let readable = ZMQPollEvents(rawValue: Int16(ZMQ_POLLIN))
+    static let readable = ZMQPollEvents(rawValue: Int16(ZMQ_POLLIN))
     /// A message can be sent without blocking.
-    public static let writable = ZMQPollEvents(rawValue: Int16(ZMQ_POLLOUT))
+    static let writable = ZMQPollEvents(rawValue: Int16(ZMQ_POLLOUT))
 }
 
 /// Waits on several sockets at once with a timeout (`zmq_poll`), the heart of every
 /// zguide-style loop: never block forever, wake up for heartbeats.
-public final class ZMQPoller {
+final class ZMQPoller {
     private var sockets: [ZMQSocket] = []
     private var wanted: [ZMQPollEvents] = []
 
-    public init() {}
+    init() {}
 
     /// Registers a socket; returns its index in the results of `poll`.
     @discardableResult
-    public func add(_ socket: ZMQSocket, events: ZMQPollEvents = .readable) -> Int {
+    func add(_ socket: ZMQSocket, events: ZMQPollEvents = .readable) -> Int {
         sockets.append(socket)
         wanted.append(events)
         return sockets.count - 1
@@ -29,7 +29,7 @@ public final class ZMQPoller {
     /// Waits up to `timeoutMilliseconds` (-1 = forever, 0 = just look) for any registered event.
     /// Returns, per registered socket in order, the events that are ready (empty when the
     /// timeout passed). A signal ends the wait early with `.interrupted`.
-    public func poll(timeoutMilliseconds: Int) throws -> [ZMQPollEvents] {
+    func poll(timeoutMilliseconds: Int) throws -> [ZMQPollEvents] {
         var items = try sockets.indices.map { i in
             zmq_pollitem_t(socket: try sockets[i].live("zmq_poll"), fd: -1, events: wanted[i].rawValue, revents: 0)
         }

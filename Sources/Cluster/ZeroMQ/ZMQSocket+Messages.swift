@@ -5,7 +5,7 @@ import CZeroMQ
 extension ZMQSocket {
     /// Sends one frame straight from memory the caller owns: libzmq copies it once into its
     /// message, with no intermediate array. Use this for large tensor frames.
-    public func send(bytes: UnsafeRawBufferPointer, more: Bool, dontWait: Bool = false) throws {
+    func send(bytes: UnsafeRawBufferPointer, more: Bool, dontWait: Bool = false) throws {
         let h = try live("zmq_send")
         let flags = (more ? ZMQ_SNDMORE : 0) | (dontWait ? ZMQ_DONTWAIT : 0)
         while true {
@@ -19,13 +19,13 @@ extension ZMQSocket {
     }
 
     /// Sends one frame.
-    public func send(frame: [UInt8], more: Bool = false, dontWait: Bool = false) throws {
+    func send(frame: [UInt8], more: Bool = false, dontWait: Bool = false) throws {
         try frame.withUnsafeBytes { try send(bytes: $0, more: more, dontWait: dontWait) }
     }
 
     /// Sends all frames as one message. With `dontWait`, `.again` can only come from the first
     /// frame (later frames of a message are always accepted once the first one is).
-    public func send(frames: [[UInt8]], dontWait: Bool = false) throws {
+    func send(frames: [[UInt8]], dontWait: Bool = false) throws {
         precondition(!frames.isEmpty, "a ZeroMQ message has at least one frame")
         for (i, frame) in frames.enumerated() {
             try send(frame: frame, more: i < frames.count - 1, dontWait: dontWait)
@@ -33,7 +33,7 @@ extension ZMQSocket {
     }
 
     /// Receives one frame and whether more frames of the same message follow.
-    public func receiveFrame(dontWait: Bool = false) throws -> (bytes: [UInt8], more: Bool) {
+    func receiveFrame(dontWait: Bool = false) throws -> (bytes: [UInt8], more: Bool) {
         let h = try live("zmq_msg_recv")
         var message = zmq_msg_t()
         zmq_msg_init(&message)
@@ -57,7 +57,7 @@ extension ZMQSocket {
     /// Receives a whole message. With `dontWait`, throws `.again` when none is waiting.
     /// `maxFrames` bounds memory against a peer that sends endless frames: the rest of such a
     /// message is read and thrown away, then `.failed(EMSGSIZE)` is thrown.
-    public func receiveMessage(dontWait: Bool = false, maxFrames: Int = 4096) throws -> [[UInt8]] {
+    func receiveMessage(dontWait: Bool = false, maxFrames: Int = 4096) throws -> [[UInt8]] {
         var frames: [[UInt8]] = []
         var part = try receiveFrame(dontWait: dontWait)
         frames.append(part.bytes)

@@ -5,9 +5,9 @@ import CZeroMQ
 ///
 /// A socket is not thread-safe (libzmq's rule): use it from one thread at a time. It keeps its
 /// context alive.
-public final class ZMQSocket {
+final class ZMQSocket {
     /// The socket type it was created with.
-    public let type: ZMQSocketType
+    let type: ZMQSocketType
     let context: ZMQContext
     private(set) var handle: UnsafeMutableRawPointer?
 
@@ -24,7 +24,7 @@ public final class ZMQSocket {
     deinit { close() }
 
     /// Closes the socket now; later calls on it fail with ENOTSOCK.
-    public func close() {
+    func close() {
         if let h = handle { _ = zmq_close(h) }
         handle = nil
     }
@@ -40,36 +40,36 @@ public final class ZMQSocket {
 
     /// Binds to an endpoint such as `tcp://*:7431`, `tcp://127.0.0.1:*` or `inproc://name`.
     /// Binds to an endpoint (`tcp://` is assumed when it names no transport: `127.0.0.1:7430`).
-    public func bind(_ endpoint: String) throws {
+    func bind(_ endpoint: String) throws {
         let endpoint = Self.withTransport(endpoint)
         try zmqCheck(zmq_bind(try live("zmq_bind"), endpoint), "zmq_bind(\(endpoint))")
     }
 
     /// Connects to an endpoint (`tcp://` assumed, as for `bind`); libzmq reconnects on its own
     /// when the peer goes away.
-    public func connect(_ endpoint: String) throws {
+    func connect(_ endpoint: String) throws {
         let endpoint = Self.withTransport(endpoint)
         try zmqCheck(zmq_connect(try live("zmq_connect"), endpoint), "zmq_connect(\(endpoint))")
     }
 
     /// `host:port` as `tcp://host:port`; endpoints that name a transport stay as they are.
-    public static func withTransport(_ endpoint: String) -> String {
+    static func withTransport(_ endpoint: String) -> String {
         endpoint.contains("://") ? endpoint : "tcp://" + endpoint
     }
 
-    public func unbind(_ endpoint: String) throws {
+    func unbind(_ endpoint: String) throws {
         let endpoint = Self.withTransport(endpoint)
         try zmqCheck(zmq_unbind(try live("zmq_unbind"), endpoint), "zmq_unbind(\(endpoint))")
     }
 
-    public func disconnect(_ endpoint: String) throws {
+    func disconnect(_ endpoint: String) throws {
         let endpoint = Self.withTransport(endpoint)
         try zmqCheck(zmq_disconnect(try live("zmq_disconnect"), endpoint), "zmq_disconnect(\(endpoint))")
     }
 
     /// The endpoint of the last bind or connect, with a wildcard port resolved
     /// (`tcp://127.0.0.1:*` becomes `tcp://127.0.0.1:41234`).
-    public var lastEndpoint: String {
+    var lastEndpoint: String {
         get throws {
             var buffer = [CChar](repeating: 0, count: 512)
             var size = buffer.count
@@ -82,7 +82,7 @@ public final class ZMQSocket {
     // MARK: Options
 
     /// Sets one option.
-    public func set(_ option: ZMQSocketOption) throws {
+    func set(_ option: ZMQSocketOption) throws {
         let h = try live("zmq_setsockopt")
         let bytes = option.valueBytes
         let rc = bytes.withUnsafeBytes { zmq_setsockopt(h, option.name, $0.baseAddress, $0.count) }
@@ -90,7 +90,7 @@ public final class ZMQSocket {
     }
 
     /// Reads back an `int` option.
-    public func int32Option(_ option: ZMQReadableOption) throws -> Int32 {
+    func int32Option(_ option: ZMQReadableOption) throws -> Int32 {
         var value: Int32 = 0
         var size = MemoryLayout<Int32>.size
         try zmqCheck(zmq_getsockopt(try live("zmq_getsockopt"), option.rawValue, &value, &size),
@@ -99,7 +99,7 @@ public final class ZMQSocket {
     }
 
     /// Reads back an `int64_t` option (only `maxMessageSize` is one).
-    public func int64Option(_ option: ZMQReadableOption) throws -> Int64 {
+    func int64Option(_ option: ZMQReadableOption) throws -> Int64 {
         var value: Int64 = 0
         var size = MemoryLayout<Int64>.size
         try zmqCheck(zmq_getsockopt(try live("zmq_getsockopt"), option.rawValue, &value, &size),

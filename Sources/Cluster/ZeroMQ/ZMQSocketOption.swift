@@ -2,7 +2,7 @@ import CZeroMQ
 
 /// A socket option with its value, typed so that a wrong unit or size cannot be passed.
 /// Durations are in milliseconds, as libzmq takes them.
-public enum ZMQSocketOption: Sendable {
+enum ZMQSocketOption: Sendable {
     /// How long unsent messages are kept after close (0 = drop at once, -1 = forever).
     case linger(milliseconds: Int32)
     /// Largest inbound message part accepted on connection-oriented transports (tcp, ipc);
@@ -36,11 +36,11 @@ public enum ZMQSocketOption: Sendable {
     case immediate(Bool)
     /// This socket is a CURVE server (needs `curveSecretKey`).
     case curveServer(Bool)
-    /// This socket's long-term CURVE public key.
+    /// This socket's long-term CURVE key.
     case curvePublicKey(CurveKey)
     /// This socket's long-term CURVE secret key.
     case curveSecretKey(CurveKey)
-    /// The server's CURVE public key (set on a client before connecting).
+    /// The server's CURVE key (set on a client before connecting).
     case curveServerKey(CurveKey)
 
     var name: Int32 {
@@ -88,7 +88,7 @@ public enum ZMQSocketOption: Sendable {
 }
 
 /// Names of options that can be read back with `ZMQSocket.int32Option` / `int64Option`.
-public enum ZMQReadableOption: Int32, Sendable {
+enum ZMQReadableOption: Int32, Sendable {
     case linger = 17, reconnectInterval = 18, reconnectIntervalMax = 21, maxMessageSize = 22
     case sendHighWaterMark = 23, receiveHighWaterMark = 24, receiveTimeout = 27, sendTimeout = 28
     case mechanism = 43, curveServer = 47

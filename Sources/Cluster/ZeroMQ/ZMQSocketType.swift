@@ -1,7 +1,7 @@
 import CZeroMQ
 
 /// The socket types sdcluster uses (and the two REQ/REP ones for simple tools and tests).
-public enum ZMQSocketType: Sendable, CustomStringConvertible {
+enum ZMQSocketType: Sendable, CustomStringConvertible {
     case router, dealer, req, rep, pair, pub, sub, push, pull
 
     var rawValue: Int32 {
@@ -18,7 +18,7 @@ public enum ZMQSocketType: Sendable, CustomStringConvertible {
         }
     }
 
-    public var description: String {
+    var description: String {
         switch self {
         case .router: return "ROUTER"
         case .dealer: return "DEALER"

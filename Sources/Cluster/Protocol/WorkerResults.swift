@@ -1,9 +1,26 @@
-// Headers and payload order of the worker's tensor-carrying results (see docs/protocol.md).
+// What a worker sends back for a task: each answer and its wire form (docs/protocol.md).
 
 import StableDiffusion
 
+/// One embedding in a RESULT-TEXT.
+struct EncodedText: Sendable, Equatable {
+    var slot: TextSlot
+    var embeddingId: String
+    var embedding: WireTensor
+}
+
+/// RESULT-TEXT (worker -> coordinator): the text encoder's output for a TASK-TEXT.
+/// Payloads: one embedding tensor per entry of `embeddings`, in order.
+struct TextEncodeResult: Sendable, Equatable {
+    var taskId: String
+    var imageId: String
+    var embeddings: [EncodedText]
+    /// Time the worker spent computing, for the coordinator's speed estimate.
+    var computeSeconds: Double
+}
+
 extension TextEncodeResult: WireCodable {
-    public static let messageType = MessageType.textEncodeResult
+    static let messageType = MessageType.textEncodeResult
 
     struct Header: Codable {
         struct Entry: Codable { var slot: TextSlot; var embeddingId: String; var tensor: TensorSpec }
@@ -13,14 +30,14 @@ extension TextEncodeResult: WireCodable {
         var embeddings: [Entry]
     }
 
-    public func wireFrames() -> WireFrames {
+    func wireFrames() -> WireFrames {
         let header = Header(taskId: taskId, imageId: imageId, computeSeconds: computeSeconds,
                             embeddings: embeddings.map { .init(slot: $0.slot, embeddingId: $0.embeddingId, tensor: $0.embedding.spec) })
         return WireFrames(type: Self.messageType, header: HeaderCoding.encode(header),
                           payloads: embeddings.map { $0.embedding.encodedFrame() })
     }
 
-    public static func decode(_ wire: WireFrames, limits: ProtocolLimits) throws -> Self {
+    static func decode(_ wire: WireFrames, limits: ProtocolLimits) throws -> Self {
         let h = try HeaderCoding.decode(Header.self, from: wire.header)
         try Check.nonEmpty(h.taskId, "taskId")
         try Check.nonEmpty(h.imageId, "imageId")
@@ -37,8 +54,24 @@ extension TextEncodeResult: WireCodable {
     }
 }
 
+/// One prediction in a RESULT-UNET, answering the item of the same position in the task.
+struct UNetPrediction: Sendable, Equatable {
+    var imageId: String
+    var step: Int
+    var slot: TextSlot
+    /// The UNet output (noise prediction), same shape as the latent it was given.
+    var prediction: WireTensor
+}
+
+/// RESULT-UNET (worker -> coordinator). Payloads: one prediction tensor per item, in order.
+struct UNetEvalResult: Sendable, Equatable {
+    var taskId: String
+    var items: [UNetPrediction]
+    var computeSeconds: Double
+}
+
 extension UNetEvalResult: WireCodable {
-    public static let messageType = MessageType.unetResult
+    static let messageType = MessageType.unetResult
 
     struct Header: Codable {
         struct Item: Codable { var imageId: String; var step: Int; var slot: TextSlot; var prediction: TensorSpec }
@@ -47,14 +80,14 @@ extension UNetEvalResult: WireCodable {
         var items: [Item]
     }
 
-    public func wireFrames() -> WireFrames {
+    func wireFrames() -> WireFrames {
         let header = Header(taskId: taskId, computeSeconds: computeSeconds,
                             items: items.map { .init(imageId: $0.imageId, step: $0.step, slot: $0.slot, prediction: $0.prediction.spec) })
         return WireFrames(type: Self.messageType, header: HeaderCoding.encode(header),
                           payloads: items.map { $0.prediction.encodedFrame() })
     }
 
-    public static func decode(_ wire: WireFrames, limits: ProtocolLimits) throws -> Self {
+    static func decode(_ wire: WireFrames, limits: ProtocolLimits) throws -> Self {
         let h = try HeaderCoding.decode(Header.self, from: wire.header)
         try Check.nonEmpty(h.taskId, "taskId")
         try Check.seconds(h.computeSeconds, "computeSeconds")
@@ -71,8 +104,18 @@ extension UNetEvalResult: WireCodable {
     }
 }
 
+/// RESULT-VAE (worker -> coordinator): the decoded image as 8-bit RGB, converted on the worker
+/// the way the local pipeline converts it (`RGBPixels(decoded:)`); the coordinator only
+/// PNG-encodes it. Header: `width`, `height`; payload: `width * height * 3` bytes.
+struct VAEDecodeResult: Sendable, Equatable {
+    var taskId: String
+    var imageId: String
+    var image: RGBPixels
+    var computeSeconds: Double
+}
+
 extension VAEDecodeResult: WireCodable {
-    public static let messageType = MessageType.vaeDecodeResult
+    static let messageType = MessageType.vaeDecodeResult
 
     struct Header: Codable {
         var taskId: String
@@ -82,12 +125,12 @@ extension VAEDecodeResult: WireCodable {
         var height: Int
     }
 
-    public func wireFrames() -> WireFrames {
+    func wireFrames() -> WireFrames {
         let header = Header(taskId: taskId, imageId: imageId, computeSeconds: computeSeconds, width: image.width, height: image.height)
         return WireFrames(type: Self.messageType, header: HeaderCoding.encode(header), payloads: [image.rgb])
     }
 
-    public static func decode(_ wire: WireFrames, limits: ProtocolLimits) throws -> Self {
+    static func decode(_ wire: WireFrames, limits: ProtocolLimits) throws -> Self {
         let h = try HeaderCoding.decode(Header.self, from: wire.header)
         try Check.nonEmpty(h.taskId, "taskId")
         try Check.nonEmpty(h.imageId, "imageId")
@@ -106,5 +149,21 @@ extension VAEDecodeResult: WireCodable {
         }
         return VAEDecodeResult(taskId: h.taskId, imageId: h.imageId,
                                image: RGBPixels(width: h.width, height: h.height, rgb: frame), computeSeconds: h.computeSeconds)
+    }
+}
+
+/// MISSING-EMBEDDING (worker -> coordinator): a TASK-UNET referred to embeddings the worker no
+/// longer (or never) had and that the task did not carry. The task was not run; the coordinator
+/// re-sends it with those embeddings attached.
+struct MissingEmbedding: Codable, Sendable, Equatable {
+    var taskId: String
+    var embeddingIds: [String]
+}
+
+extension MissingEmbedding: HeaderOnlyMessage {
+    static let messageType = MessageType.missingEmbedding
+    func validate(_ limits: ProtocolLimits) throws {
+        try Check.nonEmpty(taskId, "taskId")
+        try Check.range(embeddingIds.count, 1...(2 * limits.maxBatchItems), "embeddingIds")
     }
 }
