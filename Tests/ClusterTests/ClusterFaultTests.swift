@@ -224,6 +224,10 @@ final class InProcessCluster {
     /// Where `submitAndWait` wrote the last batch's files.
     private(set) var waitedInto = ""
     private let coordinatorStop = StopFlag()
+    /// Raise to make the coordinator re-read its key allow-lists (what SIGHUP does).
+    let reload = ReloadFlag()
+    /// The credentials `client()` uses by default (an admin's, when the cluster has CURVE on).
+    var clientCredentials: CurveCredentials?
     private var workerStops: [StopFlag] = []
     private let workersDone = DispatchGroup()
     private let coordinatorDone = DispatchGroup()
@@ -237,14 +241,14 @@ final class InProcessCluster {
                                          heartbeatInterval: 0.5)
         adjust(&options)
         let started = Started<(String, String)>()
-        let stopFlag = coordinatorStop, context = self.context, settled = options
+        let stopFlag = coordinatorStop, context = self.context, settled = options, reload = self.reload
         coordinatorDone.enter()
         Thread.detachNewThread { [coordinatorDone] in
             defer { coordinatorDone.leave() }
             do {
                 let coordinator = try Coordinator(options: settled, context: context, log: ClusterLogging.silent("coordinator"))
                 started.set(.success((coordinator.workersEndpoint, coordinator.clientsEndpoint)))
-                try coordinator.run(until: stopFlag)
+                try coordinator.run(until: stopFlag, reload: reload)
             } catch {
                 started.set(.failure(error))
             }
@@ -253,10 +257,13 @@ final class InProcessCluster {
         test.addTeardownBlock { [self] in stop() }
     }
 
-    func startWorker(_ name: String, engine: WorkerEngine, maxBatch: Int = 8) throws {
+    /// Starts a worker thread and (unless `waitReady` is false) waits until STATUS lists it.
+    func startWorker(_ name: String, engine: WorkerEngine, maxBatch: Int = 8, credentials: CurveCredentials? = nil,
+                     waitReady: Bool = true) throws {
         let stop = StopFlag()
         workerStops.append(stop)
-        let options = WorkerOptions(coordinator: workersEndpoint, name: name, threads: 1, maxBatch: maxBatch, heartbeatInterval: 0.5)
+        let options = WorkerOptions(coordinator: workersEndpoint, name: name, threads: 1, maxBatch: maxBatch, heartbeatInterval: 0.5,
+                                    credentials: credentials)
         let context = self.context
         workersDone.enter()
         Thread.detachNewThread { [workersDone] in
@@ -267,12 +274,13 @@ final class InProcessCluster {
                 XCTFail("worker \(name): \(error)")
             }
         }
+        guard waitReady else { return }
         let client = try self.client()
         try waitUntil(10, "worker \(name) to be ready") { try client.status().workers.contains { $0.name == name } }
     }
 
-    func client(giveUpAfter: Double = 30) throws -> ClusterClient {
-        ClusterClient(endpoint: clientsEndpoint, context: context, giveUpAfter: giveUpAfter)
+    func client(giveUpAfter: Double = 30, credentials: CurveCredentials?? = nil) throws -> ClusterClient {
+        ClusterClient(endpoint: clientsEndpoint, context: context, giveUpAfter: giveUpAfter, credentials: credentials ?? clientCredentials)
     }
 
     /// The worker's line in STATUS.
@@ -292,10 +300,10 @@ final class InProcessCluster {
         let into = folder.appendingPathComponent("got-\(batchId)").path
         waitedInto = into
         let finished = Started<BatchWaiter.Outcome>()
-        let endpoint = clientsEndpoint, context = self.context
+        let endpoint = clientsEndpoint, context = self.context, credentials = clientCredentials
         Thread.detachNewThread {
             // Gives up soon after the coordinator is stopped, should the wait never end.
-            let client = ClusterClient(endpoint: endpoint, context: context, giveUpAfter: 5)
+            let client = ClusterClient(endpoint: endpoint, context: context, giveUpAfter: 5, credentials: credentials)
             finished.set(Result { try BatchWaiter(client: client, batchId: batchId, outputDirectory: into).run() })
         }
         return try finished.wait(seconds: seconds, what: "the wait for batch \(batchId) to end")

@@ -6,6 +6,8 @@ enum ClientError: Error, Equatable, CustomStringConvertible {
     case refused(ErrorReply)
     /// The coordinator answered with something this request does not expect.
     case unexpectedReply(String)
+    /// The connection's handshake failed: a key the coordinator refuses, or CURVE on one side only.
+    case handshakeFailed(endpoint: String, String)
 
     var description: String {
         switch self {
@@ -15,6 +17,8 @@ enum ClientError: Error, Equatable, CustomStringConvertible {
             return "the coordinator refused: \(reply.message) (\(reply.code))"
         case .unexpectedReply(let what):
             return "unexpected answer from the coordinator: \(what)"
+        case .handshakeFailed(let endpoint, let why):
+            return "cannot talk to the coordinator at \(endpoint): \(why)"
         }
     }
 }

@@ -13,13 +13,19 @@ public final class ClusterClient {
     /// Called when a try timed out and the request is sent again.
     public var onRetry: ((Double) -> Void)?
     private let context: ZMQContext
+    /// With CURVE: this client's keys and the coordinator's public key.
+    private let credentials: CurveCredentials?
     private var socket: ZMQSocket?
+    /// Watches the socket's handshakes, so a refused key is reported instead of retried forever.
+    private var monitor: ZMQMonitor?
 
-    public init(endpoint: String, context: ZMQContext, replyTimeout: Double = 5, giveUpAfter: Double = 120) {
+    public init(endpoint: String, context: ZMQContext, replyTimeout: Double = 5, giveUpAfter: Double = 120,
+                credentials: CurveCredentials? = nil) {
         self.endpoint = endpoint
         self.context = context
         self.replyTimeout = replyTimeout
         self.giveUpAfter = giveUpAfter
+        self.credentials = credentials
     }
 
     /// Sends a batch and returns its id once the coordinator has it on disk.
@@ -65,8 +71,7 @@ public final class ClusterClient {
                 return replies
             }
             // Lazy Pirate: no answer; drop the socket (and anything late on it) and try again.
-            self.socket?.close()
-            self.socket = nil
+            disconnect()
             let waited = monotonicSeconds() - started
             guard waited < giveUpAfter else { throw ClientError.noAnswer(endpoint: endpoint, seconds: waited) }
             onRetry?(waited)
@@ -78,6 +83,7 @@ public final class ClusterClient {
         var replies: [CoordinatorToClient] = []
         let poller = ZMQPoller()
         poller.add(socket)
+        if let monitor { poller.add(monitor.pair) }
         while true {
             let left = deadline - monotonicSeconds()
             guard left > 0 else { return nil }
@@ -86,6 +92,10 @@ public final class ClusterClient {
                 ready = try poller.poll(timeoutMilliseconds: Int(left * 1000) + 1)
             } catch ZMQError.interrupted {
                 continue
+            }
+            if ready.count > 1, ready[1].contains(.readable), let failure = monitor?.pending().first(where: \.isFailure) {
+                disconnect()
+                throw ClientError.handshakeFailed(endpoint: endpoint, failure.explanation(curve: credentials != nil, role: .clients))
             }
             guard ready[0].contains(.readable) else { continue }
             let frames = try socket.receiveMessage()
@@ -107,9 +117,18 @@ public final class ClusterClient {
         try socket.set(.maxMessageSize(bytes: ProtocolLimits.standard.socketMaxMessageSize))
         try socket.set(.reconnectInterval(milliseconds: 100))
         try socket.set(.reconnectIntervalMax(milliseconds: 2000))
+        try credentials?.apply(to: socket)
+        monitor = try ZMQMonitor(watching: socket)
         try socket.connect(endpoint)
         self.socket = socket
         return socket
+    }
+
+    private func disconnect() {
+        monitor?.close()
+        monitor = nil
+        socket?.close()
+        socket = nil
     }
 
     private static func unexpected(_ replies: [CoordinatorToClient]) -> ClientError {

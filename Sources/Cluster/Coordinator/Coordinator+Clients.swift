@@ -6,9 +6,15 @@ extension Coordinator {
     /// Most RESULT messages in one answer to FETCH (the client asks again for the rest).
     static let resultsPerFetch = 16
 
-    func handleClientMessage(_ received: [[UInt8]]) {
+    /// `userId`: what the ZAP handler admitted the connection as (its CURVE key); nil without CURVE.
+    func handleClientMessage(_ received: [[UInt8]], userId: String? = nil) {
         guard let routed = try? RoutedFrames(received: received) else { return }
         let client = routed.identity
+        guard let sender = sender(userId: userId, on: .clients) else {
+            send(.error(ErrorReply(code: .notAuthorized, message: "this client's key is no longer in the coordinator's allow-list",
+                                   inReplyTo: MessageType.peek(routed.frames)?.rawValue)), toClient: client)
+            return
+        }
         let message: ClientToCoordinator
         do {
             message = try ClientToCoordinator.decode(routed.frames)
@@ -21,13 +27,17 @@ extension Coordinator {
         }
         do {
             switch message {
-            case .submit(let s): try submit(s, client: client)
-            case .status(let q): send(.statusReply(try statusReply(q)), toClient: client)
-            case .cancel(let c): try cancel(c, client: client)
-            case .fetch(let f): try fetch(f, client: client)
+            case .submit(let s): try submit(s, client: client, sender: sender)
+            case .status(let q): send(.statusReply(try statusReply(q, sender: sender)), toClient: client)
+            case .cancel(let c): try cancel(c, client: client, sender: sender)
+            case .fetch(let f): try fetch(f, client: client, sender: sender)
             }
         } catch let error as JobStoreError {
-            let code: ErrorCode = if case .unknownBatch = error { .unknownBatch } else { .storeFailure }
+            let code: ErrorCode = switch error {
+            case .unknownBatch: .unknownBatch
+            case .submissionIdTaken: .invalidRequest
+            default: .storeFailure
+            }
             send(.error(ErrorReply(code: code, message: error.description, inReplyTo: message.type.rawValue)), toClient: client)
         } catch let reply as ErrorReply {
             send(.error(reply), toClient: client)
@@ -36,15 +46,15 @@ extension Coordinator {
         }
     }
 
-    private func submit(_ submission: SubmitBatch, client: [UInt8]) throws {
-        if let existing = try store.batchId(forSubmission: submission.submissionId) {
+    private func submit(_ submission: SubmitBatch, client: [UInt8], sender: Sender) throws {
+        if let existing = try store.batchId(forSubmission: submission.submissionId, owner: sender.owner) {
             return send(.accepted(BatchAccepted(batchId: existing, clientBatchName: submission.clientBatchName,
                                                 submissionId: submission.submissionId, count: submission.requests.count)),
                         toClient: client)
         }
         let requests = try submission.requests.enumerated().map { try routable($0.element, index: $0.offset) }
         let outcome = try store.submit(clientName: submission.clientBatchName, submissionId: submission.submissionId,
-                                       requests: requests, outputDirectory: options.outputDirectory)
+                                       requests: requests, outputDirectory: options.outputDirectory, owner: sender.owner)
         for (index, request) in requests.enumerated() {
             let key = ImageKey(batchId: outcome.batchId, index: index)
             enqueue(ImageJob(key: key, request: request, outputDirectory: writer.batchDirectory(key.batchId),
@@ -80,11 +90,16 @@ extension Coordinator {
         }
     }
 
-    private func statusReply(_ query: StatusQuery) throws -> StatusReply {
-        let batches = try query.batchId.map { id -> [StoredBatch] in
-            guard let batch = try store.batch(id) else { throw JobStoreError.unknownBatch(id) }
-            return [batch]
-        } ?? store.batches()
+    /// A batch the sender may see and act on. Another client's batch is answered as unknown, so
+    /// its existence is not given away.
+    private func ownBatch(_ id: String, sender: Sender) throws -> StoredBatch {
+        guard let batch = try store.batch(id), sender.mayAccess(owner: batch.owner) else { throw JobStoreError.unknownBatch(id) }
+        return batch
+    }
+
+    private func statusReply(_ query: StatusQuery, sender: Sender) throws -> StatusReply {
+        let batches = try query.batchId.map { [try ownBatch($0, sender: sender)] }
+            ?? store.batches().filter { sender.mayAccess(owner: $0.owner) }
         let summaries = try batches.map {
             BatchSummary(batchId: $0.id, clientBatchName: $0.clientName, state: $0.state.rawValue, counts: try store.counts(batchId: $0.id))
         }
@@ -99,7 +114,8 @@ extension Coordinator {
         return StatusReply(batches: summaries, workers: workerSummaries, evaluationsPerSecond: rate)
     }
 
-    private func cancel(_ request: CancelBatch, client: [UInt8]) throws {
+    private func cancel(_ request: CancelBatch, client: [UInt8], sender: Sender) throws {
+        _ = try ownBatch(request.batchId, sender: sender)
         let cancelled = try store.cancel(batchId: request.batchId)
         for key in waiting + active where key.batchId == request.batchId { jobs[key] = nil }
         waiting.removeAll { $0.batchId == request.batchId }
@@ -110,8 +126,8 @@ extension Coordinator {
                                      nextSince: 0)), toClient: client)
     }
 
-    private func fetch(_ request: FetchResults, client: [UInt8]) throws {
-        guard let batch = try store.batch(request.batchId) else { throw JobStoreError.unknownBatch(request.batchId) }
+    private func fetch(_ request: FetchResults, client: [UInt8], sender: Sender) throws {
+        let batch = try ownBatch(request.batchId, sender: sender)
         let results = try store.resultsSince(batchId: request.batchId, since: request.since, limit: 1)
         if results.isEmpty && request.waitMilliseconds > 0 && batch.state == .active {
             fetches.append(PendingFetch(client: client, request: request,

@@ -5,9 +5,15 @@ import StableDiffusion
 
 /// Messages from workers: READY, liveness, results, refusals.
 extension Coordinator {
-    func handleWorkerMessage(_ received: [[UInt8]]) {
+    /// `userId`: what the ZAP handler admitted the connection as (its CURVE key); nil without CURVE.
+    func handleWorkerMessage(_ received: [[UInt8]], userId: String? = nil) {
         guard let routed = try? RoutedFrames(received: received) else { return }
         let identity = routed.identity
+        guard let sender = sender(userId: userId, on: .workers) else {
+            // Its key was removed from the allow-list since it connected: nothing it sends counts.
+            if let worker = workers[identity] { removeWorker(worker, reason: "its key is no longer in the worker allow-list") }
+            return
+        }
         let message: WorkerToCoordinator
         do {
             message = try WorkerToCoordinator.decode(routed.frames)
@@ -29,7 +35,7 @@ extension Coordinator {
             return
         }
         if case .ready(let ready) = message {
-            register(identity, ready)
+            register(identity, ready, key: sender.key)
             return
         }
         guard let worker = workers[identity] else {
@@ -61,12 +67,13 @@ extension Coordinator {
         }
     }
 
-    private func register(_ identity: [UInt8], _ ready: WorkerReady) {
+    private func register(_ identity: [UInt8], _ ready: WorkerReady, key: CurveKey?) {
         let retired = workers[identity]?.retired
         if let old = workers[identity] { removeWorker(old, reason: "sent READY again") }
         let record = WorkerRecord(identity: identity, ready: ready,
                                   liveness: PeerLiveness(interval: options.heartbeatInterval, liveness: options.liveness,
                                                          now: now()))
+        record.key = key
         // READY again on the same connection does not lift a retirement.
         record.retired = retired
         workers[identity] = record

@@ -46,6 +46,12 @@ public final class Coordinator {
     private let poller = ZMQPoller()
     /// Held while this coordinator lives: a second one on the same store is refused.
     let storeLock: StoreLock
+    /// The keys and allow-lists with CURVE on (re-read by `reloadKeys`); nil on an open cluster.
+    var security: CoordinatorSecurity?
+    /// Answers the CURVE handshakes of both sockets (nil on an open cluster).
+    let authenticator: ZAPHandler?
+    /// When each refused key was last logged, so a peer retrying every second logs once a minute.
+    var refusalsLogged: [String: Double] = [:]
 
     public init(options: CoordinatorOptions, context: ZMQContext, log: Logger = Logger(label: "coordinator"),
                 now: @escaping () -> Double = monotonicSeconds) throws {
@@ -60,23 +66,46 @@ public final class Coordinator {
         storeLock = try StoreLock(directory: options.storeDirectory)
         store = try JobStore(path: (options.storeDirectory as NSString).appendingPathComponent("jobs.sqlite"))
         writer = ImageWriter(root: options.outputDirectory)
-        workersSocket = try Self.router(context, bind: options.workersEndpoint)
-        clientsSocket = try Self.router(context, bind: options.clientsEndpoint)
+        security = options.security
+        // The handler must be bound before any CURVE socket takes a connection.
+        authenticator = try options.security.map { _ in try ZAPHandler(context: context) }
+        workersSocket = try Self.router(context, bind: options.workersEndpoint, security: options.security, domain: .workers)
+        clientsSocket = try Self.router(context, bind: options.clientsEndpoint, security: options.security, domain: .clients)
         workersEndpoint = try workersSocket.lastEndpoint
         clientsEndpoint = try clientsSocket.lastEndpoint
         poller.add(workersSocket)
         poller.add(clientsSocket)
+        if let authenticator { poller.add(authenticator.socket) }
         try writer.rebuildManifests(store)
         try resume()
         log.info("listening: workers \(workersEndpoint), clients \(clientsEndpoint); store \(options.storeDirectory), output \(options.outputDirectory), placement \(options.placement.rawValue)")
+        if let security {
+            log.info("CURVE on, public key \(security.serverKeys.publicKey.z85); \(security.summary)")
+        } else {
+            let exposed = [workersEndpoint, clientsEndpoint].filter { !Self.isLoopback($0) }
+            let reach = exposed.isEmpty ? "this machine" : "the network (\(exposed.joined(separator: ", ")))"
+            log.warning("OPEN CLUSTER: no CURVE (--curve-secret), so anyone on \(reach) can submit, read and cancel every batch and serve as a worker; see docs/security.md")
+        }
     }
 
-    private static func router(_ context: ZMQContext, bind endpoint: String) throws -> ZMQSocket {
+    private static func router(_ context: ZMQContext, bind endpoint: String, security: CoordinatorSecurity?,
+                               domain: SecurityDomain) throws -> ZMQSocket {
         let socket = try context.socket(.router)
         try socket.set(.routerMandatory(true))
         try socket.set(.maxMessageSize(bytes: ProtocolLimits.standard.socketMaxMessageSize))
+        if let security {
+            try socket.set(.curveServer(true))
+            try socket.set(.curveSecretKey(security.serverKeys.secretKey))
+            try socket.set(.zapDomain(domain.rawValue))
+        }
         try socket.bind(endpoint)
         return socket
+    }
+
+    /// Whether a bound endpoint is reachable only from this machine.
+    static func isLoopback(_ endpoint: String) -> Bool {
+        endpoint.hasPrefix("inproc://") || endpoint.hasPrefix("ipc://")
+            || endpoint.hasPrefix("tcp://127.") || endpoint.hasPrefix("tcp://[::1]") || endpoint.hasPrefix("tcp://localhost:")
     }
 
     /// Loads every unfinished image of the store: it resumes from its checkpoint (or from the
@@ -100,8 +129,12 @@ public final class Coordinator {
     }
 
     /// Serves until `stop` is raised; then tells the workers it is leaving and closes the store.
-    public func run(until stop: StopFlag) throws {
-        while !stop.isRaised { try turn(waitingMilliseconds: 50) }
+    /// `reload`, when raised (SIGHUP), makes it re-read the key allow-lists between turns.
+    public func run(until stop: StopFlag, reload: ReloadFlag? = nil) throws {
+        while !stop.isRaised {
+            if reload?.take() == true { reloadKeys() }
+            try turn(waitingMilliseconds: 50)
+        }
         saveCheckpoints()
         for worker in workers.values {
             send(.disconnect(Disconnect(reason: "coordinator stopping")), to: worker.identity)
@@ -119,6 +152,7 @@ public final class Coordinator {
         } catch ZMQError.interrupted {
             return
         }
+        if ready.count > 2, ready[2].contains(.readable) { authenticate() }
         if ready[0].contains(.readable) { drain(workersSocket, handle: handleWorkerMessage) }
         if ready[1].contains(.readable) { drain(clientsSocket, handle: handleClientMessage) }
         tick(now: now())
@@ -127,10 +161,11 @@ public final class Coordinator {
     }
 
     /// Handles what is queued on a socket now, at most a bounded number so neither socket starves.
-    private func drain(_ socket: ZMQSocket, handle: ([[UInt8]]) -> Void) {
+    private func drain(_ socket: ZMQSocket, handle: ([[UInt8]], String?) -> Void) {
         for _ in 0..<256 {
             do {
-                handle(try socket.receiveMessage(dontWait: true))
+                let (frames, userId) = try socket.receiveMessageWithUserId(dontWait: true)
+                handle(frames, userId)
             } catch ZMQError.again {
                 return
             } catch {

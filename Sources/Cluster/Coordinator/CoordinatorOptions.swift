@@ -24,11 +24,14 @@ public struct CoordinatorOptions: Sendable {
     /// wrong shapes, malformed frames) before it retires that worker: no more tasks for it
     /// until it reconnects (a restarted worker process is a new connection).
     public var maxRefusedResults: Int
+    /// CURVE on both sockets with allow-lists enforced by a ZAP handler; nil = an open cluster
+    /// (plain TCP: anyone who reaches the ports may submit, read, cancel or serve as a worker).
+    public var security: CoordinatorSecurity?
 
     public init(workersEndpoint: String, clientsEndpoint: String, storeDirectory: String, outputDirectory: String,
                 placement: PlacementPolicy = .auto, defaultModel: String? = nil, heartbeatInterval: Double = 1,
                 liveness: Int = 3, minimumDeadline: Double = 60, deadlineFactor: Double = 5, maxFailures: Int = 3,
-                maxRefusedResults: Int = 5) {
+                maxRefusedResults: Int = 5, security: CoordinatorSecurity? = nil) {
         self.workersEndpoint = workersEndpoint
         self.clientsEndpoint = clientsEndpoint
         self.storeDirectory = storeDirectory
@@ -41,5 +44,6 @@ public struct CoordinatorOptions: Sendable {
         self.deadlineFactor = deadlineFactor
         self.maxFailures = max(1, maxFailures)
         self.maxRefusedResults = max(1, maxRefusedResults)
+        self.security = security
     }
 }

@@ -17,6 +17,8 @@ final class WorkerRecord {
     /// Why the coordinator stopped giving it work (too many refused results in a row); nil
     /// while it is used. A retired worker stays connected (heartbeats) but gets no tasks.
     var retired: String?
+    /// Its CURVE public key (nil on an open cluster): a reload that removes the key drops it.
+    var key: CurveKey?
 
     init(identity: [UInt8], ready: WorkerReady, liveness: PeerLiveness) {
         self.identity = identity

@@ -31,5 +31,9 @@ struct ErrorCode: RawRepresentable, Hashable, Codable, Sendable, CustomStringCon
     static let notReady = ErrorCode(rawValue: "not-ready")
     /// To a worker whose results the coordinator refused too often in a row: it gets no more tasks.
     static let workerRetired = ErrorCode(rawValue: "worker-retired")
+    /// The sender's key is not (or no longer) in the coordinator's allow-list.
+    static let notAuthorized = ErrorCode(rawValue: "not-authorized")
+    /// A limit of the coordinator (batch size, images queued per client) refuses the request.
+    static let limitExceeded = ErrorCode(rawValue: "limit-exceeded")
     static let `internal` = ErrorCode(rawValue: "internal")
 }

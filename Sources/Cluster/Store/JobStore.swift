@@ -26,6 +26,13 @@ final class JobStore {
             try storeCall { try db.transaction { try db.execute(JobStoreSchema.create) } }
         } else if version > JobStoreSchema.version {
             throw JobStoreError.schemaTooNew(found: version, supported: JobStoreSchema.version)
+        } else {
+            for from in version..<JobStoreSchema.version {
+                guard let step = JobStoreSchema.migrations[from] else {
+                    throw JobStoreError.corruptRecord("no migration from store schema version \(from)")
+                }
+                try storeCall { try db.transaction { try db.execute(step) } }
+            }
         }
     }
 
@@ -48,20 +55,23 @@ final class JobStore {
     /// Stores a batch and all its images as queued, in one durable transaction, and returns its
     /// id. A `submissionId` seen before returns the earlier batch (`isNew == false`) so that a
     /// client's retry after a lost ACCEPTED does not make the images twice.
+    /// `owner` is the submitting client's key (nil on an open cluster); a submission id is
+    /// matched only among the owner's own batches.
     func submit(clientName: String, submissionId: String? = nil, requests: [GenerationRequest],
-                       outputDirectory: String, now: Double = Date().timeIntervalSince1970) throws -> SubmitOutcome {
+                outputDirectory: String, owner: String? = nil, now: Double = Date().timeIntervalSince1970) throws -> SubmitOutcome {
         guard !requests.isEmpty else { throw JobStoreError.emptyBatch }
         return try durably {
             if let submissionId {
-                let existing = try db.prepare("SELECT id FROM batches WHERE submission_id = ?")
-                if try existing.bind([.text(submissionId)]).step(), let id = existing.text(0) {
+                let existing = try db.prepare("SELECT id, owner IS ? FROM batches WHERE submission_id = ?")
+                if try existing.bind([owner.map { .text($0) } ?? .null, .text(submissionId)]).step(), let id = existing.text(0) {
+                    guard existing.int(1) == 1 else { throw JobStoreError.submissionIdTaken(submissionId) }
                     return SubmitOutcome(batchId: id, isNew: false)
                 }
             }
             let id = Self.newBatchId(now: now)
-            try db.prepare("INSERT INTO batches (id, client_name, submission_id, created, state, output_dir, image_count) VALUES (?, ?, ?, ?, 'active', ?, ?)")
+            try db.prepare("INSERT INTO batches (id, client_name, submission_id, created, state, output_dir, image_count, owner) VALUES (?, ?, ?, ?, 'active', ?, ?, ?)")
                 .run([.text(id), .text(clientName), submissionId.map { .text($0) } ?? .null, .real(now),
-                      .text(outputDirectory), .integer(Int64(requests.count))])
+                      .text(outputDirectory), .integer(Int64(requests.count)), owner.map { .text($0) } ?? .null])
             let insert = try db.prepare("INSERT INTO images (batch_id, idx, request_json, state, updated) VALUES (?, ?, ?, 'queued', ?)")
             for (i, request) in requests.enumerated() {
                 let json = StoredJSON.text(request)
@@ -73,10 +83,13 @@ final class JobStore {
 
     /// The batch a submission id made, or nil when the id is new (lets the coordinator answer
     /// a client's retry before checking the requests again).
-    func batchId(forSubmission submissionId: String) throws -> String? {
+    /// - Throws: `submissionIdTaken` when another owner's batch has that id.
+    func batchId(forSubmission submissionId: String, owner: String? = nil) throws -> String? {
         try storeCall {
-            let q = try db.prepare("SELECT id FROM batches WHERE submission_id = ?")
-            return try q.bind([.text(submissionId)]).step() ? q.text(0) : nil
+            let q = try db.prepare("SELECT id, owner IS ? FROM batches WHERE submission_id = ?")
+            guard try q.bind([owner.map { .text($0) } ?? .null, .text(submissionId)]).step() else { return nil }
+            guard q.int(1) == 1 else { throw JobStoreError.submissionIdTaken(submissionId) }
+            return q.text(0)
         }
     }
 
@@ -97,7 +110,7 @@ final class JobStore {
     /// One batch, or nil.
     func batch(_ id: String) throws -> StoredBatch? {
         try storeCall {
-            let q = try db.prepare("SELECT id, client_name, submission_id, created, state, output_dir, image_count FROM batches WHERE id = ?")
+            let q = try db.prepare("SELECT id, client_name, submission_id, created, state, output_dir, image_count, owner FROM batches WHERE id = ?")
             return try q.bind([.text(id)]).step() ? try Self.readBatch(q) : nil
         }
     }
@@ -105,7 +118,7 @@ final class JobStore {
     /// All batches, oldest first.
     func batches() throws -> [StoredBatch] {
         try storeCall {
-            let q = try db.prepare("SELECT id, client_name, submission_id, created, state, output_dir, image_count FROM batches ORDER BY created, rowid")
+            let q = try db.prepare("SELECT id, client_name, submission_id, created, state, output_dir, image_count, owner FROM batches ORDER BY created, rowid")
             try q.bind([])
             var out: [StoredBatch] = []
             while try q.step() { out.append(try Self.readBatch(q)) }
@@ -133,7 +146,7 @@ final class JobStore {
             throw JobStoreError.corruptRecord("batch \(q.text(0) ?? "?") has state \(q.text(4) ?? "NULL")")
         }
         return StoredBatch(id: q.text(0) ?? "", clientName: q.text(1) ?? "", submissionId: q.text(2), created: q.double(3),
-                           state: state, outputDirectory: q.text(5) ?? "", imageCount: q.int(6))
+                           state: state, outputDirectory: q.text(5) ?? "", imageCount: q.int(6), owner: q.text(7))
     }
 
     /// A sortable, folder-safe id: UTC time of submission and 24 random bits, e.g.

@@ -12,6 +12,8 @@ enum JobStoreError: Error, Equatable, Sendable, CustomStringConvertible {
     case schemaTooNew(found: Int, supported: Int)
     /// A stored request could not be read back as a `GenerationRequest`.
     case corruptRecord(String)
+    /// Another client's batch already has this submission id.
+    case submissionIdTaken(String)
 
     var description: String {
         switch self {
@@ -22,6 +24,7 @@ enum JobStoreError: Error, Equatable, Sendable, CustomStringConvertible {
         case .schemaTooNew(let found, let supported):
             return "job store: schema version \(found) is newer than this build's \(supported); use a newer sdcluster or another --store"
         case .corruptRecord(let what): return "job store: unreadable record: \(what)"
+        case .submissionIdTaken(let id): return "submission id \(id) belongs to another client's batch; submit with a fresh id"
         }
     }
 }

@@ -28,6 +28,8 @@ struct StoredBatch: Sendable, Equatable {
     var state: BatchState
     var outputDirectory: String
     var imageCount: Int
+    /// The submitting client's public key (Z85) with CURVE on; nil on an open cluster.
+    var owner: String? = nil
 }
 
 /// What `submit` did.

@@ -1,6 +1,7 @@
-/// The job store's tables. `PRAGMA user_version` holds the schema version.
+/// The job store's tables. `PRAGMA user_version` holds the schema version; older stores are
+/// migrated in place when opened.
 enum JobStoreSchema {
-    static let version = 1
+    static let version = 2
 
     static let create = """
     CREATE TABLE batches (
@@ -10,7 +11,8 @@ enum JobStoreSchema {
         created       REAL NOT NULL,
         state         TEXT NOT NULL CHECK (state IN ('active', 'finished', 'cancelled')),
         output_dir    TEXT NOT NULL,
-        image_count   INTEGER NOT NULL
+        image_count   INTEGER NOT NULL,
+        owner         TEXT
     );
     CREATE TABLE images (
         batch_id         TEXT NOT NULL REFERENCES batches(id),
@@ -29,6 +31,12 @@ enum JobStoreSchema {
     );
     CREATE INDEX images_unfinished ON images(batch_id, idx) WHERE state IN ('queued', 'running');
     CREATE INDEX images_finished ON images(batch_id, finish_seq) WHERE finish_seq IS NOT NULL;
-    PRAGMA user_version = 1;
+    PRAGMA user_version = 2;
     """
+
+    /// What brings a store of version `from` to `from + 1` (run in one transaction each).
+    static let migrations: [Int: String] = [
+        // 2: a batch's owner (the submitting client's public key with CURVE on; NULL otherwise).
+        1: "ALTER TABLE batches ADD COLUMN owner TEXT; PRAGMA user_version = 2;",
+    ]
 }

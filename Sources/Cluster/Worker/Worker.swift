@@ -15,6 +15,12 @@ public final class Worker {
     private let resultEndpoint: String
     private var resultsIn: ZMQSocket
     private var dealer: ZMQSocket?
+    /// Watches the dealer's handshakes: a refused key is logged, not retried in silence.
+    private var monitor: ZMQMonitor?
+    /// When each kind of handshake failure was last logged (once a minute is enough).
+    private var handshakeFailuresLogged: [String: Double] = [:]
+    /// The flag `run` serves until: a reconnect back-off ends early when it is raised.
+    private var stopFlag: StopFlag?
     private var liveness: PeerLiveness
     private var backoff: ReconnectBackoff
     /// Tasks handed to the compute thread whose replies have not been forwarded yet.
@@ -40,6 +46,7 @@ public final class Worker {
 
     /// Serves until `stop` is raised (then drains) or the context is shut down.
     public func run(until stop: StopFlag) throws {
+        stopFlag = stop
         let resultsOut = try context.socket(.pair)
         try resultsOut.connect(resultEndpoint)
         try connect()
@@ -53,7 +60,7 @@ public final class Worker {
                 // with the usual linger of 0 it could be dropped and the coordinator would only
                 // notice the missing heartbeats seconds later.
                 try? dealer?.set(.linger(milliseconds: 2000))
-                try? dealer?.send(frames: WorkerToCoordinator.disconnect(Disconnect(reason: "worker stopping")).encode())
+                try? dealer?.send(frames: WorkerToCoordinator.disconnect(Disconnect(reason: "worker stopping")).encode(), dontWait: true)
                 log.info("drained; bye")
                 return
             }
@@ -67,12 +74,14 @@ public final class Worker {
         let poller = ZMQPoller()
         poller.add(dealer)
         poller.add(resultsIn)
+        if let monitor { poller.add(monitor.pair) }
         let ready: [ZMQPollEvents]
         do {
             ready = try poller.poll(timeoutMilliseconds: Int(max(10, options.heartbeatInterval * 250)))
         } catch ZMQError.interrupted {
             return
         }
+        if ready.count > 2, ready[2].contains(.readable) { reportHandshakes() }
         if ready[1].contains(.readable) { try forwardResults() }
         if ready[0].contains(.readable) { try receiveFromCoordinator(resultsOut: resultsOut) }
     }
@@ -148,12 +157,27 @@ public final class Worker {
         }
     }
 
+    /// Logs failed handshakes: libzmq keeps retrying them (a key may be added to the allow-list
+    /// and the coordinator sent SIGHUP), but the operator must hear why nothing happens.
+    private func reportHandshakes() {
+        guard let monitor else { return }
+        for event in monitor.pending() where event.isFailure {
+            let why = event.explanation(curve: options.credentials != nil, role: .workers)
+            let now = monotonicSeconds()
+            if let last = handshakeFailuresLogged[why], now - last < 60 { continue }
+            handshakeFailuresLogged[why] = now
+            log.error("cannot join the coordinator at \(options.coordinator): \(why); retrying")
+        }
+    }
+
     private func reconnect(after delay: Double) throws {
+        monitor?.close()
+        monitor = nil
         dealer?.close()
         dealer = nil
         connection += 1
         let until = monotonicSeconds() + delay
-        while monotonicSeconds() < until {
+        while monotonicSeconds() < until && stopFlag?.isRaised != true {
             // Keep taking finished replies off the pair (they are stale now) while waiting.
             Thread.sleep(forTimeInterval: min(0.05, max(0, until - monotonicSeconds())))
             while (try? resultsIn.receiveMessage(dontWait: true)) != nil { running -= 1 }
@@ -166,6 +190,8 @@ public final class Worker {
         try socket.set(.maxMessageSize(bytes: ProtocolLimits.standard.socketMaxMessageSize))
         try socket.set(.reconnectInterval(milliseconds: 100))
         try socket.set(.reconnectIntervalMax(milliseconds: 5000))
+        try options.credentials?.apply(to: socket)
+        monitor = try ZMQMonitor(watching: socket)
         try socket.connect(options.coordinator)
         dealer = socket
         liveness = PeerLiveness(interval: options.heartbeatInterval, liveness: options.liveness, now: monotonicSeconds())

@@ -15,9 +15,12 @@ public struct WorkerOptions: Sendable {
     public var reconnectMaximum: Double
     /// Text embeddings kept for later steps.
     public var embeddingCacheSize: Int
+    /// With CURVE: this worker's keys and the coordinator's public key; nil on an open cluster.
+    public var credentials: CurveCredentials?
 
     public init(coordinator: String, name: String, threads: Int, maxBatch: Int = 8, heartbeatInterval: Double = 1,
-                liveness: Int = 3, reconnectInitial: Double = 0.5, reconnectMaximum: Double = 8, embeddingCacheSize: Int = 512) {
+                liveness: Int = 3, reconnectInitial: Double = 0.5, reconnectMaximum: Double = 8, embeddingCacheSize: Int = 512,
+                credentials: CurveCredentials? = nil) {
         self.coordinator = coordinator
         self.name = name
         self.threads = threads
@@ -27,5 +30,6 @@ public struct WorkerOptions: Sendable {
         self.reconnectInitial = reconnectInitial
         self.reconnectMaximum = reconnectMaximum
         self.embeddingCacheSize = embeddingCacheSize
+        self.credentials = credentials
     }
 }

@@ -34,6 +34,13 @@ extension ZMQSocket {
 
     /// Receives one frame and whether more frames of the same message follow.
     func receiveFrame(dontWait: Bool = false) throws -> (bytes: [UInt8], more: Bool) {
+        let frame = try receiveFrameWithUserId(dontWait: dontWait)
+        return (frame.bytes, frame.more)
+    }
+
+    /// Receives one frame, with the `User-Id` its connection's ZAP handler gave the peer (nil
+    /// on a connection no handler authenticated).
+    private func receiveFrameWithUserId(dontWait: Bool) throws -> (bytes: [UInt8], more: Bool, userId: String?) {
         let h = try live("zmq_msg_recv")
         var message = zmq_msg_t()
         zmq_msg_init(&message)
@@ -51,26 +58,35 @@ extension ZMQSocket {
             }
             count = size
         }
-        return (bytes, zmq_msg_more(&message) != 0)
+        let userId = zmq_msg_gets(&message, "User-Id").map { String(cString: $0) }
+        return (bytes, zmq_msg_more(&message) != 0, userId)
     }
 
     /// Receives a whole message. With `dontWait`, throws `.again` when none is waiting.
     /// `maxFrames` bounds memory against a peer that sends endless frames: the rest of such a
     /// message is read and thrown away, then `.failed(EMSGSIZE)` is thrown.
     func receiveMessage(dontWait: Bool = false, maxFrames: Int = 4096) throws -> [[UInt8]] {
+        try receiveMessageWithUserId(dontWait: dontWait, maxFrames: maxFrames).frames
+    }
+
+    /// `receiveMessage`, with the sender's ZAP `User-Id` (what a CURVE server's handler
+    /// admitted it as; nil without one). It comes with every frame; the last one's is kept.
+    func receiveMessageWithUserId(dontWait: Bool = false, maxFrames: Int = 4096) throws -> (frames: [[UInt8]], userId: String?) {
         var frames: [[UInt8]] = []
-        var part = try receiveFrame(dontWait: dontWait)
+        var part = try receiveFrameWithUserId(dontWait: dontWait)
         frames.append(part.bytes)
+        var userId = part.userId
         var dropped = 0
         while part.more {
             // Later frames of a message are already here: never block on them.
-            part = try receiveFrame(dontWait: false)
+            part = try receiveFrameWithUserId(dontWait: false)
+            userId = part.userId ?? userId
             if frames.count < maxFrames { frames.append(part.bytes) } else { dropped += 1 }
         }
         if dropped > 0 {
             throw ZMQError.failed(operation: "receiveMessage", code: EMSGSIZE,
                                   message: "message had \(frames.count + dropped) frames, more than the \(maxFrames) allowed; dropped")
         }
-        return frames
+        return (frames, userId)
     }
 }

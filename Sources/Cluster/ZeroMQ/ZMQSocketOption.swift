@@ -42,6 +42,8 @@ enum ZMQSocketOption: Sendable {
     case curveSecretKey(CurveKey)
     /// The server's CURVE key (set on a client before connecting).
     case curveServerKey(CurveKey)
+    /// The ZAP domain a server socket asks its authentication handler about (RFC 27).
+    case zapDomain(String)
 
     var name: Int32 {
         switch self {
@@ -63,6 +65,7 @@ enum ZMQSocketOption: Sendable {
         case .curvePublicKey: return ZMQ_CURVE_PUBLICKEY
         case .curveSecretKey: return ZMQ_CURVE_SECRETKEY
         case .curveServerKey: return ZMQ_CURVE_SERVERKEY
+        case .zapDomain: return ZMQ_ZAP_DOMAIN
         }
     }
 
@@ -83,6 +86,8 @@ enum ZMQSocketOption: Sendable {
             return bytes
         case .curvePublicKey(let k), .curveSecretKey(let k), .curveServerKey(let k):
             return k.bytes
+        case .zapDomain(let domain):
+            return Array(domain.utf8)
         }
     }
 }

@@ -13,8 +13,10 @@ struct CancelCommand: ParsableCommand {
     @Option(help: ArgumentHelp("The coordinator's client endpoint.", valueName: "ENDPOINT"))
     var coordinator = "tcp://127.0.0.1:7430"
 
+    @OptionGroup var curve: CurveOptions
+
     func run() throws {
-        let client = ClusterClient(endpoint: coordinator, context: try ZMQContext(), giveUpAfter: 10)
+        let client = ClusterClient(endpoint: coordinator, context: try ZMQContext(), giveUpAfter: 10, credentials: try curve.credentials())
         let progress = try client.cancel(batchId: batch)
         let c = progress.counts
         print("batch \(batch) cancelled: \(c.done) done, \(c.failed) failed, \(c.cancelled) cancelled")

@@ -11,14 +11,31 @@ struct CoordinatorCommand: ParsableCommand {
             Workers connect to --workers, clients (submit, status, cancel) to --clients. Batches \
             are on disk (--store) before they are accepted; after a restart, unfinished images \
             resume. Finished images go to OUTPUT/<batch>/<index>-<seed>.png with a manifest.jsonl.
+            Without --curve-secret the cluster is open (no encryption, no access control) and \
+            listens on 127.0.0.1 only unless --workers/--clients say otherwise. With it, both \
+            ports use CURVE and admit only the keys in the allow-lists; SIGHUP re-reads them.
             Example: sdcluster coordinator --store state/ --output results/
+            Example: sdcluster coordinator --curve-secret keys/coordinator.key \
+            --authorized-workers keys/workers --authorized-clients keys/clients
             """)
 
-    @Option(help: ArgumentHelp("Endpoint workers connect to.", valueName: "ENDPOINT"))
-    var workers = "tcp://*:7431"
+    @Option(help: ArgumentHelp("Endpoint workers connect to (default: tcp://*:7431 with --curve-secret, else tcp://127.0.0.1:7431).", valueName: "ENDPOINT"))
+    var workers: String?
 
-    @Option(help: ArgumentHelp("Endpoint clients connect to.", valueName: "ENDPOINT"))
-    var clients = "tcp://*:7430"
+    @Option(help: ArgumentHelp("Endpoint clients connect to (default: tcp://*:7430 with --curve-secret, else tcp://127.0.0.1:7430).", valueName: "ENDPOINT"))
+    var clients: String?
+
+    @Option(help: ArgumentHelp("The coordinator's CURVE secret key file (`sdcluster keygen`): encrypts both ports and turns on the allow-lists below.", valueName: "FILE"))
+    var curveSecret: String?
+
+    @Option(help: ArgumentHelp("Public keys of the workers allowed in: a folder of .pub files or a file with a key a line (re-read on SIGHUP).", valueName: "DIR|FILE"))
+    var authorizedWorkers: String?
+
+    @Option(help: ArgumentHelp("Public keys of the clients allowed in; each sees and cancels only its own batches (re-read on SIGHUP).", valueName: "DIR|FILE"))
+    var authorizedClients: String?
+
+    @Option(help: ArgumentHelp("Public keys of admin clients, who see and cancel every batch (re-read on SIGHUP).", valueName: "DIR|FILE"))
+    var adminKeys: String?
 
     @Option(help: ArgumentHelp("Folder of the job store.", valueName: "DIR"))
     var store = "sdcluster-store"
@@ -42,20 +59,36 @@ struct CoordinatorCommand: ParsableCommand {
 
     func validate() throws {
         guard heartbeat > 0, minimumDeadline > 0 else { throw ValidationError("--heartbeat and --minimum-deadline must be > 0 seconds") }
+        if curveSecret == nil, authorizedWorkers != nil || authorizedClients != nil || adminKeys != nil {
+            throw ValidationError("--authorized-workers, --authorized-clients and --admin-keys need --curve-secret (allow-lists work only with CURVE)")
+        }
+        if curveSecret != nil, authorizedWorkers == nil || authorizedClients == nil {
+            throw ValidationError("with --curve-secret give --authorized-workers and --authorized-clients too (each a folder of .pub files or a file of keys; they may start empty): encryption alone admits anyone who knows the coordinator's public key")
+        }
     }
 
     func run() throws {
         logging.bootstrap()
-        let options = CoordinatorOptions(workersEndpoint: workers, clientsEndpoint: clients, storeDirectory: store,
-                                         outputDirectory: output, placement: placement, defaultModel: defaultModel,
-                                         heartbeatInterval: heartbeat, minimumDeadline: minimumDeadline)
+        let security = try curveSecret.map {
+            try CoordinatorSecurity(secretKeyFile: $0, authorizedWorkers: authorizedWorkers ?? "", authorizedClients: authorizedClients ?? "",
+                                    admins: adminKeys)
+        }
+        // Without CURVE anyone who reaches the ports can use the cluster: listen on this machine
+        // only unless the endpoints say otherwise.
+        let host = security == nil ? "127.0.0.1" : "*"
+        let options = CoordinatorOptions(workersEndpoint: workers ?? "tcp://\(host):7431", clientsEndpoint: clients ?? "tcp://\(host):7430",
+                                         storeDirectory: store, outputDirectory: output, placement: placement,
+                                         defaultModel: defaultModel, heartbeatInterval: heartbeat, minimumDeadline: minimumDeadline,
+                                         security: security)
         let context = try ZMQContext()
         let stop = StopFlag()
         stop.raiseOnTerminationSignals()
+        let reload = ReloadFlag()
+        reload.raiseOnHangUp()
         let coordinator = try Coordinator(options: options, context: context)
         print("workers \(coordinator.workersEndpoint) clients \(coordinator.clientsEndpoint)")
         fflush(stdout)
-        try coordinator.run(until: stop)
+        try coordinator.run(until: stop, reload: reload)
     }
 }
 

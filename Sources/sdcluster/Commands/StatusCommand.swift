@@ -14,11 +14,13 @@ struct StatusCommand: ParsableCommand {
     @Option(help: ArgumentHelp("The coordinator's client endpoint.", valueName: "ENDPOINT"))
     var coordinator = "tcp://127.0.0.1:7430"
 
+    @OptionGroup var curve: CurveOptions
+
     @Flag(help: "Print the reply as JSON.")
     var json = false
 
     func run() throws {
-        let client = ClusterClient(endpoint: coordinator, context: try ZMQContext(), giveUpAfter: 10)
+        let client = ClusterClient(endpoint: coordinator, context: try ZMQContext(), giveUpAfter: 10, credentials: try curve.credentials())
         let reply = try client.status(batchId: batch)
         if json {
             let encoder = JSONEncoder()

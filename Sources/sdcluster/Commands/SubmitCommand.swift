@@ -27,6 +27,8 @@ struct SubmitCommand: ParsableCommand {
     @Option(help: ArgumentHelp("The coordinator's client endpoint.", valueName: "ENDPOINT"))
     var coordinator = "tcp://127.0.0.1:7430"
 
+    @OptionGroup var curve: CurveOptions
+
     @Option(help: ArgumentHelp("Model name for lines that name none (default: the coordinator's default).", valueName: "NAME"))
     var model: String?
 
@@ -51,7 +53,8 @@ struct SubmitCommand: ParsableCommand {
     func run() throws {
         var requests = try sampling.requests(prompts: prompts, file: promptsFile)
         if let model { for i in requests.indices where requests[i].model == nil { requests[i].model = model } }
-        let client = ClusterClient(endpoint: coordinator, context: try ZMQContext(), giveUpAfter: connectTimeout)
+        let client = ClusterClient(endpoint: coordinator, context: try ZMQContext(), giveUpAfter: connectTimeout,
+                                   credentials: try curve.credentials())
         client.onRetry = { waited in printError(String(format: "coordinator not answering for %.0f s; retrying", waited)) }
         let name = promptsFile.map { ($0 as NSString).lastPathComponent } ?? "command line"
         let accepted = try client.submit(SubmitBatch(clientBatchName: name, submissionId: UUID().uuidString, requests: requests))

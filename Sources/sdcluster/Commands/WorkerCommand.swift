@@ -19,6 +19,8 @@ struct WorkerCommand: ParsableCommand {
     @Option(help: ArgumentHelp("The coordinator's worker endpoint.", valueName: "ENDPOINT"))
     var coordinator = "tcp://127.0.0.1:7431"
 
+    @OptionGroup var curve: CurveOptions
+
     @OptionGroup var model: ModelOptions
 
     @OptionGroup var engineOptions: EngineOptions
@@ -67,7 +69,8 @@ struct WorkerCommand: ParsableCommand {
         }
         let displayName = name ?? "\(ProcessInfo.processInfo.hostName)-\(getpid())"
         let options = WorkerOptions(coordinator: coordinator, name: displayName, threads: engineOptions.threads ?? Threads.count,
-                                    maxBatch: maxBatch, heartbeatInterval: heartbeat, embeddingCacheSize: embeddingCache)
+                                    maxBatch: maxBatch, heartbeatInterval: heartbeat, embeddingCacheSize: embeddingCache,
+                                    credentials: try curve.credentials())
         let stop = StopFlag()
         stop.raiseOnTerminationSignals()
         let worker = try Worker(engine: workerEngine, options: options, context: try ZMQContext(), log: Logger(label: "worker"))
