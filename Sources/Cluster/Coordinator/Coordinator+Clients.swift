@@ -17,7 +17,7 @@ extension Coordinator {
         }
         let message: ClientToCoordinator
         do {
-            message = try ClientToCoordinator.decode(routed.frames)
+            message = try ClientToCoordinator.decode(routed.frames, limits: clientLimits)
         } catch let error as ProtocolError {
             log.warning("refused a client message: \(error)")
             send(.error(ErrorReply(error, inReplyTo: MessageType.peek(routed.frames))), toClient: client)
@@ -52,6 +52,7 @@ extension Coordinator {
                                                 submissionId: submission.submissionId, count: submission.requests.count)),
                         toClient: client)
         }
+        try checkQuota(submission.requests.count, sender: sender)
         let requests = try submission.requests.enumerated().map { try routable($0.element, index: $0.offset) }
         let outcome = try store.submit(clientName: submission.clientBatchName, submissionId: submission.submissionId,
                                        requests: requests, outputDirectory: options.outputDirectory, owner: sender.owner)
@@ -64,6 +65,31 @@ extension Coordinator {
                  metadata: .about(batch: outcome.batchId))
         send(.accepted(BatchAccepted(batchId: outcome.batchId, clientBatchName: submission.clientBatchName,
                                      submissionId: submission.submissionId, count: requests.count)), toClient: client)
+    }
+
+    /// What a client message may hold: the protocol's bounds with `--max-message-mb` for the
+    /// SUBMIT request list (libzmq's per-frame bound stays at the protocol's, so a larger
+    /// list is answered with a clear ERROR instead of a dropped connection).
+    var clientLimits: ProtocolLimits {
+        var limits = ProtocolLimits.standard
+        limits.maxBlobBytes = options.maxClientMessageBytes
+        return limits
+    }
+
+    /// Refuses a batch larger than `--max-batch-images`, or one that would take the sender's
+    /// unfinished images past `--max-queued-per-client`.
+    private func checkQuota(_ count: Int, sender: Sender) throws {
+        if count > options.maxImagesPerBatch {
+            throw ErrorReply(code: .limitExceeded,
+                             message: "the batch has \(count) images; this coordinator takes at most \(options.maxImagesPerBatch) in one (--max-batch-images): split the prompt file",
+                             inReplyTo: MessageType.submit.rawValue)
+        }
+        let queued = try store.unfinishedCount(owner: sender.owner)
+        if queued + count > options.maxQueuedImagesPerClient {
+            throw ErrorReply(code: .limitExceeded,
+                             message: "\(queued) of this client's images are still queued or running; \(count) more would pass the \(options.maxQueuedImagesPerClient) allowed (--max-queued-per-client): wait for some to finish",
+                             inReplyTo: MessageType.submit.rawValue)
+        }
     }
 
     /// The request with its model named, checked against what the connected workers host and
@@ -84,7 +110,7 @@ extension Coordinator {
         // Checked with the model's rules and completed with its defaults (size, guidance scale)
         // here: stored jobs and the decoded-image check need the size before any worker samples.
         do {
-            return try request.validated(for: known.info)
+            return try request.validated(for: known.info, limits: options.requestLimits)
         } catch let invalid as InvalidRequest {
             throw ErrorReply(code: .invalidRequest, message: "request \(index): \(invalid)", inReplyTo: MessageType.submit.rawValue)
         }

@@ -70,7 +70,8 @@ public final class Coordinator {
         // The handler must be bound before any CURVE socket takes a connection.
         authenticator = try options.security.map { _ in try ZAPHandler(context: context) }
         workersSocket = try Self.router(context, bind: options.workersEndpoint, security: options.security, domain: .workers)
-        clientsSocket = try Self.router(context, bind: options.clientsEndpoint, security: options.security, domain: .clients)
+        clientsSocket = try Self.router(context, bind: options.clientsEndpoint, security: options.security, domain: .clients,
+                                        maxMessageBytes: options.maxClientMessageBytes)
         workersEndpoint = try workersSocket.lastEndpoint
         clientsEndpoint = try clientsSocket.lastEndpoint
         poller.add(workersSocket)
@@ -89,10 +90,10 @@ public final class Coordinator {
     }
 
     private static func router(_ context: ZMQContext, bind endpoint: String, security: CoordinatorSecurity?,
-                               domain: SecurityDomain) throws -> ZMQSocket {
+                               domain: SecurityDomain, maxMessageBytes: Int = 0) throws -> ZMQSocket {
         let socket = try context.socket(.router)
         try socket.set(.routerMandatory(true))
-        try socket.set(.maxMessageSize(bytes: ProtocolLimits.standard.socketMaxMessageSize))
+        try socket.set(.maxMessageSize(bytes: max(ProtocolLimits.standard.socketMaxMessageSize, Int64(maxMessageBytes))))
         if let security {
             try socket.set(.curveServer(true))
             try socket.set(.curveSecretKey(security.serverKeys.secretKey))

@@ -1,3 +1,5 @@
+import StableDiffusion
+
 /// How a coordinator listens, stores and schedules.
 public struct CoordinatorOptions: Sendable {
     /// ROUTER endpoint for workers, e.g. `tcp://*:7431`.
@@ -27,11 +29,22 @@ public struct CoordinatorOptions: Sendable {
     /// CURVE on both sockets with allow-lists enforced by a ZAP handler; nil = an open cluster
     /// (plain TCP: anyone who reaches the ports may submit, read, cancel or serve as a worker).
     public var security: CoordinatorSecurity?
+    /// Bounds on each request's steps, size and prompts (tighter than what the engine can do).
+    public var requestLimits: RequestLimits
+    /// Most images one SUBMIT may hold.
+    public var maxImagesPerBatch: Int
+    /// Most unfinished images one client (one key; everyone together on an open cluster) may
+    /// have queued or running; a SUBMIT past it is refused whole.
+    public var maxQueuedImagesPerClient: Int
+    /// Largest message a client may send (a SUBMIT's request list), in bytes.
+    public var maxClientMessageBytes: Int
 
     public init(workersEndpoint: String, clientsEndpoint: String, storeDirectory: String, outputDirectory: String,
                 placement: PlacementPolicy = .auto, defaultModel: String? = nil, heartbeatInterval: Double = 1,
                 liveness: Int = 3, minimumDeadline: Double = 60, deadlineFactor: Double = 5, maxFailures: Int = 3,
-                maxRefusedResults: Int = 5, security: CoordinatorSecurity? = nil) {
+                maxRefusedResults: Int = 5, security: CoordinatorSecurity? = nil,
+                requestLimits: RequestLimits = .coordinator, maxImagesPerBatch: Int = 10_000,
+                maxQueuedImagesPerClient: Int = 100_000, maxClientMessageBytes: Int = 32 << 20) {
         self.workersEndpoint = workersEndpoint
         self.clientsEndpoint = clientsEndpoint
         self.storeDirectory = storeDirectory
@@ -45,5 +58,9 @@ public struct CoordinatorOptions: Sendable {
         self.maxFailures = max(1, maxFailures)
         self.maxRefusedResults = max(1, maxRefusedResults)
         self.security = security
+        self.requestLimits = requestLimits
+        self.maxImagesPerBatch = max(1, maxImagesPerBatch)
+        self.maxQueuedImagesPerClient = max(1, maxQueuedImagesPerClient)
+        self.maxClientMessageBytes = max(64 << 10, maxClientMessageBytes)
     }
 }

@@ -126,6 +126,18 @@ final class JobStore {
         }
     }
 
+    /// Queued and running images of one owner's batches (nil: the batches without an owner).
+    func unfinishedCount(owner: String?) throws -> Int {
+        try storeCall {
+            let q = try db.prepare("""
+                SELECT COUNT(*) FROM images i JOIN batches b ON b.id = i.batch_id
+                WHERE b.owner IS ? AND i.state IN ('queued', 'running')
+                """)
+            guard try q.bind([owner.map { .text($0) } ?? .null]).step() else { return 0 }
+            return q.int(0)
+        }
+    }
+
     /// Image counts per state, for one batch or (nil) for the whole store.
     func counts(batchId: String? = nil) throws -> ImageCounts {
         if let batchId, try batch(batchId) == nil { throw JobStoreError.unknownBatch(batchId) }

@@ -3,14 +3,10 @@
 /// all call `validated(for:)` or `problems(in:model:count:)`, so one request gets one verdict
 /// everywhere (docs/sampling.md, "Validation").
 public enum RequestValidation {
-    /// Steps a request may ask for (the schedulers' 1000 training timesteps bound them).
-    public static let steps = 1...1000
     /// The largest `count` (images of one prompt-file line) a request may be expanded by.
     public static let maximumCount = 10_000
-    /// Bytes of UTF-8 a prompt or negative prompt may have. CLIP reads only 75 tokens; the bound
-    /// keeps both texts, JSON-escaped in the worst case (6 bytes a byte), inside one 64 KiB
-    /// TASK-TEXT header.
-    public static let maximumTextBytes = 4096
+    /// Bytes of UTF-8 a prompt or negative prompt may have at most (`RequestLimits.standard`).
+    public static let maximumTextBytes = RequestLimits.standard.maxTextBytes
     /// The size factor when the model is not known yet: SD v1's VAE factor, as diffusers'
     /// `check_inputs` asks. With a model, its own `vaeScaleFactor`.
     public static let standardSizeFactor = 8
@@ -20,20 +16,29 @@ public enum RequestValidation {
     ///   - model: the model it will run on, when known: sizes must be multiples of its VAE factor
     ///     (of 8 otherwise). Defaults are not filled in here: an unset field is not checked.
     ///   - count: images the request stands for (seeds seed, seed + 1, ...).
-    public static func problems(in request: GenerationRequest, model: SamplingModelInfo?, count: Int = 1) -> [InvalidRequest.Problem] {
+    ///   - limits: the bounds on steps, size and prompt length (a coordinator's may be tighter).
+    public static func problems(in request: GenerationRequest, model: SamplingModelInfo?, count: Int = 1,
+                                limits: RequestLimits = .standard) -> [InvalidRequest.Problem] {
         var problems: [InvalidRequest.Problem] = []
         func problem(_ field: String, _ message: String) { problems.append(.init(field: field, message: message)) }
-        for (field, text) in [("prompt", request.prompt), ("negative_prompt", request.negativePrompt)] where text.utf8.count > maximumTextBytes {
-            problem(field, "\(field) must be at most \(maximumTextBytes) bytes of UTF-8 (CLIP reads only its first 75 tokens), not \(text.utf8.count)")
+        for (field, text) in [("prompt", request.prompt), ("negative_prompt", request.negativePrompt)] where text.utf8.count > limits.maxTextBytes {
+            problem(field, "\(field) must be at most \(limits.maxTextBytes) bytes of UTF-8 (CLIP reads only its first 75 tokens), not \(text.utf8.count)")
         }
-        if !steps.contains(request.steps) {
-            problem("steps", "steps must be \(steps.lowerBound)...\(steps.upperBound), not \(request.steps)")
+        if !(1...max(1, limits.maxSteps)).contains(request.steps) {
+            problem("steps", "steps must be 1...\(limits.maxSteps), not \(request.steps)")
         }
         problems += guidanceProblems(in: request)
         let factor = max(1, model?.vaeScaleFactor ?? standardSizeFactor)
         for (field, value) in [("width", request.width), ("height", request.height)] {
             guard let value, value < factor || value % factor != 0 else { continue }
             problem(field, "\(field) must be a positive multiple of \(factor), not \(value)")
+        }
+        if let width = request.width, let height = request.height, width > 0, height > 0 {
+            let (pixels, overflow) = width.multipliedReportingOverflow(by: height)
+            if overflow || pixels > limits.maxPixels {
+                problem(width >= height ? "width" : "height",
+                        "\(width)x\(height) is more than the \(limits.maxPixels) pixels allowed (\(Self.squareSide(limits.maxPixels))x\(Self.squareSide(limits.maxPixels)) at most for a square image)")
+            }
         }
         if count < 1 || count > maximumCount { problem("count", "count must be 1...\(maximumCount), not \(count)") }
         if count >= 1, request.seed > UInt64.max - UInt64(count - 1) {
@@ -70,15 +75,20 @@ extension GenerationRequest {
     /// model's native one. Without a model unset fields stay unset and sizes are checked against 8.
     /// Calling it again on its result changes nothing.
     /// - Throws: `InvalidRequest` listing every problem.
-    public func validated(for model: SamplingModelInfo?, count: Int = 1) throws -> GenerationRequest {
+    public func validated(for model: SamplingModelInfo?, count: Int = 1, limits: RequestLimits = .standard) throws -> GenerationRequest {
         var out = self
         if let model {
             if out.guidanceScale == nil { out.guidanceScale = model.defaultGuidanceScale }
             if out.width == nil { out.width = model.defaultWidth }
             if out.height == nil { out.height = model.defaultHeight }
         }
-        let problems = RequestValidation.problems(in: out, model: model, count: count)
+        let problems = RequestValidation.problems(in: out, model: model, count: count, limits: limits)
         guard problems.isEmpty else { throw InvalidRequest(problems: problems) }
         return out
     }
+}
+
+extension RequestValidation {
+    /// The side of the largest square within `pixels` (for messages).
+    static func squareSide(_ pixels: Int) -> Int { Int(Double(pixels).squareRoot()) }
 }

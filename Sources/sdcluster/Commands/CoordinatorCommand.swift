@@ -1,6 +1,7 @@
 import ArgumentParser
 import Cluster
 import Foundation
+import StableDiffusion
 
 /// `sdcluster coordinator`: the cluster's scheduler and job store.
 struct CoordinatorCommand: ParsableCommand {
@@ -55,10 +56,38 @@ struct CoordinatorCommand: ParsableCommand {
     @Option(help: ArgumentHelp("Smallest task deadline in seconds (longer ones follow each worker's measured speed).", valueName: "S"))
     var minimumDeadline: Double = 60
 
+    @Option(help: ArgumentHelp("Most images one submitted batch may hold.", valueName: "N"))
+    var maxBatchImages = 10_000
+
+    @Option(help: ArgumentHelp("Most unfinished images one client (one key; everyone together without CURVE) may have queued.", valueName: "N"))
+    var maxQueuedPerClient = 100_000
+
+    @Option(help: ArgumentHelp("Most sampling steps a request may ask for.", valueName: "N"))
+    var maxSteps = RequestLimits.coordinator.maxSteps
+
+    @Option(help: ArgumentHelp("Most pixels (width x height) of one image; 4194304 is 2048x2048.", valueName: "N"))
+    var maxPixels = RequestLimits.coordinator.maxPixels
+
+    @Option(help: ArgumentHelp("Most bytes of UTF-8 in a prompt or negative prompt.", valueName: "N"))
+    var maxPromptBytes = RequestLimits.coordinator.maxTextBytes
+
+    @Option(help: ArgumentHelp("Largest request list one SUBMIT may send, in MiB.", valueName: "MB"))
+    var maxMessageMb = 32
+
     @OptionGroup var logging: LoggingOptions
 
     func validate() throws {
         guard heartbeat > 0, minimumDeadline > 0 else { throw ValidationError("--heartbeat and --minimum-deadline must be > 0 seconds") }
+        let standard = RequestLimits.standard
+        guard (1...standard.maxSteps).contains(maxSteps) else { throw ValidationError("--max-steps must be 1...\(standard.maxSteps), not \(maxSteps)") }
+        guard (64 * 64...standard.maxPixels).contains(maxPixels) else {
+            throw ValidationError("--max-pixels must be \(64 * 64)...\(standard.maxPixels) (what the engine can run), not \(maxPixels)")
+        }
+        guard (1...standard.maxTextBytes).contains(maxPromptBytes) else {
+            throw ValidationError("--max-prompt-bytes must be 1...\(standard.maxTextBytes), not \(maxPromptBytes)")
+        }
+        guard maxBatchImages >= 1, maxQueuedPerClient >= 1 else { throw ValidationError("--max-batch-images and --max-queued-per-client must be at least 1") }
+        guard (1...1024).contains(maxMessageMb) else { throw ValidationError("--max-message-mb must be 1...1024, not \(maxMessageMb)") }
         if curveSecret == nil, authorizedWorkers != nil || authorizedClients != nil || adminKeys != nil {
             throw ValidationError("--authorized-workers, --authorized-clients and --admin-keys need --curve-secret (allow-lists work only with CURVE)")
         }
@@ -79,7 +108,10 @@ struct CoordinatorCommand: ParsableCommand {
         let options = CoordinatorOptions(workersEndpoint: workers ?? "tcp://\(host):7431", clientsEndpoint: clients ?? "tcp://\(host):7430",
                                          storeDirectory: store, outputDirectory: output, placement: placement,
                                          defaultModel: defaultModel, heartbeatInterval: heartbeat, minimumDeadline: minimumDeadline,
-                                         security: security)
+                                         security: security,
+                                         requestLimits: RequestLimits(maxSteps: maxSteps, maxPixels: maxPixels, maxTextBytes: maxPromptBytes),
+                                         maxImagesPerBatch: maxBatchImages, maxQueuedImagesPerClient: maxQueuedPerClient,
+                                         maxClientMessageBytes: maxMessageMb << 20)
         let context = try ZMQContext()
         let stop = StopFlag()
         stop.raiseOnTerminationSignals()

@@ -29,6 +29,21 @@ final class RequestValidationTests: XCTestCase {
         for steps in [1, 1000] { XCTAssertEqual(fields(with { $0.steps = steps }), [], "\(steps)") }
     }
 
+    func testImagesLargerThanTheLimitsPixelsAreRefusedWithoutOverflow() throws {
+        XCTAssertEqual(fields(with { $0.width = 4096; $0.height = 4096 }), [], "the engine's bound itself passes")
+        XCTAssertEqual(fields(with { $0.width = 100_000; $0.height = 512 }), ["width"])
+        XCTAssertEqual(fields(with { $0.width = 512; $0.height = 100_000 }), ["height"])
+        XCTAssertThrowsError(try with { $0.width = 300_000 }.validated(for: model), "the model's native height fills in, then the size is checked")
+        let huge = Int.max / 16 * 8
+        XCTAssertEqual(fields(with { $0.width = huge; $0.height = huge }), ["width"], "width * height overflows Int")
+        let tight = RequestLimits(maxSteps: 20, maxPixels: 256 * 256, maxTextBytes: 8)
+        let refused = RequestValidation.problems(in: with { $0.width = 512; $0.height = 512; $0.steps = 21; $0.prompt = "nine byte" },
+                                                 model: nil, limits: tight)
+        XCTAssertEqual(refused.map(\.field), ["prompt", "steps", "width"])
+        XCTAssertTrue(refused[2].message.contains("65536 pixels"), refused[2].message)
+        XCTAssertThrowsError(try with { $0.width = 100_000; $0.height = 100_000 }.validated(for: model))
+    }
+
     func testGuidanceScaleMustBeAFiniteNumberAtLeastZero() {
         for w: Float in [-0.5, .nan, .infinity] { XCTAssertEqual(fields(with { $0.guidanceScale = w }), ["guidance_scale"], "\(w)") }
         for w: Float in [0, 1, 30] { XCTAssertEqual(fields(with { $0.guidanceScale = w }), [], "\(w)") }
