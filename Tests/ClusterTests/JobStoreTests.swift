@@ -166,7 +166,7 @@ final class JobStoreTests: XCTestCase {
         try raw.execute("PRAGMA user_version = 99")
         try raw.close()
         XCTAssertThrowsError(try JobStore(path: path)) {
-            XCTAssertEqual($0 as? JobStoreError, .schemaTooNew(found: 99, supported: 1))
+            XCTAssertEqual($0 as? JobStoreError, .schemaTooNew(found: 99, supported: JobStoreSchema.version))
         }
     }
 
@@ -175,5 +175,39 @@ final class JobStoreTests: XCTestCase {
         XCTAssertTrue(id.hasPrefix("20261128-135700-"), id)
         XCTAssertEqual(id.count, 22)
         XCTAssertTrue(id.allSatisfy { $0.isHexDigit || $0 == "-" })
+    }
+
+    /// A store written by a build with schema 1 (no batch owner) opens, keeps its batches and
+    /// gains the owner column (NULL: an open-cluster batch, visible to every client).
+    func testASchemaOneStoreIsMigratedInPlace() throws {
+        let path = try temporaryFolder(self).appendingPathComponent("jobs.sqlite").path
+        let old = try SQLiteDatabase(path: path)
+        let request = StoredJSON.text(GenerationRequest(prompt: "x", seed: 1))
+        try old.execute("""
+            CREATE TABLE batches (id TEXT PRIMARY KEY, client_name TEXT NOT NULL, submission_id TEXT UNIQUE,
+                created REAL NOT NULL, state TEXT NOT NULL, output_dir TEXT NOT NULL, image_count INTEGER NOT NULL);
+            CREATE TABLE images (batch_id TEXT NOT NULL REFERENCES batches(id), idx INTEGER NOT NULL,
+                request_json TEXT NOT NULL, state TEXT NOT NULL, result_file TEXT, manifest_line TEXT, error TEXT,
+                unet_evaluations INTEGER NOT NULL DEFAULT 0, workers TEXT NOT NULL DEFAULT '[]', checkpoint BLOB,
+                finish_seq INTEGER, updated REAL NOT NULL, PRIMARY KEY (batch_id, idx));
+            INSERT INTO batches VALUES ('b1', 'old', 'sub-1', 1.0, 'active', 'out', 1);
+            INSERT INTO images (batch_id, idx, request_json, state, updated) VALUES ('b1', 0, '\(request)', 'queued', 1.0);
+            PRAGMA user_version = 1;
+            """)
+        try old.close()
+        let store = try JobStore(path: path)
+        XCTAssertEqual(try store.batch("b1")?.owner, nil)
+        XCTAssertEqual(try store.batch("b1")?.clientName, "old")
+        XCTAssertEqual(try store.unfinishedImages().map(\.request.prompt), ["x"])
+        XCTAssertEqual(try store.batchId(forSubmission: "sub-1"), "b1")
+        XCTAssertThrowsError(try store.batchId(forSubmission: "sub-1", owner: "someone else")) {
+            XCTAssertEqual($0 as? JobStoreError, .submissionIdTaken("sub-1"))
+        }
+        let owned = try store.submit(clientName: "new", submissionId: "sub-2", requests: requests(2), outputDirectory: "out", owner: "KEY")
+        XCTAssertEqual(try store.batch(owned.batchId)?.owner, "KEY")
+        XCTAssertEqual(try store.unfinishedCount(owner: "KEY"), 2)
+        XCTAssertEqual(try store.unfinishedCount(owner: nil), 1)
+        try store.close()
+        XCTAssertEqual(try JobStore(path: path).batch(owned.batchId)?.owner, "KEY", "reopened at version 2 without migrating again")
     }
 }
