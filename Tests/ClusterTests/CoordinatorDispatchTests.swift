@@ -216,14 +216,19 @@ final class SteppedCluster {
 
     /// SUBMIT through a client socket; the batch's image keys.
     func submit(_ requests: [GenerationRequest]) throws -> [ImageKey] {
-        try client.send(frames: ClientToCoordinator.submit(SubmitBatch(clientBatchName: "stepped", submissionId: UUID().uuidString,
-                                                                       requests: requests)).encode())
-        try turn()
-        guard let frames = try? client.receiveMessage(dontWait: true),
-              case .accepted(let accepted) = try CoordinatorToClient.decode(frames) else {
+        guard case .accepted(let accepted) = try submitReply(requests) else {
             throw ClusterTestError.setup("the submit was not accepted")
         }
         return (0..<requests.count).map { ImageKey(batchId: accepted.batchId, index: $0) }
+    }
+
+    /// SUBMIT through a client socket; the coordinator's answer.
+    func submitReply(_ requests: [GenerationRequest]) throws -> CoordinatorToClient {
+        try client.send(frames: ClientToCoordinator.submit(SubmitBatch(clientBatchName: "stepped", submissionId: UUID().uuidString,
+                                                                       requests: requests)).encode())
+        try turn()
+        guard let frames = try? client.receiveMessage(dontWait: true) else { throw ClusterTestError.setup("no answer to SUBMIT") }
+        return try CoordinatorToClient.decode(frames)
     }
 
     /// Lets the given workers answer every task until the image is done.

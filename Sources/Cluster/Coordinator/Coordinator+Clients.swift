@@ -123,7 +123,7 @@ extension Coordinator {
         return batch
     }
 
-    private func statusReply(_ query: StatusQuery, sender: Sender) throws -> StatusReply {
+    func statusReply(_ query: StatusQuery, sender: Sender) throws -> StatusReply {
         let batches = try query.batchId.map { [try ownBatch($0, sender: sender)] }
             ?? store.batches().filter { sender.mayAccess(owner: $0.owner) }
         let summaries = try batches.map {
@@ -137,7 +137,11 @@ extension Coordinator {
         }
         let window = min(60, max(1, time - startedAt))
         let rate = Double(recentEvaluations.reduce(0) { $0 + $1.count }) / window
-        return StatusReply(batches: summaries, workers: workerSummaries, evaluationsPerSecond: rate)
+        let held = jobs.values.filter { $0.phase == .writing }.count
+        let problems = outputTrouble.map { trouble in
+            ["since \(Int(time - trouble.since)) s, \(held) finished image(s) held in memory because writing fails: \(trouble.message)"]
+        }
+        return StatusReply(batches: summaries, workers: workerSummaries, evaluationsPerSecond: rate, problems: problems)
     }
 
     private func cancel(_ request: CancelBatch, client: [UInt8], sender: Sender) throws {

@@ -52,6 +52,10 @@ public final class Coordinator {
     let authenticator: ZAPHandler?
     /// When each refused key was last logged, so a peer retrying every second logs once a minute.
     var refusalsLogged: [String: Double] = [:]
+    /// Set while the output folder or the store refuses finished images (they are held).
+    var outputTrouble: OutputTrouble?
+    /// A manifest line could not be appended: rebuild the manifests once writing works.
+    var manifestsStale = false
 
     public init(options: CoordinatorOptions, context: ZMQContext, log: Logger = Logger(label: "coordinator"),
                 now: @escaping () -> Double = monotonicSeconds) throws {
@@ -192,6 +196,7 @@ public final class Coordinator {
             requeue(record)
         }
         expireFetches(now: now)
+        retryUnwritten(now: now)
         recentEvaluations.removeAll { now - $0.time > 60 }
     }
 

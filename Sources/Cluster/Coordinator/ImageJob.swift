@@ -19,6 +19,9 @@ final class ImageJob {
         case sampling
         case needsDecode
         case decoding(taskId: String)
+        /// Decoded, but its PNG or its durable record could not be written (a full disk, a
+        /// read-only folder): the pixels wait here and are written again later.
+        case writing
     }
 
     let key: ImageKey
@@ -181,6 +184,15 @@ final class ImageJob {
     func startDecoding(taskId: String) {
         precondition(phase == .needsDecode, "image \(imageId): VAE task while \(phase)")
         phase = .decoding(taskId: taskId)
+    }
+
+    /// The decoded pixels that wait for the disk (phase `writing`).
+    private(set) var unwritten: RGBPixels?
+
+    /// Its image could not be written: keep the pixels until the disk takes them.
+    func holdUnwritten(_ image: RGBPixels) {
+        phase = .writing
+        unwritten = image
     }
 
     /// Whether `taskId` is the VAE task it waits for.

@@ -60,6 +60,9 @@ public struct StatusReply: Codable, Sendable, Equatable {
     public var workers: [WorkerSummary]
     /// UNet evaluations per second over the last minute.
     public var evaluationsPerSecond: Double
+    /// What keeps the coordinator from finishing work, for its operator (e.g. an output folder
+    /// it cannot write); nil or empty when nothing does. Optional: older coordinators omit it.
+    public var problems: [String]? = nil
 }
 
 /// ERROR (any direction): a refusal or failure, with a code to act on and a message to show.

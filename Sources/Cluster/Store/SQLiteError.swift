@@ -18,6 +18,16 @@ struct SQLiteError: Error, Equatable, Sendable, CustomStringConvertible {
     var primaryCode: Int32 { code & 0xFF }
 
     var description: String {
-        "SQLite error \(code) (\(message)) while \(context)"
+        "SQLite error \(code) (\(message)) while \(context)" + (advice.map { ": \($0)" } ?? "")
+    }
+
+    /// What the operator can do about the common environmental failures.
+    var advice: String? {
+        switch primaryCode {
+        case SQLITE_FULL: return "the store's disk is full; free space there (nothing already accepted is lost)"
+        case SQLITE_READONLY, SQLITE_CANTOPEN, SQLITE_PERM: return "the store's folder or file is not writable by this user"
+        case SQLITE_IOERR: return "the store's disk failed to read or write (full, removed, or failing)"
+        default: return nil
+        }
     }
 }

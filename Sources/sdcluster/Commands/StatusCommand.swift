@@ -38,5 +38,6 @@ struct StatusCommand: ParsableCommand {
             print("  \(w.name)  models \(w.models.joined(separator: ",")), \(w.inFlight) evaluation(s) in flight, \(w.evaluationsDone) done, liveness \(w.liveness)")
         }
         print(String(format: "throughput: %.2f UNet evaluations/s (last minute)", reply.evaluationsPerSecond))
+        for problem in reply.problems ?? [] { print("PROBLEM: \(problem)") }
     }
 }
