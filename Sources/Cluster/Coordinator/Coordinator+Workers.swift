@@ -271,7 +271,7 @@ extension Coordinator {
     }
 
     /// A worker could not run a task: count it against its images and send the work again.
-    private func taskFailed(_ record: TaskRecord, worker: WorkerRecord, message: String) {
+    func taskFailed(_ record: TaskRecord, worker: WorkerRecord, message: String) {
         log.warning("task \(record.id) failed on \(worker.name): \(message)", metadata: .about(task: record.id, worker: worker.name))
         requeue(record)
         for key in record.imageKeys {

@@ -190,10 +190,10 @@ public final class Coordinator {
             }
         }
         for record in ledger.closeOverdue(at: now) {
-            let name = workers[record.worker]?.name
-            log.warning("task \(record.id) passed its deadline at \(name ?? "a lost worker"); re-sending its work",
-                        metadata: .about(task: record.id, worker: name))
-            requeue(record)
+            // A missed deadline is a failed attempt of its images: a task no worker ever answers
+            // (one that hangs or crashes its worker each time) fails them after `maxFailures`.
+            guard let worker = workers[record.worker] else { requeue(record); continue }
+            taskFailed(record, worker: worker, message: "no answer within its deadline of \(Int(record.deadline - record.sentAt)) s")
         }
         expireFetches(now: now)
         retryUnwritten(now: now)

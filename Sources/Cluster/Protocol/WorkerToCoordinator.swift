@@ -39,32 +39,3 @@ enum WorkerToCoordinator: Sendable, Equatable {
         }
     }
 }
-
-extension WorkerToCoordinator {
-    /// The types that answer a task: results, MISSING-EMBEDDING and ERROR.
-    static let taskAnswerTypes: Set<MessageType> = [.textEncodeResult, .unetResult, .vaeDecodeResult, .missingEmbedding, .error]
-
-    /// The task a refused message answers, when it can still be told: frames 0-2 pass
-    /// `WireFrames.parse`, the type answers a task, and the header is a JSON object whose
-    /// `taskId` is a non-empty string (whatever else is wrong with the header or the payloads).
-    /// Lets the coordinator count a result it refused (non-finite values, a frame of the wrong
-    /// size, a malformed field) as a failed attempt of that task instead of waiting for its
-    /// deadline. Nil when the message cannot be tied to a task.
-    static func answeredTaskId(_ frames: [[UInt8]], limits: ProtocolLimits = .standard) -> String? {
-        guard let wire = try? WireFrames.parse(frames, limits: limits), taskAnswerTypes.contains(wire.type),
-              let header = try? HeaderCoding.decode(TaskIdHeader.self, from: wire.header),
-              let taskId = header.taskId, !taskId.isEmpty else { return nil }
-        return taskId
-    }
-
-    private struct TaskIdHeader: Decodable {
-        var taskId: String?
-
-        init(from decoder: Decoder) throws {
-            let container = try decoder.container(keyedBy: CodingKeys.self)
-            taskId = try? container.decodeIfPresent(String.self, forKey: .taskId)
-        }
-
-        enum CodingKeys: String, CodingKey { case taskId }
-    }
-}

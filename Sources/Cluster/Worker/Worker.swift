@@ -105,7 +105,11 @@ public final class Worker {
                 message = try CoordinatorToWorker.decode(frames)
             } catch let error as ProtocolError {
                 log.warning("refused a message from the coordinator: \(error)")
-                try send(WorkerToCoordinator.error(ErrorReply(error, inReplyTo: MessageType.peek(frames))).encode())
+                // Naming the task makes the refusal a failed attempt at once (the image fails
+                // after a bounded number), instead of a task re-sent at every deadline.
+                var reply = ErrorReply(error, inReplyTo: MessageType.peek(frames))
+                reply.taskId = CoordinatorToWorker.taskId(ofRefused: frames)
+                try send(WorkerToCoordinator.error(reply).encode())
                 continue
             }
             switch message {
