@@ -86,6 +86,33 @@ final class OutputFaultTests: XCTestCase {
         XCTAssertEqual(try cluster.submit(many).count, 300, "accepted once there is room")
     }
 
+    func testAFailureTheStoreCannotRecordIsHeldUntilItCanSoTheBatchEnds() throws {
+        let cluster = try SteppedCluster(self) { $0.maxFailures = 1 }
+        let worker = try cluster.connectWorker("w")
+        let key = try cluster.submit([request(0)])[0]
+        let task = try worker.nextTask(cluster)
+        // The store refuses every write from now on (SQLITE_READONLY, as a read-only disk gives).
+        try cluster.store.db.execute("PRAGMA query_only = ON")
+        var reply = ErrorReply(code: .taskFailed, message: "engine exploded")
+        reply.taskId = task.taskId
+        worker.send(.error(reply))
+        try cluster.turn()
+        XCTAssertEqual(cluster.coordinator.jobs[key]?.phase, .writing, "held, not forgotten")
+        XCTAssertEqual(cluster.coordinator.jobs[key]?.unrecordedFailure, "task-failed: engine exploded")
+        XCTAssertNotNil(try cluster.coordinator.statusReplyForTests().problems)
+        cluster.clock.time += OutputFaultTests.retry
+        try cluster.turn()
+        XCTAssertTrue(worker.tasks().isEmpty, "a failed image gets no more work")
+
+        try cluster.store.db.execute("PRAGMA query_only = OFF")
+        cluster.clock.time += OutputFaultTests.retry
+        try cluster.turn()
+        XCTAssertEqual(try cluster.store.imageStatus(key), .failed)
+        XCTAssertEqual(try cluster.store.batch(key.batchId)?.state, .finished, "the batch ends, so `submit --wait` does too")
+        XCTAssertNil(cluster.coordinator.jobs[key])
+        XCTAssertNil(try cluster.coordinator.statusReplyForTests().problems)
+    }
+
     private static let retry = Coordinator.writeRetryInterval + 0.1
 }
 

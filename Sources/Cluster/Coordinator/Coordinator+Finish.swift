@@ -78,8 +78,11 @@ extension Coordinator {
         guard let trouble = outputTrouble, now >= trouble.nextTry else { return }
         let held = jobs.values.filter { $0.phase == .writing }
         for job in held.sorted(by: { ($0.key.batchId, $0.key.index) < ($1.key.batchId, $1.key.index) }) {
-            guard let image = job.unwritten else { continue }
-            finish(job, image: image)
+            if let failure = job.unrecordedFailure {
+                imageFailed(job, error: failure)
+            } else if let image = job.unwritten {
+                finish(job, image: image)
+            }
             if jobs[job.key] != nil { return }   // still refused: wait for the next try
         }
         if outputTrouble != nil, !jobs.values.contains(where: { $0.phase == .writing }) { outputRecovered() }
@@ -87,11 +90,14 @@ extension Coordinator {
 
     /// Gives up on an image, durably, and tells waiting clients.
     func imageFailed(_ job: ImageJob, error: String) {
-        log.warning("image \(job.imageId) failed: \(error)", metadata: .about(batch: job.key.batchId, image: job.imageId))
         do {
             try store.markFailed(job.key, error: error, unetEvaluations: job.state?.evaluationsUsed ?? 0, workers: job.workers)
-        } catch {
-            log.error("image \(job.imageId): could not record the failure: \(error)", metadata: .about(batch: job.key.batchId, image: job.imageId))
+            log.warning("image \(job.imageId) failed: \(error)", metadata: .about(batch: job.key.batchId, image: job.imageId))
+        } catch let storeError {
+            // Forgetting it now would leave it "running" in the store and its batch never ending:
+            // held, and recorded once the store takes writes again.
+            job.holdFailure(error)
+            return outputFailed("the failure of image \(job.imageId) could not be recorded: \(storeError)")
         }
         forget(job)
     }

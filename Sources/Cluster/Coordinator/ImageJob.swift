@@ -188,11 +188,21 @@ final class ImageJob {
 
     /// The decoded pixels that wait for the disk (phase `writing`).
     private(set) var unwritten: RGBPixels?
+    /// Its failure, when the store could not record it (phase `writing`).
+    private(set) var unrecordedFailure: String?
 
     /// Its image could not be written: keep the pixels until the disk takes them.
     func holdUnwritten(_ image: RGBPixels) {
         phase = .writing
         unwritten = image
+    }
+
+    /// Its failure could not be recorded: keep it (and stop its work) until the store takes it.
+    func holdFailure(_ error: String) {
+        phase = .writing
+        unrecordedFailure = error
+        pending = []
+        assigned = []
     }
 
     /// Whether `taskId` is the VAE task it waits for.
