@@ -75,7 +75,7 @@ public enum PNG {
         do {
             try Data(bytes).write(to: URL(fileURLWithPath: path), options: .atomic)
         } catch {
-            throw PNGError.io(path: path, reason: "cannot write: \(error.localizedDescription)")
+            throw PNGError.io(path: path, reason: "cannot write: \(FileErrors.reason(error))")
         }
     }
 

@@ -6,6 +6,8 @@ enum ClientError: Error, Equatable, CustomStringConvertible {
     case refused(ErrorReply)
     /// The coordinator answered with something this request does not expect.
     case unexpectedReply(String)
+    /// No image of the batch finished within the wait's bound; the batch goes on at the coordinator.
+    case noProgress(batchId: String, seconds: Double, counts: ImageCounts)
     /// The connection's handshake failed: a key the coordinator refuses, or CURVE on one side only.
     case handshakeFailed(endpoint: String, String)
 
@@ -17,6 +19,8 @@ enum ClientError: Error, Equatable, CustomStringConvertible {
             return "the coordinator refused: \(reply.message) (\(reply.code))"
         case .unexpectedReply(let what):
             return "unexpected answer from the coordinator: \(what)"
+        case .noProgress(let batchId, let seconds, let counts):
+            return "no image of batch \(batchId) finished for \(Int(seconds)) s (\(counts.queued) queued, \(counts.running) running; see `sdcluster status` for workers and problems); it goes on at the coordinator: `sdcluster fetch \(batchId) --out DIR` collects it later"
         case .handshakeFailed(let endpoint, let why):
             return "cannot talk to the coordinator at \(endpoint): \(why)"
         }

@@ -1,4 +1,5 @@
 import Foundation
+import ImageIO
 import Logging
 import StableDiffusion
 
@@ -64,9 +65,10 @@ public final class Coordinator {
         self.log = log
         self.now = now
         startedAt = now()
-        let files = FileManager.default
-        try files.createDirectory(atPath: options.storeDirectory, withIntermediateDirectories: true)
-        try files.createDirectory(atPath: options.outputDirectory, withIntermediateDirectories: true)
+        // Both folders must take files now: an output folder found read-only only when the
+        // first image is done would cost that image's whole computation.
+        try WritableFolder.check(options.storeDirectory, role: "store folder (--store)")
+        try WritableFolder.check(options.outputDirectory, role: "output folder (--output)")
         storeLock = try StoreLock(directory: options.storeDirectory)
         store = try JobStore(path: (options.storeDirectory as NSString).appendingPathComponent("jobs.sqlite"))
         writer = ImageWriter(root: options.outputDirectory)

@@ -42,11 +42,15 @@ struct ImageWriter {
 
     func appendManifest(_ line: String, batchId: String) throws {
         let path = (batchDirectory(batchId) as NSString).appendingPathComponent("manifest.jsonl")
-        if !FileManager.default.fileExists(atPath: path) { FileManager.default.createFile(atPath: path, contents: nil) }
-        let handle = try FileHandle(forWritingTo: URL(fileURLWithPath: path))
-        defer { try? handle.close() }
-        try handle.seekToEnd()
-        try handle.write(contentsOf: Data((line + "\n").utf8))
+        do {
+            if !FileManager.default.fileExists(atPath: path) { FileManager.default.createFile(atPath: path, contents: nil) }
+            let handle = try FileHandle(forWritingTo: URL(fileURLWithPath: path))
+            defer { try? handle.close() }
+            try handle.seekToEnd()
+            try handle.write(contentsOf: Data((line + "\n").utf8))
+        } catch {
+            throw FolderError(path: path, role: "manifest", reason: "cannot be appended to: \(FileErrors.reason(error))")
+        }
     }
 
     /// Rewrites every batch's manifest from the store (at start-up), so a crash between a

@@ -1,6 +1,7 @@
 import ArgumentParser
 import Cluster
 import Foundation
+import ImageIO
 import StableDiffusion
 
 /// `sdcluster submit`: send a batch of prompts to the coordinator, optionally wait for the images.
@@ -43,8 +44,8 @@ struct SubmitCommand: ParsableCommand {
     @Option(help: ArgumentHelp("Give up submitting when the coordinator has not answered for this many seconds (a wrong address fails fast; the batch is not sent twice when it answers late).", valueName: "S"))
     var connectTimeout: Double = 20
 
-    @Option(help: ArgumentHelp("With --wait: give up waiting after this many seconds without any answer from the coordinator (it may be restarting).", valueName: "S"))
-    var giveUpAfter: Double = 300
+    @Option(help: ArgumentHelp("With --wait: give up when no image has finished (or the coordinator has not answered) for this many seconds; the batch goes on, `sdcluster fetch` collects it later.", valueName: "S"))
+    var giveUpAfter: Double = 1800
 
     func validate() throws {
         guard connectTimeout > 0, giveUpAfter > 0 else { throw ValidationError("--connect-timeout and --give-up-after must be positive") }
@@ -53,6 +54,8 @@ struct SubmitCommand: ParsableCommand {
     func run() throws {
         var requests = try sampling.requests(prompts: prompts, file: promptsFile)
         if let model { for i in requests.indices where requests[i].model == nil { requests[i].model = model } }
+        // A folder that cannot take the images must say so before the batch is sent.
+        if wait { try WritableFolder.check(out ?? "outputs", role: "output folder (--out)") }
         let client = ClusterClient(endpoint: coordinator, context: try ZMQContext(), giveUpAfter: connectTimeout,
                                    credentials: try curve.credentials())
         client.onRetry = { waited in printError(String(format: "coordinator not answering for %.0f s; retrying", waited)) }
@@ -62,15 +65,7 @@ struct SubmitCommand: ParsableCommand {
         fflush(stdout)
         printError("batch \(accepted.batchId) accepted: \(accepted.count) image(s)")
         guard wait else { return }
-        client.giveUpAfter = giveUpAfter
-        let folder = out ?? "outputs/\(accepted.batchId)"
-        let bar = ProgressBar(total: accepted.count, label: "batch \(accepted.batchId)")
-        let outcome = try BatchWaiter(client: client, batchId: accepted.batchId, outputDirectory: folder).run { counts in
-            bar.update(counts.done + counts.failed + counts.cancelled, detail: "\(counts.running) running")
-        }
-        bar.finish()
-        for failure in outcome.failures { printError("image \(failure.index) failed: \(failure.error)") }
-        printError("\(outcome.files.count) image(s) written to \(folder) (\(outcome.counts.failed) failed, \(outcome.counts.cancelled) cancelled)")
-        if outcome.counts.failed > 0 { throw ExitCode(1) }
+        try BatchCollection.collect(client: client, batchId: accepted.batchId, folder: out ?? "outputs/\(accepted.batchId)",
+                                    total: accepted.count, giveUpAfter: giveUpAfter, resume: false)
     }
 }
