@@ -207,8 +207,8 @@ final class SteppedCluster {
     /// One turn of the coordinator's loop (not waiting for messages: inproc delivers at once).
     func turn() throws { try coordinator.turn(waitingMilliseconds: 0) }
 
-    func connectWorker(_ name: String, maxBatch: Int = 8) throws -> FakeWorker {
-        let worker = try FakeWorker(name, cluster: self, maxBatch: maxBatch)
+    func connectWorker(_ name: String, maxBatch: Int = 8, identity: String? = nil) throws -> FakeWorker {
+        let worker = try FakeWorker(name, cluster: self, maxBatch: maxBatch, identity: identity)
         try turn()
         guard coordinator.workers[worker.identity] != nil else { throw ClusterTestError.setup("worker \(name) not registered") }
         return worker
@@ -220,6 +220,14 @@ final class SteppedCluster {
             throw ClusterTestError.setup("the submit was not accepted")
         }
         return (0..<requests.count).map { ImageKey(batchId: accepted.batchId, index: $0) }
+    }
+
+    /// CANCEL through the client socket; the coordinator's answer.
+    func cancel(_ batchId: String) throws -> CoordinatorToClient {
+        try client.send(frames: ClientToCoordinator.cancel(CancelBatch(batchId: batchId)).encode())
+        try turn()
+        guard let frames = try? client.receiveMessage(dontWait: true) else { throw ClusterTestError.setup("no answer to CANCEL") }
+        return try CoordinatorToClient.decode(frames)
     }
 
     /// SUBMIT through a client socket; the coordinator's answer.
@@ -257,11 +265,11 @@ final class FakeWorker {
     private let socket: ZMQSocket
     private let runner = TaskRunner(engine: SimulatedEngine(unetSeconds: 0), cacheCapacity: 64)
 
-    init(_ name: String, cluster: SteppedCluster, maxBatch: Int) throws {
+    init(_ name: String, cluster: SteppedCluster, maxBatch: Int, identity: String? = nil) throws {
         self.name = name
-        identity = Array("id-\(name)".utf8)
+        self.identity = Array((identity ?? "id-\(name)").utf8)
         socket = try cluster.context.socket(.dealer)
-        try socket.set(.routingId(identity))
+        try socket.set(.routingId(self.identity))
         try socket.connect(cluster.coordinator.workersEndpoint)
         send(.ready(WorkerReady(name: name, models: runner.engine.models, threads: 1, maxBatch: maxBatch)))
     }

@@ -19,7 +19,8 @@ extension Coordinator {
         do {
             message = try ClientToCoordinator.decode(routed.frames, limits: clientLimits)
         } catch let error as ProtocolError {
-            log.warning("refused a client message: \(error)")
+            let admitted = refusalLog.admit("client \(error.code)", at: now())
+            if admitted.log { log.warning("refused a client message: \(error)\(LogLimiter.suffix(admitted.held))") }
             send(.error(ErrorReply(error, inReplyTo: MessageType.peek(routed.frames))), toClient: client)
             return
         } catch {
@@ -150,6 +151,8 @@ extension Coordinator {
         for key in waiting + active where key.batchId == request.batchId { jobs[key] = nil }
         waiting.removeAll { $0.batchId == request.batchId }
         active.removeAll { $0.batchId == request.batchId }
+        // Their workers are free for other work at once; STATUS shows nothing of them in flight.
+        _ = ledger.closeAbandoned { $0.batchId == request.batchId }
         log.info("batch \(request.batchId) cancelled: \(cancelled) unfinished image(s) dropped", metadata: .about(batch: request.batchId))
         answerFetches(batchId: request.batchId)
         send(.progress(BatchProgress(batchId: request.batchId, counts: try store.counts(batchId: request.batchId),

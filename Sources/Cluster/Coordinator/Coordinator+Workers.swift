@@ -20,7 +20,11 @@ extension Coordinator {
         } catch let error as ProtocolError {
             let type = MessageType.peek(routed.frames)
             let name = workers[identity]?.name
-            log.warning("refused a message from worker \(name ?? "(unknown)"): \(error)", metadata: .about(worker: name))
+            let admitted = refusalLog.admit("worker \(name ?? "?") \(error.code)", at: now())
+            if admitted.log {
+                log.warning("refused a message from worker \(name ?? "(unknown)"): \(error)\(LogLimiter.suffix(admitted.held))",
+                            metadata: .about(worker: name))
+            }
             send(.error(ErrorReply(error, inReplyTo: type)), to: identity)
             // A refused answer to a task (a tensor with NaN, a frame of the wrong size, a bad
             // field) is a failed attempt of that task when its header still names it: settled
@@ -70,6 +74,14 @@ extension Coordinator {
     private func register(_ identity: [UInt8], _ ready: WorkerReady, key: CurveKey?) {
         let retired = workers[identity]?.retired
         if let old = workers[identity] { removeWorker(old, reason: "sent READY again") }
+        // The same worker on a new connection (it reconnected after a silence): its old record is a
+        // ghost. Only one already silent for a heartbeat interval, so two workers misconfigured with
+        // one name do not push each other out.
+        let time = now()
+        for old in Array(workers.values) where old.name == ready.name && old.key == key
+            && time - old.liveness.lastHeard >= options.heartbeatInterval {
+            removeWorker(old, reason: "reconnected as a new connection")
+        }
         let record = WorkerRecord(identity: identity, ready: ready,
                                   liveness: PeerLiveness(interval: options.heartbeatInterval, liveness: options.liveness,
                                                          now: now()))

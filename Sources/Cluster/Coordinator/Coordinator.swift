@@ -53,6 +53,8 @@ public final class Coordinator {
     let authenticator: ZAPHandler?
     /// When each refused key was last logged, so a peer retrying every second logs once a minute.
     var refusalsLogged: [String: Double] = [:]
+    /// One line per kind of refused message per 10 s, however many arrive.
+    var refusalLog = LogLimiter()
     /// Set while the output folder or the store refuses finished images (they are held).
     var outputTrouble: OutputTrouble?
     /// A manifest line could not be appended: rebuild the manifests once writing works.

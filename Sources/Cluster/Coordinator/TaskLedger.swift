@@ -76,6 +76,14 @@ struct TaskLedger {
         return dropped
     }
 
+    /// Closes and returns every task that only works for images matching `abandoned` (their
+    /// batch was cancelled): the worker's answer will find nothing, and it is free for more.
+    mutating func closeAbandoned(_ abandoned: (ImageKey) -> Bool) -> [TaskRecord] {
+        let closing = records.values.filter { !$0.imageKeys.isEmpty && $0.imageKeys.allSatisfy(abandoned) }.sorted(by: Self.oldestFirst)
+        for record in closing { remove(record) }
+        return closing
+    }
+
     /// Closes and returns the tasks whose deadline is before `now`, oldest first.
     mutating func closeOverdue(at now: Double) -> [TaskRecord] {
         let late = overdue(at: now)

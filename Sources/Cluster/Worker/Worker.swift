@@ -21,6 +21,8 @@ public final class Worker {
     private var handshakeFailuresLogged: [String: Double] = [:]
     /// The flag `run` serves until: a reconnect back-off ends early when it is raised.
     private var stopFlag: StopFlag?
+    /// One line per kind of refused message per 10 s.
+    private var refusalLog = LogLimiter()
     private var liveness: PeerLiveness
     private var backoff: ReconnectBackoff
     /// Tasks handed to the compute thread whose replies have not been forwarded yet.
@@ -104,7 +106,8 @@ public final class Worker {
             do {
                 message = try CoordinatorToWorker.decode(frames)
             } catch let error as ProtocolError {
-                log.warning("refused a message from the coordinator: \(error)")
+                let admitted = refusalLog.admit("\(error.code)", at: monotonicSeconds())
+                if admitted.log { log.warning("refused a message from the coordinator: \(error)\(LogLimiter.suffix(admitted.held))") }
                 // Naming the task makes the refusal a failed attempt at once (the image fails
                 // after a bounded number), instead of a task re-sent at every deadline.
                 var reply = ErrorReply(error, inReplyTo: MessageType.peek(frames))

@@ -1,0 +1,53 @@
+import Foundation
+import XCTest
+import StableDiffusion
+@testable import Cluster
+
+/// STATUS says what is: no ghost of a reconnected worker, nothing in flight for a cancelled batch,
+/// and a flood of bad messages is one log line per kind.
+final class StatusAccuracyTests: XCTestCase {
+    private let request = GenerationRequest(prompt: "p", seed: 1, steps: 3, width: 64, height: 64, model: SimulatedEngine.modelName)
+
+    func testAWorkerThatReconnectsIsListedOnce() throws {
+        let cluster = try SteppedCluster(self) { $0.heartbeatInterval = 1; $0.liveness = 5 }
+        let first = try cluster.connectWorker("box-1", identity: "connection-1")
+        cluster.clock.time += 1.5   // its old connection went silent, as before a reconnect
+        let second = try cluster.connectWorker("box-1", identity: "connection-2")
+        let names = try cluster.coordinator.statusReplyForTests().workers.map(\.name)
+        XCTAssertEqual(names, ["box-1"])
+        XCTAssertNil(cluster.coordinator.workers[first.identity])
+        XCTAssertNotNil(cluster.coordinator.workers[second.identity])
+
+        // Two live workers that share a name by mistake both stay.
+        _ = try cluster.connectWorker("box-1", identity: "connection-3")
+        XCTAssertEqual(try cluster.coordinator.statusReplyForTests().workers.count, 2)
+    }
+
+    func testACancelledBatchLeavesNothingInFlight() throws {
+        let cluster = try SteppedCluster(self)
+        let worker = try cluster.connectWorker("w")
+        let key = try cluster.submit([request])[0]
+        worker.answer(try worker.nextTask(cluster))   // text
+        try cluster.turn()
+        let unet = try worker.nextTask(cluster)
+        XCTAssertGreaterThan(try cluster.coordinator.statusReplyForTests().workers[0].inFlight, 0)
+        guard case .progress = try cluster.cancel(key.batchId) else { return XCTFail("CANCEL not answered with PROGRESS") }
+        XCTAssertEqual(try cluster.coordinator.statusReplyForTests().workers[0].inFlight, 0)
+        XCTAssertEqual(cluster.coordinator.ledger.count, 0)
+        worker.answer(unet)   // the late answer changes nothing
+        try cluster.turn()
+        XCTAssertEqual(try cluster.store.imageStatus(key), .cancelled)
+        XCTAssertTrue(worker.tasks().isEmpty)
+    }
+
+    func testAFloodOfOneKindIsOneLineWithACount() {
+        var limiter = LogLimiter(window: 10)
+        XCTAssertEqual(limiter.admit("bad-header", at: 0).log, true)
+        for i in 1...2000 { XCTAssertFalse(limiter.admit("bad-header", at: Double(i) / 1000).log) }
+        XCTAssertTrue(limiter.admit("non-finite", at: 3).log, "another kind is its own line")
+        let next = limiter.admit("bad-header", at: 10.5)
+        XCTAssertTrue(next.log)
+        XCTAssertEqual(next.held, 2000)
+        XCTAssertTrue(LogLimiter.suffix(next.held).contains("2000 more"))
+    }
+}
