@@ -29,7 +29,9 @@ public enum PromptFile {
         guard FileManager.default.fileExists(atPath: path) else {
             throw PromptFileError(source: path, problems: [.init(line: nil, message: "no such file")])
         }
-        guard let data = FileManager.default.contents(atPath: path),
+        // Read through a handle: a pipe (`--prompts <(make-prompts)`, /dev/stdin) has no size to
+        // read up to, which `FileManager.contents` relies on.
+        guard let handle = FileHandle(forReadingAtPath: path), let data = try? handle.readToEnd() ?? Data(),
               let text = String(data: data, encoding: .utf8) else {
             throw PromptFileError(source: path, problems: [.init(line: nil, message: "cannot read the file as UTF-8 text")])
         }
@@ -59,6 +61,10 @@ public enum PromptFile {
                 } catch {
                     problems.append(.init(line: line.number, message: "\(error)"))
                 }
+            } else if line.text.hasPrefix("{"), line.text.hasSuffix("}"),
+                      (try? JSONSerialization.jsonObject(with: Data(line.text.utf8))) is [String: Any] {
+                // Taken literally this would be a prompt of JSON text: surely not what was meant.
+                problems.append(.init(line: line.number, message: "this line is a JSON request, but the file is read as plain text (its first prompt line is not JSON\(format == .plainText ? ", or it is named .txt" : "")): make every line a JSON object (JSONL, e.g. {\"prompt\": \"...\"}) or every line a plain prompt"))
             } else {
                 var request = defaults
                 request.prompt = line.text
@@ -107,8 +113,26 @@ private struct JSONLine {
         do {
             fields = try JSONDecoder().decode([String: JSONValue].self, from: Data(text.utf8))
         } catch {
-            throw LineProblems(messages: ["not a JSON object (a JSONL file has one {...} object a line)"])
+            throw LineProblems(messages: [Self.whyNotJSON(text, error)])
         }
+    }
+
+    /// Why a line is not a JSONL request, as precisely as can be told.
+    static func whyNotJSON(_ text: String, _ error: Error) -> String {
+        let trimmed = text.trimmingCharacters(in: .whitespaces)
+        guard trimmed.hasPrefix("{"), trimmed.hasSuffix("}") else {
+            return "not a JSON object (a JSONL file has one {...} object a line)"
+        }
+        for word in ["NaN", "Infinity", "-Infinity"] where trimmed.range(of: ":\\s*\(word)\\b", options: .regularExpression) != nil {
+            return "\(word) is not a JSON number (JSON has no NaN or Infinity): give a finite number"
+        }
+        let detail: String
+        if case DecodingError.dataCorrupted(let context) = error {
+            detail = (context.underlyingError as NSError?)?.userInfo[NSDebugDescriptionErrorKey] as? String ?? context.debugDescription
+        } else {
+            detail = "\(error)"
+        }
+        return "not a JSON object: the text is not valid JSON (\(detail))"
     }
 
     /// The line's requests: defaults overridden by the fields, expanded by `count`.

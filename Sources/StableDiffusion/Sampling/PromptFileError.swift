@@ -24,7 +24,10 @@ public struct PromptFileError: Error, Equatable, CustomStringConvertible, Locali
         let lines = problems.map { problem in
             "  " + (problem.line.map { "line \($0): " } ?? "") + problem.message
         }
-        return (["\(source): \(count); nothing was run. Fix the file and run again:"] + lines).joined(separator: "\n")
+        // Problems of the defaults alone (no line) are the command line's options, not the file's.
+        let what = problems.allSatisfy({ $0.line == nil && $0.message.hasPrefix("defaults: ") }) || source == "command line"
+            ? "the options" : "the file"
+        return (["\(source): \(count); nothing was run. Fix \(what) and run again:"] + lines).joined(separator: "\n")
     }
 
     public var errorDescription: String? { description }

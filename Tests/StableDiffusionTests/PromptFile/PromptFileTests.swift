@@ -20,6 +20,52 @@ final class PromptFileTests: XCTestCase {
         }
     }
 
+    // MARK: small traps
+
+    func testAJSONLineInAPlainTextFileIsNamedNotTakenLiterally() {
+        let found = problems("a red circle\n{\"prompt\": \"a blue star\", \"seed\": 3}\n")
+        XCTAssertEqual(found.map(\.line), [2])
+        XCTAssertTrue(found[0].message.contains("is a JSON request, but the file is read as plain text"), found[0].message)
+        XCTAssertNoThrow(try PromptFile.parse(text: "a {curly} prompt\n{not json}\n", defaults: defaults), "braces alone are a prompt")
+    }
+
+    func testNaNAndBrokenJSONAreNamedAsSuch() {
+        let nan = problems("{\"prompt\": \"x\", \"guidance_scale\": NaN}\n")
+        XCTAssertEqual(nan.map(\.message), ["NaN is not a JSON number (JSON has no NaN or Infinity): give a finite number"])
+        let broken = problems("{\"prompt\": \"x\", \"steps\": }\n")
+        XCTAssertTrue(broken[0].message.hasPrefix("not a JSON object: the text is not valid JSON"), broken[0].message)
+        XCTAssertTrue(problems("{\"prompt\": \"x\"}\n[1, 2]\n")[0].message.hasPrefix("not a JSON object"))
+    }
+
+    private func parseError(_ text: String, defaults: GenerationRequest) -> PromptFileError? {
+        do {
+            _ = try PromptFile.parse(text: text, defaults: defaults)
+            return nil
+        } catch {
+            return error as? PromptFileError
+        }
+    }
+
+    func testBadOptionsAreTheOptionsFaultNotTheFiles() throws {
+        var bad = defaults
+        bad.steps = 0
+        let optionsError = try XCTUnwrap(parseError("x\n", defaults: bad))
+        XCTAssertTrue(optionsError.description.contains("Fix the options"), optionsError.description)
+        let fileError = try XCTUnwrap(parseError("{\"steps\": 0}\n", defaults: defaults))
+        XCTAssertTrue(fileError.description.contains("Fix the file"), fileError.description)
+    }
+
+    func testAPromptFileCanBeAPipe() throws {
+        var fds: [Int32] = [0, 0]
+        XCTAssertEqual(pipe(&fds), 0)
+        let text = "a red circle\na blue star\n"
+        _ = text.withCString { write(fds[1], $0, strlen($0)) }
+        close(fds[1])
+        defer { close(fds[0]) }
+        let requests = try PromptFile.read(path: "/dev/fd/\(fds[0])", defaults: defaults)
+        XCTAssertEqual(requests.map(\.prompt), ["a red circle", "a blue star"])
+    }
+
     // MARK: plain text
 
     func testPlainTextIsOnePromptALineWithDefaults() throws {
