@@ -15,6 +15,9 @@ public struct CoordinatorOptions: Sendable {
     /// connected workers at submit time.
     public var defaultModel: String?
     public var heartbeatInterval: Double
+    /// Heartbeat intervals a worker may stay silent (any message counts) before it is given up
+    /// on and its tasks re-sent. 10: on a lossy link TCP's retransmissions alone can hold a
+    /// connection silent for several seconds.
     public var liveness: Int
     /// A task's deadline is at least this many seconds, and otherwise `deadlineFactor` times
     /// the worker's measured time for it.
@@ -41,7 +44,7 @@ public struct CoordinatorOptions: Sendable {
 
     public init(workersEndpoint: String, clientsEndpoint: String, storeDirectory: String, outputDirectory: String,
                 placement: PlacementPolicy = .auto, defaultModel: String? = nil, heartbeatInterval: Double = 1,
-                liveness: Int = 3, minimumDeadline: Double = 60, deadlineFactor: Double = 5, maxFailures: Int = 3,
+                liveness: Int = 10, minimumDeadline: Double = 60, deadlineFactor: Double = 5, maxFailures: Int = 3,
                 maxRefusedResults: Int = 5, security: CoordinatorSecurity? = nil,
                 requestLimits: RequestLimits = .coordinator, maxImagesPerBatch: Int = 10_000,
                 maxQueuedImagesPerClient: Int = 100_000, maxClientMessageBytes: Int = 32 << 20) {

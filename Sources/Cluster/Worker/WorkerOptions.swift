@@ -7,7 +7,8 @@ public struct WorkerOptions: Sendable {
     public var threads: Int
     /// Largest UNet batch it asks for.
     public var maxBatch: Int
-    /// Heartbeat interval in seconds; the coordinator is given up on after `liveness` silent ones.
+    /// Heartbeat interval in seconds; the coordinator is given up on after `liveness` silent ones
+    /// (any message counts as a sign of life).
     public var heartbeatInterval: Double
     public var liveness: Int
     /// Reconnect back-off after the coordinator went silent: doubling from `initial` up to `maximum` seconds.
@@ -19,7 +20,7 @@ public struct WorkerOptions: Sendable {
     public var credentials: CurveCredentials?
 
     public init(coordinator: String, name: String, threads: Int, maxBatch: Int = 8, heartbeatInterval: Double = 1,
-                liveness: Int = 3, reconnectInitial: Double = 0.5, reconnectMaximum: Double = 8, embeddingCacheSize: Int = 512,
+                liveness: Int = 10, reconnectInitial: Double = 0.5, reconnectMaximum: Double = 4, embeddingCacheSize: Int = 512,
                 credentials: CurveCredentials? = nil) {
         self.coordinator = coordinator
         self.name = name

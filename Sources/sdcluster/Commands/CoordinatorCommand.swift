@@ -50,8 +50,11 @@ struct CoordinatorCommand: ParsableCommand {
     @Option(help: ArgumentHelp("Model for requests that name none (default: the first model, by name, of the connected workers).", valueName: "NAME"))
     var defaultModel: String?
 
-    @Option(help: ArgumentHelp("Heartbeat interval in seconds; a worker silent for 3 intervals is given up on.", valueName: "S"))
+    @Option(help: ArgumentHelp("Heartbeat interval in seconds.", valueName: "S"))
     var heartbeat: Double = 1
+
+    @Option(help: ArgumentHelp("Heartbeat intervals a worker may stay silent (any message counts) before it is given up on; raise it on lossy links.", valueName: "N"))
+    var liveness = 10
 
     @Option(help: ArgumentHelp("Smallest task deadline in seconds (longer ones follow each worker's measured speed).", valueName: "S"))
     var minimumDeadline: Double = 60
@@ -78,6 +81,7 @@ struct CoordinatorCommand: ParsableCommand {
 
     func validate() throws {
         guard heartbeat > 0, minimumDeadline > 0 else { throw ValidationError("--heartbeat and --minimum-deadline must be > 0 seconds") }
+        guard (2...1000).contains(liveness) else { throw ValidationError("--liveness must be 2...1000 heartbeat intervals, not \(liveness)") }
         let standard = RequestLimits.standard
         guard (1...standard.maxSteps).contains(maxSteps) else { throw ValidationError("--max-steps must be 1...\(standard.maxSteps), not \(maxSteps)") }
         guard (64 * 64...standard.maxPixels).contains(maxPixels) else {
@@ -107,7 +111,7 @@ struct CoordinatorCommand: ParsableCommand {
         let host = security == nil ? "127.0.0.1" : "*"
         let options = CoordinatorOptions(workersEndpoint: workers ?? "tcp://\(host):7431", clientsEndpoint: clients ?? "tcp://\(host):7430",
                                          storeDirectory: store, outputDirectory: output, placement: placement,
-                                         defaultModel: defaultModel, heartbeatInterval: heartbeat, minimumDeadline: minimumDeadline,
+                                         defaultModel: defaultModel, heartbeatInterval: heartbeat, liveness: liveness, minimumDeadline: minimumDeadline,
                                          security: security,
                                          requestLimits: RequestLimits(maxSteps: maxSteps, maxPixels: maxPixels, maxTextBytes: maxPromptBytes),
                                          maxImagesPerBatch: maxBatchImages, maxQueuedImagesPerClient: maxQueuedPerClient,

@@ -40,6 +40,9 @@ struct WorkerCommand: ParsableCommand {
     @Option(help: ArgumentHelp("Heartbeat interval in seconds.", valueName: "S"))
     var heartbeat: Double = 1
 
+    @Option(help: ArgumentHelp("Heartbeat intervals the coordinator may stay silent (any message counts) before it is given up on; raise it on lossy links.", valueName: "N"))
+    var liveness = 10
+
     @Option(help: ArgumentHelp("Text embeddings kept by content, for later steps and later images (least recently used go first).", valueName: "N"))
     var embeddingCache: Int = 512
 
@@ -55,6 +58,7 @@ struct WorkerCommand: ParsableCommand {
         }
         guard embeddingCache >= 1 else { throw ValidationError("--embedding-cache must be at least 1") }
         guard unetSeconds >= 0, heartbeat > 0 else { throw ValidationError("--unet-seconds must be >= 0 and --heartbeat > 0") }
+        guard (2...1000).contains(liveness) else { throw ValidationError("--liveness must be 2...1000 heartbeat intervals, not \(liveness)") }
     }
 
     func run() throws {
@@ -69,7 +73,7 @@ struct WorkerCommand: ParsableCommand {
         }
         let displayName = name ?? "\(ProcessInfo.processInfo.hostName)-\(getpid())"
         let options = WorkerOptions(coordinator: coordinator, name: displayName, threads: engineOptions.threads ?? Threads.count,
-                                    maxBatch: maxBatch, heartbeatInterval: heartbeat, embeddingCacheSize: embeddingCache,
+                                    maxBatch: maxBatch, heartbeatInterval: heartbeat, liveness: liveness, embeddingCacheSize: embeddingCache,
                                     credentials: try curve.credentials())
         let stop = StopFlag()
         stop.raiseOnTerminationSignals()
