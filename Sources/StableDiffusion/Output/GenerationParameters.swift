@@ -10,7 +10,8 @@ import Foundation
 /// The prompt comes first (it may span lines), then the negative prompt line when there is a
 /// negative prompt, then one line of `Key: value` pairs. A value holding a comma, colon or
 /// newline is written as a JSON string, as the web UI does. sdcluster's own keys (`Guidance
-/// cutoff`, `Late pass`, `UNet evaluations`, `Engine`) follow the web UI's in the same style; other
+/// cutoff`, `Late pass`, `Guidance interval` "LOW HIGH", `Adaptive guidance`, `UNet evaluations`,
+/// `Engine`) follow the web UI's in the same style; other
 /// tools ignore keys they do not know, and `init(parsing:)` keeps such keys in `otherFields`.
 ///
 /// One ambiguity is inherited from the format: a prompt line that starts with
@@ -71,6 +72,12 @@ public struct GenerationParameters: Sendable, Equatable {
         if let model = request.model { fields.append(Field(key: "Model", value: model)) }
         fields.append(Field(key: "Guidance cutoff", value: Self.number(request.guidanceCutoff)))
         fields.append(Field(key: "Late pass", value: request.latePass.rawValue))
+        if let interval = request.guidanceInterval {
+            fields.append(Field(key: "Guidance interval", value: "\(Self.number(interval.sigmaLow)) \(Self.number(interval.sigmaHigh))"))
+        }
+        if let threshold = request.adaptiveGuidanceThreshold {
+            fields.append(Field(key: "Adaptive guidance", value: "\(threshold)"))
+        }
         if let unetEvaluations { fields.append(Field(key: "UNet evaluations", value: String(unetEvaluations))) }
         if let engine { fields.append(Field(key: "Engine", value: engine)) }
         return fields + otherFields

@@ -155,6 +155,16 @@ private struct FieldReader {
             }
             request.latePass = pass
         }
+        if let interval = take("Guidance interval") {
+            let parts = interval.split(separator: " ").compactMap { Float(String($0)) }
+            guard parts.count == 2 else {
+                throw GenerationParametersError.badValue(key: "Guidance interval", value: interval, expected: "two numbers: sigma_low sigma_high")
+            }
+            request.guidanceInterval = GuidanceInterval(sigmaLow: parts[0], sigmaHigh: parts[1])
+        }
+        if let threshold = take("Adaptive guidance") {
+            request.adaptiveGuidanceThreshold = try Self.float(threshold, "Adaptive guidance")
+        }
         return request
     }
 

@@ -21,7 +21,8 @@ public enum PromptFile {
 
     /// The JSONL field names, in the order they are documented.
     public static let fieldNames = ["prompt", "negative_prompt", "seed", "count", "steps", "guidance_scale",
-                                    "guidance_cutoff", "late_pass", "scheduler", "width", "height", "model"]
+                                    "guidance_cutoff", "late_pass", "scheduler", "width", "height", "model",
+                                    "guidance_interval", "adaptive_guidance_threshold"]
 
     /// Reads the file at `path`; a `.jsonl` name means JSONL, a `.txt` name plain text.
     /// - Throws: `PromptFileError` listing every problem, or it when the file cannot be read.
@@ -178,6 +179,24 @@ private struct JSONLine {
                 return "late_pass must be \"uncond\" or \"cond\", not \(value)"
             }
             request.latePass = pass
+        case "guidance_interval":
+            // [sigma_low, sigma_high] or {"sigma_low": ..., "sigma_high": ...}; null: none.
+            var bounds: (Float, Float)?
+            switch value {
+            case .null: request.guidanceInterval = nil; return nil
+            case .array(let items) where items.count == 2:
+                if let low = items[0].float, let high = items[1].float { bounds = (low, high) }
+            case .object(let fields) where fields.count == 2:
+                if let low = fields["sigma_low"]?.float, let high = fields["sigma_high"]?.float { bounds = (low, high) }
+            default: break
+            }
+            guard let (low, high) = bounds else {
+                return "guidance_interval must be [sigma_low, sigma_high] (two numbers) or {\"sigma_low\": ..., \"sigma_high\": ...}, not \(value)"
+            }
+            request.guidanceInterval = GuidanceInterval(sigmaLow: low, sigmaHigh: high)
+        case "adaptive_guidance_threshold":
+            if case .null = value { request.adaptiveGuidanceThreshold = nil; return nil }
+            return value.number(key).map { request.adaptiveGuidanceThreshold = $0 }.problem
         case "scheduler":
             guard case .string(let text) = value, let kind = SchedulerKind(rawValue: text) else {
                 let known = SchedulerKind.allCases.map(\.rawValue).joined(separator: ", ")
@@ -192,7 +211,8 @@ private struct JSONLine {
 
 /// A JSON value as a prompt file line may hold it; numbers keep whether they were integers.
 private enum JSONValue: Decodable, CustomStringConvertible {
-    case null, bool(Bool), integer(Int64), unsigned(UInt64), number(Double), string(String), structure
+    case null, bool(Bool), integer(Int64), unsigned(UInt64), number(Double), string(String)
+    case array([JSONValue]), object([String: JSONValue])
 
     init(from decoder: Decoder) throws {
         let container = try decoder.singleValueContainer()
@@ -202,7 +222,18 @@ private enum JSONValue: Decodable, CustomStringConvertible {
         else if let value = try? container.decode(Int64.self) { self = .integer(value) }
         else if let value = try? container.decode(Double.self) { self = .number(value) }
         else if let value = try? container.decode(String.self) { self = .string(value) }
-        else { self = .structure }
+        else if let value = try? container.decode([JSONValue].self) { self = .array(value) }
+        else { self = .object(try container.decode([String: JSONValue].self)) }
+    }
+
+    /// A finite number as Float, or nil.
+    var float: Float? {
+        switch self {
+        case .integer(let v): return Float(v)
+        case .unsigned(let v): return Float(v)
+        case .number(let v) where v.isFinite: return Float(v)
+        default: return nil
+        }
     }
 
     var description: String {
@@ -213,7 +244,8 @@ private enum JSONValue: Decodable, CustomStringConvertible {
         case .unsigned(let value): return String(value)
         case .number(let value): return String(value)
         case .string(let value): return "\"\(value)\""
-        case .structure: return "an array or object"
+        case .array(let items): return "[" + items.map(\.description).joined(separator: ", ") + "]"
+        case .object: return "an object"
         }
     }
 

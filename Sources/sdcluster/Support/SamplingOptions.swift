@@ -19,6 +19,17 @@ enum SeedOption: ExpressibleByArgument {
     }
 }
 
+/// `--guidance-interval LOW,HIGH`.
+struct GuidanceIntervalOption: ExpressibleByArgument {
+    let interval: GuidanceInterval
+
+    init?(argument: String) {
+        let parts = argument.split(separator: ",").map { Float($0.trimmingCharacters(in: .whitespaces)) }
+        guard parts.count == 2, let low = parts[0], let high = parts[1] else { return nil }
+        interval = GuidanceInterval(sigmaLow: low, sigmaHigh: high)
+    }
+}
+
 /// The sampling options `generate` and `submit` share; for prompt files they are the defaults of
 /// every line.
 struct SamplingOptions: ParsableArguments {
@@ -47,6 +58,16 @@ struct SamplingOptions: ParsableArguments {
     @Option(name: .long, help: "The single pass after the cut-off: 'uncond' (the paper's rule: drop the text) or 'cond' (diffusers' SDCFGCutoffCallback).")
     var latePass: LatePass = .uncond
 
+    @Option(name: .long, help: ArgumentHelp(
+        "Guidance interval (Kynkaanniemi et al.): full guidance only while the noise level sigma is in (LOW, HIGH], the conditional pass alone outside it. E.g. 0.28,5.42.",
+        valueName: "LOW,HIGH"))
+    var guidanceInterval: GuidanceIntervalOption?
+
+    @Option(name: .long, help: ArgumentHelp(
+        "Adaptive guidance (Castillo et al.): once the conditional and unconditional predictions' cosine similarity passes THRESHOLD, the remaining steps run the conditional pass alone (typical: 0.99 to 0.9999).",
+        valueName: "THRESHOLD"))
+    var adaptiveGuidance: Float?
+
     @Option(help: "ddim | pndm | euler | euler-a | dpmpp-2m | dpmpp-2m-karras.")
     var scheduler: SchedulerKind = .pndm
 
@@ -62,7 +83,8 @@ struct SamplingOptions: ParsableArguments {
     func request(prompt: String) -> GenerationRequest {
         GenerationRequest(prompt: prompt, negativePrompt: negativePrompt, seed: seed.value, steps: steps,
                           guidanceScale: guidanceScale, guidanceCutoff: guidanceCutoff, latePass: latePass,
-                          scheduler: scheduler, width: width, height: height)
+                          scheduler: scheduler, width: width, height: height,
+                          guidanceInterval: guidanceInterval?.interval, adaptiveGuidanceThreshold: adaptiveGuidance)
     }
 
     /// Requests from positional prompts and/or a prompt file, validated before anything runs.

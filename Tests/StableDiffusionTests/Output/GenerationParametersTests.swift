@@ -46,6 +46,16 @@ final class GenerationParametersTests: XCTestCase {
         XCTAssertNil(try GenerationParameters(parsing: GenerationParameters(request: request()).text).engine)
     }
 
+    func testGuidanceIntervalAndAdaptiveGuidanceAreRecordedAndReadBack() {
+        var guided = request()
+        guided.guidanceInterval = GuidanceInterval(sigmaLow: 0.28, sigmaHigh: 5.42)
+        guided.adaptiveGuidanceThreshold = 0.999
+        let parameters = GenerationParameters(request: guided, unetEvaluations: 31)
+        XCTAssertTrue(parameters.text.contains("Late pass: uncond, Guidance interval: 0.28 5.42, Adaptive guidance: 0.999, UNet evaluations: 31"),
+                      parameters.text)
+        assertRoundTrip(parameters)
+    }
+
     func testSamplerNamesAreTheWebUIs() {
         XCTAssertEqual(SchedulerKind.allCases.map(\.samplerName),
                        ["DDIM", "PLMS", "Euler", "Euler a", "DPM++ 2M", "DPM++ 2M Karras"])

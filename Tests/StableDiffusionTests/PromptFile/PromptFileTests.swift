@@ -20,6 +20,25 @@ final class PromptFileTests: XCTestCase {
         }
     }
 
+    func testGuidanceIntervalAndAdaptiveGuidanceAreJSONLFields() throws {
+        let text = """
+            {"prompt": "a", "guidance_interval": [0.28, 5.42], "adaptive_guidance_threshold": 0.999}
+            {"prompt": "b", "guidance_interval": {"sigma_low": 1, "sigma_high": 2}}
+            {"prompt": "c", "guidance_interval": null}
+            """
+        let requests = try PromptFile.parse(text: text, defaults: defaults)
+        XCTAssertEqual(requests[0].guidanceInterval, GuidanceInterval(sigmaLow: 0.28, sigmaHigh: 5.42))
+        XCTAssertEqual(requests[0].adaptiveGuidanceThreshold, 0.999)
+        XCTAssertEqual(requests[1].guidanceInterval, GuidanceInterval(sigmaLow: 1, sigmaHigh: 2))
+        XCTAssertNil(requests[1].adaptiveGuidanceThreshold)
+        XCTAssertNil(requests[2].guidanceInterval)
+        let bad = problems("{\"guidance_interval\": [1]}\n{\"guidance_interval\": [2, 1]}\n{\"adaptive_guidance_threshold\": 2}\n")
+        XCTAssertEqual(bad.map(\.line), [1, 2, 3])
+        XCTAssertTrue(bad[0].message.hasPrefix("guidance_interval must be [sigma_low, sigma_high]"), bad[0].message)
+        XCTAssertTrue(bad[1].message.contains("sigma_low < sigma_high"), bad[1].message)
+        XCTAssertTrue(bad[2].message.contains("adaptive_guidance_threshold must be within (0, 1]"), bad[2].message)
+    }
+
     // MARK: small traps
 
     func testAJSONLineInAPlainTextFileIsNamedNotTakenLiterally() {
