@@ -33,6 +33,7 @@ struct SDCluster: AsyncParsableCommand {
             SubmitCommand.self,
             StatusCommand.self,
             CancelCommand.self,
+            CompareImagesCommand.self,
         ]
     )
 }
