@@ -181,7 +181,9 @@ probability=$(awk -v l="$loss" 'BEGIN { printf "%.4f", l / 100 }')
 shaping=""
 for role in "${roles[@]}"; do
   n=${ns[$role]}
-  [[ "$probability" != 0.0000 ]] && ip netns exec "$n" iptables -w -A OUTPUT -o eth0 -m statistic --mode random --probability "$probability" -j DROP
+  if [[ "$probability" != 0.0000 ]]; then
+    ip netns exec "$n" iptables -w -A OUTPUT -o eth0 -m statistic --mode random --probability "$probability" -j DROP
+  fi
   if [[ "$delay" -gt 0 ]] && tc -n "$n" qdisc add dev eth0 root netem delay "${delay}ms" 2>/dev/null; then
     shaping="netem delay ${delay} ms each way"
   elif tc -n "$n" qdisc add dev eth0 root tbf rate "$rate" burst 32kbit latency 2s; then
