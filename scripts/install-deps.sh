@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Installs what sdcluster builds against, when missing:
-# - Debian packages: ZeroMQ, libpng, SQLite, pkg-config (needs root or sudo);
+# - Debian packages: ZeroMQ, libpng, SQLite, pkg-config (needs root or sudo); iproute2 and
+#   iptables for the fault test across network namespaces (scripts/cluster-faults.sh);
 # - oneDNN 3.2 (Debian 12 ships only 2.6, which is slow on AVX2 CPUs and whose results depend on
 #   the thread count): Intel's official build with GNU OpenMP threading, from the PyPI wheels
 #   `onednn-cpu-gomp` and `onednn-devel-cpu-gomp` 2023.2.0 (Apache-2.0), checked against pinned
@@ -18,7 +19,7 @@ apt_install() {
   DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq "$@"
 }
 
-packages=(libzmq3-dev libpng-dev libsqlite3-dev pkg-config libgomp1)
+packages=(libzmq3-dev libpng-dev libsqlite3-dev pkg-config libgomp1 iproute2 iptables)
 missing=()
 for p in "${packages[@]}"; do
   dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p")

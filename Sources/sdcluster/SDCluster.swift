@@ -35,6 +35,7 @@ struct SDCluster: AsyncParsableCommand {
             CancelCommand.self,
             FetchCommand.self,
             KeygenCommand.self,
+            CompareImagesCommand.self,
         ]
     )
 }

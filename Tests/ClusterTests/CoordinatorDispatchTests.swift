@@ -113,6 +113,44 @@ final class CoordinatorDispatchTests: XCTestCase {
         try cluster.finish(key, by: [other])
     }
 
+    /// After a coordinator restart a worker's heartbeats queued while it was down each get
+    /// ERROR not-ready, and the worker answers each with READY, on the same connection. The
+    /// first registers it; the same READY again must leave it and its task alone (it was
+    /// dropped and re-registered, its task re-queued and sent again, found by
+    /// scripts/cluster-faults.sh). A READY that says something else still starts afresh.
+    func testTheSameReadyAgainOnAKnownConnectionKeepsTheWorkerAndItsTask() throws {
+        let cluster = try SteppedCluster(self) { $0.placement = .pack }
+        let worker = try cluster.connectWorker("w1")
+        let key = try cluster.submit([request()])[0]
+        let text = try worker.nextTask(cluster)
+        let record = try XCTUnwrap(cluster.coordinator.workers[worker.identity])
+        let ready = record.ready
+        worker.send(.ready(ready))
+        worker.send(.ready(ready))
+        try cluster.turn()
+        XCTAssertTrue(cluster.coordinator.workers[worker.identity] === record, "the same record, not a new registration")
+        XCTAssertEqual(cluster.coordinator.ledger.tasks(of: worker.identity).map(\.id), [text.taskId], "its task stays out")
+        XCTAssertTrue(worker.tasks().isEmpty, "nothing was re-sent")
+        worker.answer(text)
+        try cluster.turn()
+        XCTAssertEqual(record.refusedInARow, 0)
+        let unet = try worker.nextTask(cluster)
+        XCTAssertEqual(unet.kind, "unet", "the answer to the kept task was taken: sampling goes on")
+
+        var changed = ready
+        changed.threads = 2
+        worker.send(.ready(changed))
+        try cluster.turn()
+        let fresh = try XCTUnwrap(cluster.coordinator.workers[worker.identity])
+        XCTAssertFalse(fresh === record, "a different READY registers the connection afresh")
+        XCTAssertEqual(fresh.ready.threads, 2)
+        let resent = try worker.nextTask(cluster)
+        XCTAssertEqual(resent.unetItems, unet.unetItems, "its task was re-queued and sent again")
+        worker.answer(resent)
+        try cluster.turn()
+        try cluster.finish(key, by: [worker])
+    }
+
     /// A worker silent for `liveness` heartbeat intervals is given up on and its task re-sent;
     /// one that keeps talking is kept. No deadline is near (1000 s).
     func testAWorkerThatMissesItsHeartbeatsLosesItsTasks() throws {

@@ -72,6 +72,14 @@ extension Coordinator {
     }
 
     private func register(_ identity: [UInt8], _ ready: WorkerReady, key: CurveKey?) {
+        // The same READY again on a registered connection: after a restart of this coordinator
+        // the worker answers each ERROR not-ready (one per heartbeat it queued meanwhile) with
+        // a READY. Nothing about it changed: it keeps its record and its tasks.
+        if let known = workers[identity], known.ready == ready, known.key == key {
+            known.liveness.heard(at: now())
+            log.debug("worker \(ready.name) sent the same READY again; nothing changes", metadata: .about(worker: ready.name))
+            return
+        }
         let retired = workers[identity]?.retired
         if let old = workers[identity] { removeWorker(old, reason: "sent READY again") }
         // The same worker on a new connection (it reconnected after a silence): its old record is a
