@@ -166,7 +166,7 @@ final class JobStoreTests: XCTestCase {
         try raw.execute("PRAGMA user_version = 99")
         try raw.close()
         XCTAssertThrowsError(try JobStore(path: path)) {
-            XCTAssertEqual($0 as? JobStoreError, .schemaTooNew(found: 99, supported: 1))
+            XCTAssertEqual($0 as? JobStoreError, .schemaTooNew(found: 99, supported: JobStoreSchema.version))
         }
     }
 

@@ -165,10 +165,11 @@ public final class Coordinator {
     func saveCheckpoints() {
         guard !unsavedCheckpoints.isEmpty else { return }
         let encoder = JSONEncoder()
-        var entries: [(key: ImageKey, checkpoint: [UInt8], unetEvaluations: Int, workers: [String])] = []
+        var entries: [CheckpointEntry] = []
         for key in unsavedCheckpoints {
             guard let job = jobs[key], let state = job.state, let data = try? encoder.encode(state) else { continue }
-            entries.append((key, Array(data), state.evaluationsUsed, job.workers))
+            entries.append(CheckpointEntry(key: key, checkpoint: Array(data), unetEvaluations: state.evaluationsUsed,
+                                           workers: job.workers))
         }
         unsavedCheckpoints.removeAll()
         do {

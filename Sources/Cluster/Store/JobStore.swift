@@ -26,6 +26,23 @@ final class JobStore {
             try storeCall { try db.transaction { try db.execute(JobStoreSchema.create) } }
         } else if version > JobStoreSchema.version {
             throw JobStoreError.schemaTooNew(found: version, supported: JobStoreSchema.version)
+        } else if version < JobStoreSchema.version {
+            try migrate(from: version)
+        }
+    }
+
+    /// Brings a file of an older schema version up to the current one, one version at a time,
+    /// all in one transaction (a failure leaves the file as it was).
+    private func migrate(from version: Int) throws {
+        try storeCall {
+            try db.transaction {
+                for step in version..<JobStoreSchema.version {
+                    guard let sql = JobStoreSchema.migrations[step] else {
+                        throw JobStoreError.corruptRecord("schema version \(step) has no migration to \(step + 1)")
+                    }
+                    try db.execute(sql)
+                }
+            }
         }
     }
 
