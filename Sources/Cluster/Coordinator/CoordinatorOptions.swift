@@ -24,11 +24,15 @@ public struct CoordinatorOptions: Sendable {
     /// wrong shapes, malformed frames) before it retires that worker: no more tasks for it
     /// until it reconnects (a restarted worker process is a new connection).
     public var maxRefusedResults: Int
+    /// Seconds an image pinned to an engine class waits for a worker of that class to come
+    /// (back) when none is connected, before it is restarted from its first step on another
+    /// class (only when a worker of another class can take it; otherwise it waits on).
+    public var classGrace: Double
 
     public init(workersEndpoint: String, clientsEndpoint: String, storeDirectory: String, outputDirectory: String,
                 placement: PlacementPolicy = .auto, defaultModel: String? = nil, heartbeatInterval: Double = 1,
                 liveness: Int = 3, minimumDeadline: Double = 60, deadlineFactor: Double = 5, maxFailures: Int = 3,
-                maxRefusedResults: Int = 5) {
+                maxRefusedResults: Int = 5, classGrace: Double = 30) {
         self.workersEndpoint = workersEndpoint
         self.clientsEndpoint = clientsEndpoint
         self.storeDirectory = storeDirectory
@@ -41,5 +45,6 @@ public struct CoordinatorOptions: Sendable {
         self.deadlineFactor = deadlineFactor
         self.maxFailures = max(1, maxFailures)
         self.maxRefusedResults = max(1, maxRefusedResults)
+        self.classGrace = max(0, classGrace)
     }
 }

@@ -38,17 +38,22 @@ struct CoordinatorCommand: ParsableCommand {
     @Option(help: ArgumentHelp("Smallest task deadline in seconds (longer ones follow each worker's measured speed).", valueName: "S"))
     var minimumDeadline: Double = 60
 
+    @Option(help: ArgumentHelp("Seconds an image waits for a worker of its engine class (fingerprint) to come back when none is left, before it restarts from its first step on another class.", valueName: "S"))
+    var classGrace: Double = 30
+
     @OptionGroup var logging: LoggingOptions
 
     func validate() throws {
         guard heartbeat > 0, minimumDeadline > 0 else { throw ValidationError("--heartbeat and --minimum-deadline must be > 0 seconds") }
+        guard classGrace >= 0, classGrace.isFinite else { throw ValidationError("--class-grace must be >= 0 seconds") }
     }
 
     func run() throws {
         logging.bootstrap()
         let options = CoordinatorOptions(workersEndpoint: workers, clientsEndpoint: clients, storeDirectory: store,
                                          outputDirectory: output, placement: placement, defaultModel: defaultModel,
-                                         heartbeatInterval: heartbeat, minimumDeadline: minimumDeadline)
+                                         heartbeatInterval: heartbeat, minimumDeadline: minimumDeadline,
+                                         classGrace: classGrace)
         let context = try ZMQContext()
         let stop = StopFlag()
         stop.raiseOnTerminationSignals()
