@@ -342,4 +342,15 @@ final class EngineClassPinningTests: XCTestCase {
         XCTAssertEqual(line["workers"] as? [String], ["b1"])
         XCTAssertEqual(restarts(line), [["from": classA, "to": classB, "at_step": "2"]])
     }
+
+    // MARK: - STATUS
+
+    func testStatusShowsEachWorkersEngineClass() throws {
+        let cluster = try SteppedCluster(self)
+        _ = try cluster.connectWorker("a1", engine: classA)
+        _ = try cluster.connectWorker("u1")
+        let reply = try cluster.coordinator.statusReply(StatusQuery(batchId: nil))
+        XCTAssertEqual(reply.workers.map(\.name), ["a1", "u1"])
+        XCTAssertEqual(reply.workers.map(\.engine), [classA, EngineClass.unknown])
+    }
 }

@@ -80,7 +80,7 @@ extension Coordinator {
         }
     }
 
-    private func statusReply(_ query: StatusQuery) throws -> StatusReply {
+    func statusReply(_ query: StatusQuery) throws -> StatusReply {
         let batches = try query.batchId.map { id -> [StoredBatch] in
             guard let batch = try store.batch(id) else { throw JobStoreError.unknownBatch(id) }
             return [batch]
@@ -92,7 +92,7 @@ extension Coordinator {
         let workerSummaries = workers.values.sorted { $0.name < $1.name }.map { w in
             WorkerSummary(name: w.name, models: w.ready.models.map(\.name), liveness: w.liveness.remaining(at: time),
                           inFlight: ledger.evaluations(of: w.identity), evaluationsDone: w.evaluationsDone,
-                          retired: w.retired)
+                          retired: w.retired, engine: w.engineClass)
         }
         let window = min(60, max(1, time - startedAt))
         let rate = Double(recentEvaluations.reduce(0) { $0 + $1.count }) / window
