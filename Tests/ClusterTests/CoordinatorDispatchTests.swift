@@ -222,11 +222,15 @@ final class SteppedCluster {
     let context: ZMQContext
     let clock = FakeClock()
     let coordinator: Coordinator
+    /// Holds the store and the output folder; another cluster made on it resumes this one's store.
+    let folder: URL
     private let client: ZMQSocket
 
-    init(_ test: XCTestCase, options adjust: (inout CoordinatorOptions) -> Void = { _ in }) throws {
+    /// `folder`: an earlier cluster's (closed with `stop()`), to restart on its store.
+    init(_ test: XCTestCase, folder: URL? = nil, options adjust: (inout CoordinatorOptions) -> Void = { _ in }) throws {
         context = try ZMQContext()
-        let folder = try temporaryFolder(test)
+        let folder = try folder ?? temporaryFolder(test)
+        self.folder = folder
         let id = UUID().uuidString
         var options = CoordinatorOptions(workersEndpoint: "inproc://workers-\(id)", clientsEndpoint: "inproc://clients-\(id)",
                                          storeDirectory: folder.appendingPathComponent("store").path,
@@ -242,11 +246,19 @@ final class SteppedCluster {
 
     var store: JobStore { coordinator.store }
 
+    /// Flushes the checkpoints and closes the store, as a stopping coordinator does (drop the
+    /// cluster afterwards: its store lock goes with the coordinator).
+    func stop() throws {
+        coordinator.saveCheckpoints()
+        try coordinator.store.close()
+    }
+
     /// One turn of the coordinator's loop (not waiting for messages: inproc delivers at once).
     func turn() throws { try coordinator.turn(waitingMilliseconds: 0) }
 
-    func connectWorker(_ name: String, maxBatch: Int = 8, identity: String? = nil) throws -> FakeWorker {
-        let worker = try FakeWorker(name, cluster: self, maxBatch: maxBatch, identity: identity)
+    /// `engine`: the fingerprint its READY reports (nil: none, as the simulated engine).
+    func connectWorker(_ name: String, maxBatch: Int = 8, identity: String? = nil, engine: String? = nil) throws -> FakeWorker {
+        let worker = try FakeWorker(name, cluster: self, maxBatch: maxBatch, identity: identity, engine: engine)
         try turn()
         guard coordinator.workers[worker.identity] != nil else { throw ClusterTestError.setup("worker \(name) not registered") }
         return worker
@@ -303,13 +315,13 @@ final class FakeWorker {
     private let socket: ZMQSocket
     private let runner = TaskRunner(engine: SimulatedEngine(unetSeconds: 0), cacheCapacity: 64)
 
-    init(_ name: String, cluster: SteppedCluster, maxBatch: Int, identity: String? = nil) throws {
+    init(_ name: String, cluster: SteppedCluster, maxBatch: Int, identity: String? = nil, engine: String? = nil) throws {
         self.name = name
         self.identity = Array((identity ?? "id-\(name)").utf8)
         socket = try cluster.context.socket(.dealer)
         try socket.set(.routingId(self.identity))
         try socket.connect(cluster.coordinator.workersEndpoint)
-        send(.ready(WorkerReady(name: name, models: runner.engine.models, threads: 1, maxBatch: maxBatch)))
+        send(.ready(WorkerReady(name: name, models: runner.engine.models, threads: 1, maxBatch: maxBatch, engine: engine)))
     }
 
     func send(_ message: WorkerToCoordinator) {

@@ -53,7 +53,8 @@ enum Samples {
                                       manifestLine: #"{"index":8}"#, error: "no worker hosts model x", png: nil)
     static let status = StatusReply(
         batches: [BatchSummary(batchId: "b1", clientBatchName: "p", state: "active", counts: ImageCounts(queued: 3, running: 1, done: 2))],
-        workers: [WorkerSummary(name: "w1", models: ["shapes-v1"], liveness: 3, inFlight: 2, evaluationsDone: 100)],
+        workers: [WorkerSummary(name: "w1", models: ["shapes-v1"], liveness: 3, inFlight: 2, evaluationsDone: 100,
+                               engine: "oneDNN 3.2.0 avx2 avx2 fp32")],
         evaluationsPerSecond: 1.5)
 }
 

@@ -134,7 +134,7 @@ extension Coordinator {
         let workerSummaries = workers.values.sorted { $0.name < $1.name }.map { w in
             WorkerSummary(name: w.name, models: w.ready.models.map(\.name), liveness: w.liveness.remaining(at: time),
                           inFlight: ledger.evaluations(of: w.identity), evaluationsDone: w.evaluationsDone,
-                          retired: w.retired)
+                          retired: w.retired, engine: w.engineClass)
         }
         let window = min(60, max(1, time - startedAt))
         let rate = Double(recentEvaluations.reduce(0) { $0 + $1.count }) / window

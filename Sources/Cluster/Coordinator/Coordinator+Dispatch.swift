@@ -12,10 +12,15 @@ extension Coordinator {
 
     func dispatch() {
         prepareWaitingJobs()
+        // After preparing, so an image resumed with a class no worker has is timed from now.
+        if restartImagesOfMissingClasses(now: now()) { prepareWaitingJobs() }
         var idle = workers.values.filter { ledger.isIdle($0.identity) && $0.isUsable }.sorted { $0.name < $1.name }
         while !idle.isEmpty {
             let worker = idle.removeFirst()
-            if let (message, work) = nextTask(for: worker, idleWorkers: idle.count + 1) {
+            // Its share of the waiting work is spread over the idle workers of its class: only
+            // they can take the rest of what it may take.
+            let alike = idle.filter { $0.engineClass == worker.engineClass }.count
+            if let (message, work) = nextTask(for: worker, idleWorkers: alike + 1) {
                 start(message, work: work, on: worker)
             }
         }
@@ -52,7 +57,7 @@ extension Coordinator {
         name ?? options.defaultModel ?? workers.values.filter(\.isUsable).flatMap { $0.ready.models.map(\.name) }.min()
     }
 
-    private func serves(_ worker: WorkerRecord, _ job: ImageJob) -> Bool {
+    func serves(_ worker: WorkerRecord, _ job: ImageJob) -> Bool {
         guard let name = resolvedModel(job.request.model), let known = models[name] else { return false }
         return worker.hosts(name, hash: known.contentHash)
     }
@@ -61,7 +66,7 @@ extension Coordinator {
         var sampling: [ImageJob] = []
         var textJob: ImageJob?
         for key in active {
-            guard let job = jobs[key], serves(worker, job) else { continue }
+            guard let job = jobs[key], job.accepts(worker.engineClass), serves(worker, job) else { continue }
             switch job.phase {
             case .needsDecode:
                 return vaeTask(job)
@@ -128,9 +133,15 @@ extension Coordinator {
         return (.unetTask(task), .unet(task, items: covered))
     }
 
-    /// Sends a task and books it with a deadline from the worker's measured speed.
+    /// Sends a task and books it with a deadline from the worker's measured speed. The first
+    /// task of an image pins it to the worker's engine class.
     private func start(_ message: CoordinatorToWorker, work: TaskRecord.Work, on worker: WorkerRecord) {
         guard let id = message.taskId else { return }
+        for key in work.imageKeys {
+            guard let job = jobs[key], let restart = job.pin(to: worker.engineClass) else { continue }
+            log.notice("image \(job.imageId) restarted on engine class \(worker.engineClass) (its work on \(restart.from) up to step \(restart.atStep) was dropped)",
+                       metadata: .about(batch: key.batchId, image: job.imageId, worker: worker.name))
+        }
         let sentAt = now()
         var expected = options.minimumDeadline
         if case .unet(let task, let items) = work {

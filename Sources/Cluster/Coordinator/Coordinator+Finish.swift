@@ -19,7 +19,8 @@ extension Coordinator {
             let line = try ImageWriter.manifestLine(key: job.key, request: state.request, fileName: fileName,
                                                     unetEvaluations: state.evaluationsUsed,
                                                     plainGuidanceEvaluations: state.plan.plainGuidanceEvaluations,
-                                                    workers: job.workers, engine: job.engineDescription)
+                                                    workers: job.workers, engine: job.engineDescription,
+                                                    engineRestarts: job.engineRestarts)
             let outcome = ImageOutcome(fileName: fileName, manifestLine: line, unetEvaluations: state.evaluationsUsed,
                                        workers: job.workers)
             if try store.markDone(job.key, outcome: outcome) != nil {

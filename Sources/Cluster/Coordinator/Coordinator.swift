@@ -118,13 +118,15 @@ public final class Coordinator {
     }
 
     /// Loads every unfinished image of the store: it resumes from its checkpoint (or from the
-    /// start) once a worker hosting its model is connected. Finished images are not loaded.
+    /// start) once a worker hosting its model is connected, on workers of the engine class the
+    /// checkpoint was computed on. Finished images are not loaded.
     private func resume() throws {
         let unfinished = try store.unfinishedImages()
         for image in unfinished {
             enqueue(ImageJob(key: image.key, request: image.request,
                              outputDirectory: writer.batchDirectory(image.key.batchId),
-                             checkpoint: image.checkpoint, workers: image.workers))
+                             checkpoint: image.checkpoint, workers: image.workers,
+                             engineClass: image.engineClass, engineRestarts: image.engineRestarts))
         }
         if !unfinished.isEmpty {
             let checkpointed = unfinished.filter { $0.checkpoint != nil }.count
@@ -210,10 +212,12 @@ public final class Coordinator {
     func saveCheckpoints() {
         guard !unsavedCheckpoints.isEmpty else { return }
         let encoder = JSONEncoder()
-        var entries: [(key: ImageKey, checkpoint: [UInt8], unetEvaluations: Int, workers: [String])] = []
+        var entries: [CheckpointEntry] = []
         for key in unsavedCheckpoints {
             guard let job = jobs[key], let state = job.state, let data = try? encoder.encode(state) else { continue }
-            entries.append((key, Array(data), state.evaluationsUsed, job.workers))
+            entries.append(CheckpointEntry(key: key, checkpoint: Array(data), unetEvaluations: state.evaluationsUsed,
+                                           workers: job.workers, engineClass: job.engineClass,
+                                           engineRestarts: job.engineRestarts))
         }
         unsavedCheckpoints.removeAll()
         do {

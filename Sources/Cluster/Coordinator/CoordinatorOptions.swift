@@ -42,12 +42,17 @@ public struct CoordinatorOptions: Sendable {
     /// Largest message a client may send (a SUBMIT's request list), in bytes.
     public var maxClientMessageBytes: Int
 
+    /// Seconds an image pinned to an engine class waits for a worker of that class to come
+    /// (back) when none is connected, before it is restarted from its first step on another
+    /// class (only when a worker of another class can take it; otherwise it waits on).
+    public var classGrace: Double
+
     public init(workersEndpoint: String, clientsEndpoint: String, storeDirectory: String, outputDirectory: String,
                 placement: PlacementPolicy = .auto, defaultModel: String? = nil, heartbeatInterval: Double = 1,
                 liveness: Int = 10, minimumDeadline: Double = 60, deadlineFactor: Double = 5, maxFailures: Int = 3,
                 maxRefusedResults: Int = 5, security: CoordinatorSecurity? = nil,
                 requestLimits: RequestLimits = .coordinator, maxImagesPerBatch: Int = 10_000,
-                maxQueuedImagesPerClient: Int = 100_000, maxClientMessageBytes: Int = 32 << 20) {
+                maxQueuedImagesPerClient: Int = 100_000, maxClientMessageBytes: Int = 32 << 20, classGrace: Double = 30) {
         self.workersEndpoint = workersEndpoint
         self.clientsEndpoint = clientsEndpoint
         self.storeDirectory = storeDirectory
@@ -65,5 +70,6 @@ public struct CoordinatorOptions: Sendable {
         self.maxImagesPerBatch = max(1, maxImagesPerBatch)
         self.maxQueuedImagesPerClient = max(1, maxQueuedImagesPerClient)
         self.maxClientMessageBytes = max(64 << 10, maxClientMessageBytes)
+        self.classGrace = max(0, classGrace)
     }
 }

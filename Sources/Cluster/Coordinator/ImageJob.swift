@@ -40,26 +40,39 @@ final class ImageJob {
     private(set) var assigned: Set<TextSlot> = []
     /// Names of the workers that served it, in first-use order.
     private(set) var workers: [String]
-    /// Engine fingerprints of the workers that served it since this coordinator started, in
-    /// first-use order (more than one: its bits are those of no single machine class).
-    private(set) var engines: [String] = []
+    /// The engine class (`EngineClass`) every task of it goes to: fixed when its first task is
+    /// placed, kept with its checkpoint, nil while nothing it depends on has been computed.
+    private(set) var engineClass: String?
+    /// Its restarts from the first step on another class, oldest first (manifest
+    /// `engine_restarts`).
+    private(set) var engineRestarts: [EngineRestart]
+    /// Since when (coordinator clock) no usable worker of its class hosting its model has been
+    /// connected; nil while one is. Kept by the coordinator's class check.
+    var classMissingSince: Double?
     /// Failed attempts so far (refused answers, engine errors, refused steps).
     private(set) var failures = 0
 
-    init(key: ImageKey, request: GenerationRequest, outputDirectory: String, checkpoint: [UInt8]?, workers: [String]) {
+    /// `engineClass` is the class `checkpoint` was computed on (ignored without a checkpoint).
+    init(key: ImageKey, request: GenerationRequest, outputDirectory: String, checkpoint: [UInt8]?, workers: [String],
+         engineClass: String? = nil, engineRestarts: [EngineRestart] = []) {
         self.key = key
         self.request = request
         self.outputDirectory = outputDirectory
         self.checkpoint = checkpoint
         self.workers = workers
+        self.engineClass = checkpoint == nil ? nil : engineClass
+        self.engineRestarts = engineRestarts
         imageId = Self.imageId(key)
     }
 
     static func imageId(_ key: ImageKey) -> String { "\(key.batchId)/\(key.index)" }
 
-    /// What PNGs and manifests record as `Engine`: the one fingerprint, or all of them joined
-    /// by " + " when workers of different classes served it; nil when none reported one.
-    var engineDescription: String? { engines.isEmpty ? nil : engines.joined(separator: " + ") }
+    /// What PNGs and manifests record as `Engine`: the fingerprint of its class (every task of
+    /// it ran there), nil for the class of workers that report none.
+    var engineDescription: String? { engineClass.flatMap(EngineClass.fingerprint) }
+
+    /// Whether a worker of `workerClass` may compute for it.
+    func accepts(_ workerClass: String) -> Bool { engineClass == nil || engineClass == workerClass }
 
     /// The content hash of the image's model, fixed when the image is prepared (before any
     /// text is encoded for it).
@@ -86,8 +99,24 @@ final class ImageJob {
     }
 
     func noteWorker(_ worker: WorkerRecord) {
+        assert(engineClass == worker.engineClass, "image \(imageId) of class \(engineClass ?? "none") served by \(worker.name) of \(worker.engineClass)")
         if !workers.contains(worker.name) { workers.append(worker.name) }
-        if let engine = worker.ready.engine, !engines.contains(engine) { engines.append(engine) }
+    }
+
+    /// A task of it was placed on a worker of `workerClass`: the first one fixes its class
+    /// (later ones are of that class already). Returns the restart this placement completes
+    /// (its first placement after a restart), if any.
+    @discardableResult
+    func pin(to workerClass: String) -> EngineRestart? {
+        guard engineClass == nil else {
+            precondition(engineClass == workerClass, "image \(imageId) of class \(engineClass ?? "") placed on \(workerClass)")
+            return nil
+        }
+        engineClass = workerClass
+        classMissingSince = nil
+        guard let last = engineRestarts.indices.last, engineRestarts[last].to == nil else { return nil }
+        engineRestarts[last].to = workerClass
+        return engineRestarts[last]
     }
 
     /// Counts a failed attempt; returns how many there were so far.
@@ -211,6 +240,28 @@ final class ImageJob {
     /// Its VAE task was lost: it needs decoding again.
     func requeueDecode(taskId: String) {
         if isDecoding(taskId) { phase = .needsDecode }
+    }
+
+    /// No worker of its class is left: everything computed for it is dropped (sampling state,
+    /// embeddings, the current step, its workers and failed attempts) and it is queued again,
+    /// unpinned, to start from its first step on the class of its next placement. Returns the
+    /// restart it records. Answers to its earlier tasks then match nothing.
+    func restartFromFirstStep() -> EngineRestart {
+        precondition(engineClass != nil, "image \(imageId) restarted without a class")
+        let restart = EngineRestart(from: engineClass ?? EngineClass.unknown, to: nil, atStep: state?.stepIndex ?? 0)
+        engineRestarts.append(restart)
+        engineClass = nil
+        classMissingSince = nil
+        phase = .queued
+        state = nil
+        checkpoint = nil
+        embeddings = [:]
+        pending = []
+        predictions = [:]
+        assigned = []
+        workers = []
+        failures = 0
+        return restart
     }
 
     /// Moves to `next` and loads its evaluations (or moves to decoding when sampling is over).

@@ -24,10 +24,11 @@ struct ImageWriter {
     func readPNG(batchId: String, fileName: String) -> [UInt8]? { folder.read(fileName, in: batchId) }
 
     /// The manifest line: the request's fields (JSONL names), index, file, batch, UNet
-    /// evaluations used and what plain guidance would have used, the workers that served it and
-    /// their engine fingerprint(s).
+    /// evaluations used and what plain guidance would have used, the workers that served it,
+    /// their engine fingerprint, and its restarts on another engine class (when it had any).
     static func manifestLine(key: ImageKey, request: GenerationRequest, fileName: String, unetEvaluations: Int,
-                             plainGuidanceEvaluations: Int, workers: [String], engine: String?) throws -> String {
+                             plainGuidanceEvaluations: Int, workers: [String], engine: String?,
+                             engineRestarts: [EngineRestart] = []) throws -> String {
         var object = try JSONSerialization.jsonObject(with: JSONEncoder().encode(request)) as? [String: Any] ?? [:]
         object["batch"] = key.batchId
         object["index"] = key.index
@@ -36,6 +37,9 @@ struct ImageWriter {
         object["plain_guidance_evaluations"] = plainGuidanceEvaluations
         object["workers"] = workers
         if let engine { object["engine"] = engine }
+        if !engineRestarts.isEmpty {
+            object["engine_restarts"] = try JSONSerialization.jsonObject(with: JSONEncoder().encode(engineRestarts))
+        }
         let data = try JSONSerialization.data(withJSONObject: object, options: [.sortedKeys, .withoutEscapingSlashes])
         return String(decoding: data, as: UTF8.self)
     }

@@ -20,8 +20,13 @@ struct TaskRecord {
     }
 
     /// The images the task works on, each once, in task order.
+    var imageKeys: [ImageKey] { work.imageKeys }
+}
+
+extension TaskRecord.Work {
+    /// The images this work is for, each once, in task order.
     var imageKeys: [ImageKey] {
-        switch work {
+        switch self {
         case .text(let key), .vae(let key): return [key]
         case .unet(_, let items):
             var keys: [ImageKey] = []

@@ -27,6 +27,8 @@ final class WorkerRecord {
     }
 
     var name: String { ready.name }
+    /// Its engine class: the fingerprint READY carried, or `EngineClass.unknown`.
+    var engineClass: String { EngineClass.of(ready.engine) }
     /// Whether tasks may be given to it.
     var isUsable: Bool { retired == nil }
 
@@ -48,4 +50,20 @@ struct KnownModel {
     let name: String
     let contentHash: String
     let info: SamplingModelInfo
+}
+
+/// Workers whose READY carries the same engine fingerprint compute the same bits for the same
+/// task (docs/engine.md, "Determinism"): they form one class, named by that fingerprint.
+/// Workers that report none (the simulated engine, older workers) form the class `unknown`
+/// (a worker reporting the fingerprint "unknown" joins it). Every task of one image goes to
+/// workers of one class.
+enum EngineClass {
+    static let unknown = "unknown"
+
+    /// The class of a worker reporting `fingerprint`.
+    static func of(_ fingerprint: String?) -> String { fingerprint ?? unknown }
+
+    /// What a PNG's `Engine` and a manifest's `engine` record for an image made on a class:
+    /// its fingerprint, nil for `unknown`.
+    static func fingerprint(_ engineClass: String) -> String? { engineClass == unknown ? nil : engineClass }
 }

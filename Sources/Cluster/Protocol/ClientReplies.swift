@@ -52,6 +52,10 @@ public struct WorkerSummary: Codable, Sendable, Equatable {
     /// Why the coordinator gives it no more tasks (its results were refused too often in a
     /// row); absent while it is used. Optional: older peers neither send nor read it.
     public var retired: String?
+    /// Its engine class: the engine fingerprint its READY carried, or `unknown` when it sent
+    /// none. Every evaluation of one image goes to workers of one class. Optional: older peers
+    /// neither send nor read it.
+    public var engine: String?
 }
 
 /// STATUS-REPLY (coordinator -> client): queue, workers and throughput.

@@ -16,18 +16,17 @@ extension JobStore {
         return changed
     }
 
-    /// Saves an unfinished image's sampling state (opaque bytes) and its work so far, so that
-    /// a restarted coordinator resumes from here. Returns false when the image is finished or
-    /// cancelled (the caller should stop working on it).
+    /// Saves an unfinished image's sampling state (opaque bytes), its work so far and the
+    /// engine class it was computed on, so that a restarted coordinator resumes from here, on
+    /// that class. Returns false when the image is finished or cancelled (the caller should
+    /// stop working on it).
     @discardableResult
-    func saveCheckpoint(_ key: ImageKey, checkpoint: [UInt8], unetEvaluations: Int, workers: [String]) throws -> Bool {
+    func saveCheckpoint(_ key: ImageKey, checkpoint: [UInt8], unetEvaluations: Int, workers: [String],
+                        engineClass: String? = nil, engineRestarts: [EngineRestart] = []) throws -> Bool {
+        let entry = CheckpointEntry(key: key, checkpoint: checkpoint, unetEvaluations: unetEvaluations, workers: workers,
+                                    engineClass: engineClass, engineRestarts: engineRestarts)
         let changed = try storeCall {
-            try db.prepare("""
-                UPDATE images SET state = 'running', checkpoint = ?, unet_evaluations = ?, workers = ?, updated = ?
-                WHERE batch_id = ? AND idx = ? AND state IN ('queued', 'running')
-                """)
-                .run([.blob(checkpoint), .integer(Int64(unetEvaluations)), .text(Self.json(workers)),
-                      .real(Date().timeIntervalSince1970), .text(key.batchId), .integer(Int64(key.index))])
+            try Self.checkpointUpdate(db).run(Self.checkpointValues(entry, now: Date().timeIntervalSince1970))
             return db.changes == 1
         }
         if !changed { try requireImage(key) }
@@ -37,21 +36,48 @@ extension JobStore {
     /// Saves several checkpoints in one transaction (one commit instead of one per image step:
     /// what lets one coordinator step hundreds of images a second). Images that are finished
     /// or cancelled meanwhile are left alone.
-    func saveCheckpoints(_ entries: [(key: ImageKey, checkpoint: [UInt8], unetEvaluations: Int, workers: [String])]) throws {
+    func saveCheckpoints(_ entries: [CheckpointEntry]) throws {
         guard !entries.isEmpty else { return }
         try storeCall {
             try db.transaction {
-                let update = try db.prepare("""
-                    UPDATE images SET state = 'running', checkpoint = ?, unet_evaluations = ?, workers = ?, updated = ?
-                    WHERE batch_id = ? AND idx = ? AND state IN ('queued', 'running')
-                    """)
+                let update = try Self.checkpointUpdate(db)
                 let now = Date().timeIntervalSince1970
-                for e in entries {
-                    try update.run([.blob(e.checkpoint), .integer(Int64(e.unetEvaluations)), .text(Self.json(e.workers)),
-                                    .real(now), .text(e.key.batchId), .integer(Int64(e.key.index))])
-                }
+                for entry in entries { try update.run(Self.checkpointValues(entry, now: now)) }
             }
         }
+    }
+
+    private static func checkpointUpdate(_ db: SQLiteDatabase) throws -> SQLiteStatement {
+        try db.prepare("""
+            UPDATE images SET state = 'running', checkpoint = ?, unet_evaluations = ?, workers = ?, engine_class = ?,
+                engine_restarts = ?, updated = ?
+            WHERE batch_id = ? AND idx = ? AND state IN ('queued', 'running')
+            """)
+    }
+
+    private static func checkpointValues(_ e: CheckpointEntry, now: Double) -> [SQLiteValue] {
+        [.blob(e.checkpoint), .integer(Int64(e.unetEvaluations)), .text(json(e.workers)),
+         e.engineClass.map { .text($0) } ?? .null, .text(StoredJSON.text(e.engineRestarts)),
+         .real(now), .text(e.key.batchId), .integer(Int64(e.key.index))]
+    }
+
+    /// Drops an unfinished image's checkpoint, class and work so far (it starts again from its
+    /// first step on another engine class) and records its restarts. Returns false when the
+    /// image is finished or cancelled.
+    @discardableResult
+    func restartImage(_ key: ImageKey, engineRestarts: [EngineRestart]) throws -> Bool {
+        let changed = try storeCall {
+            try db.prepare("""
+                UPDATE images SET checkpoint = NULL, engine_class = NULL, unet_evaluations = 0, workers = '[]',
+                    engine_restarts = ?, updated = ?
+                WHERE batch_id = ? AND idx = ? AND state IN ('queued', 'running')
+                """)
+                .run([.text(StoredJSON.text(engineRestarts)), .real(Date().timeIntervalSince1970),
+                      .text(key.batchId), .integer(Int64(key.index))])
+            return db.changes == 1
+        }
+        if !changed { try requireImage(key) }
+        return changed
     }
 
     /// Records a finished image durably. Returns its finishing sequence number in the batch, or
@@ -105,24 +131,25 @@ extension JobStore {
     /// Every queued or running image of active batches, oldest batch first, in index order:
     /// what a (re)started coordinator has to do. Finished images never appear here.
     func unfinishedImages() throws -> [StoredImage] {
-        let rows = try storeCall {
+        try storeCall {
             let q = try db.prepare("""
-                SELECT i.batch_id, i.idx, i.request_json, i.state, b.output_dir, i.checkpoint, i.unet_evaluations, i.workers
+                SELECT i.batch_id, i.idx, i.request_json, i.state, b.output_dir, i.checkpoint, i.unet_evaluations, i.workers,
+                    i.engine_class, i.engine_restarts
                 FROM images i JOIN batches b ON b.id = i.batch_id
                 WHERE i.state IN ('queued', 'running') AND b.state = 'active'
                 ORDER BY b.created, b.rowid, i.idx
                 """)
             try q.bind([])
-            var rows: [(ImageKey, String, String, String, [UInt8]?, Int, String)] = []
+            var images: [StoredImage] = []
             while try q.step() {
-                rows.append((ImageKey(batchId: q.text(0) ?? "", index: q.int(1)), q.text(2) ?? "", q.text(3) ?? "",
-                             q.text(4) ?? "", q.blob(5), q.int(6), q.text(7) ?? "[]"))
+                let key = ImageKey(batchId: q.text(0) ?? "", index: q.int(1))
+                images.append(StoredImage(key: key, request: try Self.request(q.text(2) ?? "", key),
+                                          state: ImageStatus(rawValue: q.text(3) ?? "") ?? .queued,
+                                          outputDirectory: q.text(4) ?? "", checkpoint: q.blob(5), unetEvaluations: q.int(6),
+                                          workers: Self.names(q.text(7) ?? "[]"), engineClass: q.text(8),
+                                          engineRestarts: try Self.restarts(q.text(9) ?? "[]", key)))
             }
-            return rows
-        }
-        return try rows.map { key, requestJSON, state, dir, checkpoint, evaluations, workers in
-            StoredImage(key: key, request: try Self.request(requestJSON, key), state: ImageStatus(rawValue: state) ?? .queued,
-                        outputDirectory: dir, checkpoint: checkpoint, unetEvaluations: evaluations, workers: Self.names(workers))
+            return images
         }
     }
 
@@ -155,6 +182,14 @@ extension JobStore {
 
     static func names(_ json: String) -> [String] {
         (try? StoredJSON.value([String].self, from: json)) ?? []
+    }
+
+    static func restarts(_ json: String, _ key: ImageKey) throws -> [EngineRestart] {
+        do {
+            return try StoredJSON.value([EngineRestart].self, from: json)
+        } catch {
+            throw JobStoreError.corruptRecord("engine restarts of image \(key): \(error)")
+        }
     }
 
     static func request(_ json: String, _ key: ImageKey) throws -> GenerationRequest {

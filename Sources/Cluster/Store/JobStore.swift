@@ -26,12 +26,22 @@ final class JobStore {
             try storeCall { try db.transaction { try db.execute(JobStoreSchema.create) } }
         } else if version > JobStoreSchema.version {
             throw JobStoreError.schemaTooNew(found: version, supported: JobStoreSchema.version)
-        } else {
-            for from in version..<JobStoreSchema.version {
-                guard let step = JobStoreSchema.migrations[from] else {
-                    throw JobStoreError.corruptRecord("no migration from store schema version \(from)")
+        } else if version < JobStoreSchema.version {
+            try migrate(from: version)
+        }
+    }
+
+    /// Brings a file of an older schema version up to the current one, one version at a time,
+    /// all in one transaction (a failure leaves the file as it was).
+    private func migrate(from version: Int) throws {
+        try storeCall {
+            try db.transaction {
+                for step in version..<JobStoreSchema.version {
+                    guard let sql = JobStoreSchema.migrations[step] else {
+                        throw JobStoreError.corruptRecord("schema version \(step) has no migration to \(step + 1)")
+                    }
+                    try db.execute(sql)
                 }
-                try storeCall { try db.transaction { try db.execute(step) } }
             }
         }
     }

@@ -49,6 +49,41 @@ struct StoredImage: Sendable, Equatable {
     var checkpoint: [UInt8]?
     var unetEvaluations: Int
     var workers: [String]
+    /// The engine class the checkpoint was computed on (a worker fingerprint, or `unknown`);
+    /// nil without a checkpoint, or for one saved by a store of schema version 1.
+    var engineClass: String?
+    /// Its restarts on another class so far, oldest first.
+    var engineRestarts: [EngineRestart] = []
+}
+
+/// One image's sampling state after a step, with what goes with it (the coordinator's
+/// once-per-turn flush writes several).
+struct CheckpointEntry: Sendable, Equatable {
+    var key: ImageKey
+    /// The sampling state, opaque to the store.
+    var checkpoint: [UInt8]
+    var unetEvaluations: Int
+    var workers: [String]
+    /// The engine class every evaluation of it ran on.
+    var engineClass: String?
+    var engineRestarts: [EngineRestart] = []
+}
+
+/// An image started again from its first step on another engine class, because no worker of
+/// the class its work was computed on was left (after the grace period): what its manifest
+/// line's `engine_restarts` lists.
+struct EngineRestart: Codable, Sendable, Equatable {
+    /// The class of the dropped work.
+    var from: String
+    /// The class it was pinned to at its next placement; nil until then.
+    var to: String?
+    /// The step it had reached when its work was dropped (0: only its text was encoded).
+    var atStep: Int
+
+    enum CodingKeys: String, CodingKey {
+        case from, to
+        case atStep = "at_step"
+    }
 }
 
 /// What finishing an image records.

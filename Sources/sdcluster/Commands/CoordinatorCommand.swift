@@ -77,6 +77,9 @@ struct CoordinatorCommand: ParsableCommand {
     @Option(help: ArgumentHelp("Largest request list one SUBMIT may send, in MiB.", valueName: "MB"))
     var maxMessageMb = 32
 
+    @Option(help: ArgumentHelp("Seconds an image waits for a worker of its engine class (fingerprint) to come back when none is left, before it restarts from its first step on another class.", valueName: "S"))
+    var classGrace: Double = 30
+
     @OptionGroup var logging: LoggingOptions
 
     func validate() throws {
@@ -98,6 +101,7 @@ struct CoordinatorCommand: ParsableCommand {
         if curveSecret != nil, authorizedWorkers == nil || authorizedClients == nil {
             throw ValidationError("with --curve-secret give --authorized-workers and --authorized-clients too (each a folder of .pub files or a file of keys; they may start empty): encryption alone admits anyone who knows the coordinator's public key")
         }
+        guard classGrace >= 0, classGrace.isFinite else { throw ValidationError("--class-grace must be >= 0 seconds") }
     }
 
     func run() throws {
@@ -115,7 +119,7 @@ struct CoordinatorCommand: ParsableCommand {
                                          security: security,
                                          requestLimits: RequestLimits(maxSteps: maxSteps, maxPixels: maxPixels, maxTextBytes: maxPromptBytes),
                                          maxImagesPerBatch: maxBatchImages, maxQueuedImagesPerClient: maxQueuedPerClient,
-                                         maxClientMessageBytes: maxMessageMb << 20)
+                                         maxClientMessageBytes: maxMessageMb << 20, classGrace: classGrace)
         let context = try ZMQContext()
         let stop = StopFlag()
         stop.raiseOnTerminationSignals()

@@ -33,9 +33,10 @@ struct StatusCommand: ParsableCommand {
             let c = b.counts
             print("  \(b.batchId)  \(b.state.padding(toLength: 9, withPad: " ", startingAt: 0)) \(c.done)/\(c.total) done, \(c.running) running, \(c.queued) queued, \(c.failed) failed, \(c.cancelled) cancelled  (\(b.clientBatchName))")
         }
-        print("workers: \(reply.workers.count)")
+        let classes = Set(reply.workers.compactMap(\.engine))
+        print("workers: \(reply.workers.count)" + (classes.count > 1 ? " in \(classes.count) engine classes (each image stays on one)" : ""))
         for w in reply.workers {
-            print("  \(w.name)  models \(w.models.joined(separator: ",")), \(w.inFlight) evaluation(s) in flight, \(w.evaluationsDone) done, liveness \(w.liveness)")
+            print("  \(w.name)  models \(w.models.joined(separator: ",")), \(w.inFlight) evaluation(s) in flight, \(w.evaluationsDone) done, liveness \(w.liveness), engine \(w.engine ?? "not reported")")
         }
         print(String(format: "throughput: %.2f UNet evaluations/s (last minute)", reply.evaluationsPerSecond))
         for problem in reply.problems ?? [] { print("PROBLEM: \(problem)") }
