@@ -51,3 +51,40 @@ final class StatusAccuracyTests: XCTestCase {
         XCTAssertTrue(LogLimiter.suffix(next.held).contains("2000 more"))
     }
 }
+
+/// A worker whose speed is known holds up to `tasksInFlight` tasks, so a slow link's round trip
+/// does not idle it; an unmeasured one holds one.
+final class TasksInFlightTests: XCTestCase {
+    private func requests(_ n: Int) -> [GenerationRequest] {
+        (0..<n).map { GenerationRequest(prompt: "p\($0)", seed: UInt64($0), steps: 4, width: 64, height: 64, model: SimulatedEngine.modelName) }
+    }
+
+    /// Answers the oldest task out at the worker until the image is done; the most tasks it
+    /// held at once, before and after its first UNet answer.
+    private func mostHeld(tasksInFlight: Int) throws -> (beforeMeasured: Int, after: Int) {
+        let cluster = try SteppedCluster(self) { $0.placement = .pack; $0.tasksInFlight = tasksInFlight; $0.maxFailures = 100 }
+        let worker = try cluster.connectWorker("w", maxBatch: 1)
+        let keys = try cluster.submit(requests(3))
+        var held: [CoordinatorToWorker] = []
+        var before = 0, after = 0
+        for _ in 0..<200 {
+            if try keys.allSatisfy({ try cluster.store.imageStatus($0) == .done }) { break }
+            held += worker.tasks()
+            let measured = cluster.coordinator.workers[worker.identity]?.secondsPerEvaluation != nil
+            let out = cluster.coordinator.ledger.tasks(of: worker.identity).count
+            if measured { after = max(after, out) } else { before = max(before, out) }
+            if !held.isEmpty { worker.answer(held.removeFirst()) }
+            try cluster.turn()
+        }
+        XCTAssertTrue(try keys.allSatisfy { try cluster.store.imageStatus($0) == .done }, "every image done")
+        return (before, after)
+    }
+
+    func testAMeasuredWorkerHoldsTwoTasksAndAnUnmeasuredOneOne() throws {
+        let two = try mostHeld(tasksInFlight: 2)
+        XCTAssertEqual(two.beforeMeasured, 1)
+        XCTAssertEqual(two.after, 2)
+        let one = try mostHeld(tasksInFlight: 1)
+        XCTAssertEqual(one.after, 1)
+    }
+}

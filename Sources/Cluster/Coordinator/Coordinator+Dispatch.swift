@@ -14,17 +14,32 @@ extension Coordinator {
         prepareWaitingJobs()
         // After preparing, so an image resumed with a class no worker has is timed from now.
         if restartImagesOfMissingClasses(now: now()) { prepareWaitingJobs() }
-        var idle = workers.values.filter { ledger.isIdle($0.identity) && $0.isUsable }.sorted { $0.name < $1.name }
-        while !idle.isEmpty {
-            let worker = idle.removeFirst()
-            // Its share of the waiting work is spread over the idle workers of its class: only
-            // they can take the rest of what it may take.
-            let alike = idle.filter { $0.engineClass == worker.engineClass }.count
-            if let (message, work) = nextTask(for: worker, idleWorkers: alike + 1) {
-                start(message, work: work, on: worker)
+        // Idle workers first; then, while work is left, a worker may get more tasks up to
+        // `tasksInFlight`: it starts the next one the moment it sends a result, so a slow link's
+        // round trip is hidden behind compute instead of idling the worker.
+        for depth in 0..<options.tasksInFlight {
+            var ready = workers.values.filter { $0.isUsable && load($0) == depth && depth < room($0) }.sorted { $0.name < $1.name }
+            var gave = false
+            while !ready.isEmpty {
+                let worker = ready.removeFirst()
+                // Its share of the waiting work is spread over the workers of its class that can
+                // take some now: only they can take the rest of what it may take.
+                let alike = ready.filter { $0.engineClass == worker.engineClass }.count
+                if let (message, work) = nextTask(for: worker, idleWorkers: alike + 1) {
+                    start(message, work: work, on: worker)
+                    gave = true
+                }
             }
+            if !gave { return }
         }
     }
+
+    /// Tasks a worker is busy with: those out at it and those past their deadline it still computes.
+    func load(_ worker: WorkerRecord) -> Int { ledger.tasks(of: worker.identity).count + worker.overdue.count }
+
+    /// Tasks it may have at once: one until its speed is known (a worker that has not answered
+    /// yet may be slow or stuck), then `tasksInFlight`.
+    private func room(_ worker: WorkerRecord) -> Int { worker.secondsPerEvaluation == nil ? 1 : options.tasksInFlight }
 
     /// Prepares waiting images (in order) whose model is known, until the active window is full.
     private func prepareWaitingJobs() {
@@ -152,6 +167,8 @@ extension Coordinator {
                 expected = options.minimumDeadline * Double(max(1, items.count))
             }
         }
+        // A task queued behind others at the worker starts only when they are done.
+        expected *= Double(load(worker) + 1)
         ledger.open(TaskRecord(id: id, worker: worker.identity, work: work, sentAt: sentAt, deadline: sentAt + expected))
         log.debug("sent task \(id) to \(worker.name): \(work.summary), deadline in \(String(format: "%.1f", expected)) s",
                   metadata: .about(task: id, worker: worker.name))

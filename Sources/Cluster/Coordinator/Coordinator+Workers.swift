@@ -49,6 +49,7 @@ extension Coordinator {
             return
         }
         worker.liveness.heard(at: now())
+        if let taskId = message.answeredTaskId { worker.overdue[taskId] = nil }
         switch message {
         case .ready, .heartbeat:
             break
@@ -331,5 +332,19 @@ extension Coordinator {
             return "returned text embeddings of shapes \(shapes), expected [1, tokens, width] each, alike"
         }
         return nil
+    }
+}
+
+extension WorkerToCoordinator {
+    /// The task this message answers, if it answers one.
+    var answeredTaskId: String? {
+        switch self {
+        case .textEncodeResult(let r): return r.taskId
+        case .unetResult(let r): return r.taskId
+        case .vaeDecodeResult(let r): return r.taskId
+        case .missingEmbedding(let m): return m.taskId
+        case .error(let e): return e.taskId
+        case .ready, .heartbeat, .disconnect: return nil
+        }
     }
 }

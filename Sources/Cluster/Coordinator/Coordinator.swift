@@ -189,6 +189,7 @@ public final class Coordinator {
     /// Timers: worker liveness and heartbeats, task deadlines, long-poll FETCH expiry.
     func tick(now: Double) {
         for worker in Array(workers.values) {
+            worker.overdue = worker.overdue.filter { $0.value > now }
             if !worker.liveness.isAlive(at: now) {
                 removeWorker(worker, reason: "missed \(options.liveness) heartbeats")
             } else if worker.liveness.heartbeatDue(at: now) {
@@ -199,6 +200,7 @@ public final class Coordinator {
             // A missed deadline is a failed attempt of its images: a task no worker ever answers
             // (one that hangs or crashes its worker each time) fails them after `maxFailures`.
             guard let worker = workers[record.worker] else { requeue(record); continue }
+            worker.overdue[record.id] = now + (record.deadline - record.sentAt)
             taskFailed(record, worker: worker, message: "no answer within its deadline of \(Int(record.deadline - record.sentAt)) s")
         }
         expireFetches(now: now)

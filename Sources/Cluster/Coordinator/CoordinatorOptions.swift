@@ -46,13 +46,17 @@ public struct CoordinatorOptions: Sendable {
     /// (back) when none is connected, before it is restarted from its first step on another
     /// class (only when a worker of another class can take it; otherwise it waits on).
     public var classGrace: Double
+    /// Tasks a worker may have at once (it runs them one after another): 2 keeps it computing
+    /// while a result and the next task cross the network.
+    public var tasksInFlight: Int
 
     public init(workersEndpoint: String, clientsEndpoint: String, storeDirectory: String, outputDirectory: String,
                 placement: PlacementPolicy = .auto, defaultModel: String? = nil, heartbeatInterval: Double = 1,
                 liveness: Int = 10, minimumDeadline: Double = 60, deadlineFactor: Double = 5, maxFailures: Int = 3,
                 maxRefusedResults: Int = 5, security: CoordinatorSecurity? = nil,
                 requestLimits: RequestLimits = .coordinator, maxImagesPerBatch: Int = 10_000,
-                maxQueuedImagesPerClient: Int = 100_000, maxClientMessageBytes: Int = 32 << 20, classGrace: Double = 30) {
+                maxQueuedImagesPerClient: Int = 100_000, maxClientMessageBytes: Int = 32 << 20, classGrace: Double = 30,
+                tasksInFlight: Int = 2) {
         self.workersEndpoint = workersEndpoint
         self.clientsEndpoint = clientsEndpoint
         self.storeDirectory = storeDirectory
@@ -71,5 +75,6 @@ public struct CoordinatorOptions: Sendable {
         self.maxQueuedImagesPerClient = max(1, maxQueuedImagesPerClient)
         self.maxClientMessageBytes = max(64 << 10, maxClientMessageBytes)
         self.classGrace = max(0, classGrace)
+        self.tasksInFlight = min(8, max(1, tasksInFlight))
     }
 }

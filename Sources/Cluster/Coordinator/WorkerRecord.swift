@@ -17,6 +17,10 @@ final class WorkerRecord {
     /// Why the coordinator stopped giving it work (too many refused results in a row); nil
     /// while it is used. A retired worker stays connected (heartbeats) but gets no tasks.
     var retired: String?
+    /// Tasks past their deadline that it has not answered yet, each with when to stop waiting
+    /// for it: it is likely still computing them (it runs its tasks one after another), so they
+    /// count against what it may be given, for one more deadline's length.
+    var overdue: [String: Double] = [:]
     /// Its CURVE public key (nil on an open cluster): a reload that removes the key drops it.
     var key: CurveKey?
 

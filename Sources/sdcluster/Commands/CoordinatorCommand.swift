@@ -80,6 +80,9 @@ struct CoordinatorCommand: ParsableCommand {
     @Option(help: ArgumentHelp("Seconds an image waits for a worker of its engine class (fingerprint) to come back when none is left, before it restarts from its first step on another class.", valueName: "S"))
     var classGrace: Double = 30
 
+    @Option(help: ArgumentHelp("Tasks a worker may have at once (run one after another): 2 hides a slow link's round trip; 1 sends a task only to an idle worker.", valueName: "N"))
+    var tasksInFlight = 2
+
     @OptionGroup var logging: LoggingOptions
 
     func validate() throws {
@@ -101,6 +104,7 @@ struct CoordinatorCommand: ParsableCommand {
         if curveSecret != nil, authorizedWorkers == nil || authorizedClients == nil {
             throw ValidationError("with --curve-secret give --authorized-workers and --authorized-clients too (each a folder of .pub files or a file of keys; they may start empty): encryption alone admits anyone who knows the coordinator's public key")
         }
+        guard (1...8).contains(tasksInFlight) else { throw ValidationError("--tasks-in-flight must be 1...8, not \(tasksInFlight)") }
         guard classGrace >= 0, classGrace.isFinite else { throw ValidationError("--class-grace must be >= 0 seconds") }
     }
 
@@ -119,7 +123,8 @@ struct CoordinatorCommand: ParsableCommand {
                                          security: security,
                                          requestLimits: RequestLimits(maxSteps: maxSteps, maxPixels: maxPixels, maxTextBytes: maxPromptBytes),
                                          maxImagesPerBatch: maxBatchImages, maxQueuedImagesPerClient: maxQueuedPerClient,
-                                         maxClientMessageBytes: maxMessageMb << 20, classGrace: classGrace)
+                                         maxClientMessageBytes: maxMessageMb << 20, classGrace: classGrace,
+                                         tasksInFlight: tasksInFlight)
         let context = try ZMQContext()
         let stop = StopFlag()
         stop.raiseOnTerminationSignals()
