@@ -46,8 +46,8 @@ public struct CoordinatorOptions: Sendable {
     /// (back) when none is connected, before it is restarted from its first step on another
     /// class (only when a worker of another class can take it; otherwise it waits on).
     public var classGrace: Double
-    /// Tasks a worker may have at once (it runs them one after another): 2 keeps it computing
-    /// while a result and the next task cross the network.
+    /// Tasks a worker may have at once (it runs them one after another): 3 keeps it computing
+    /// while results and the next tasks cross a slow network (scripts/bench/slow-link.sh).
     public var tasksInFlight: Int
 
     public init(workersEndpoint: String, clientsEndpoint: String, storeDirectory: String, outputDirectory: String,
@@ -56,7 +56,7 @@ public struct CoordinatorOptions: Sendable {
                 maxRefusedResults: Int = 5, security: CoordinatorSecurity? = nil,
                 requestLimits: RequestLimits = .coordinator, maxImagesPerBatch: Int = 10_000,
                 maxQueuedImagesPerClient: Int = 100_000, maxClientMessageBytes: Int = 32 << 20, classGrace: Double = 30,
-                tasksInFlight: Int = 2) {
+                tasksInFlight: Int = 3) {
         self.workersEndpoint = workersEndpoint
         self.clientsEndpoint = clientsEndpoint
         self.storeDirectory = storeDirectory

@@ -80,8 +80,8 @@ struct CoordinatorCommand: ParsableCommand {
     @Option(help: ArgumentHelp("Seconds an image waits for a worker of its engine class (fingerprint) to come back when none is left, before it restarts from its first step on another class.", valueName: "S"))
     var classGrace: Double = 30
 
-    @Option(help: ArgumentHelp("Tasks a worker may have at once (run one after another): 2 hides a slow link's round trip; 1 sends a task only to an idle worker.", valueName: "N"))
-    var tasksInFlight = 2
+    @Option(help: ArgumentHelp("Tasks a worker may have at once (run one after another): more hide a slow link's round trips; 1 sends a task only to an idle worker.", valueName: "N"))
+    var tasksInFlight = 3
 
     @OptionGroup var logging: LoggingOptions
 
