@@ -52,16 +52,16 @@ final class StatusAccuracyTests: XCTestCase {
     }
 }
 
-/// A worker whose speed is known holds up to `tasksInFlight` tasks, so a slow link's round trip
-/// does not idle it; an unmeasured one holds one.
+/// A worker that has answered a task holds up to `tasksInFlight` tasks, so a slow link's round
+/// trip does not idle it; one that has not answered yet holds one.
 final class TasksInFlightTests: XCTestCase {
     private func requests(_ n: Int) -> [GenerationRequest] {
         (0..<n).map { GenerationRequest(prompt: "p\($0)", seed: UInt64($0), steps: 4, width: 64, height: 64, model: SimulatedEngine.modelName) }
     }
 
-    /// Answers the oldest task out at the worker until the image is done; the most tasks it
-    /// held at once, before and after its first UNet answer.
-    private func mostHeld(tasksInFlight: Int) throws -> (beforeMeasured: Int, after: Int) {
+    /// Answers the oldest task out at the worker until the images are done; the most tasks it
+    /// held at once, before and after its first answer.
+    private func mostHeld(tasksInFlight: Int) throws -> (beforeAnswer: Int, after: Int) {
         let cluster = try SteppedCluster(self) { $0.placement = .pack; $0.tasksInFlight = tasksInFlight; $0.maxFailures = 100 }
         let worker = try cluster.connectWorker("w", maxBatch: 1)
         let keys = try cluster.submit(requests(3))
@@ -70,9 +70,9 @@ final class TasksInFlightTests: XCTestCase {
         for _ in 0..<200 {
             if try keys.allSatisfy({ try cluster.store.imageStatus($0) == .done }) { break }
             held += worker.tasks()
-            let measured = cluster.coordinator.workers[worker.identity]?.secondsPerEvaluation != nil
+            let answered = (cluster.coordinator.workers[worker.identity]?.tasksAnswered ?? 0) > 0
             let out = cluster.coordinator.ledger.tasks(of: worker.identity).count
-            if measured { after = max(after, out) } else { before = max(before, out) }
+            if answered { after = max(after, out) } else { before = max(before, out) }
             if !held.isEmpty { worker.answer(held.removeFirst()) }
             try cluster.turn()
         }
@@ -80,11 +80,41 @@ final class TasksInFlightTests: XCTestCase {
         return (before, after)
     }
 
-    func testAMeasuredWorkerHoldsTwoTasksAndAnUnmeasuredOneOne() throws {
+    func testAWorkerHoldsOneTaskUntilItAnswersThenTasksInFlight() throws {
         let two = try mostHeld(tasksInFlight: 2)
-        XCTAssertEqual(two.beforeMeasured, 1)
+        XCTAssertEqual(two.beforeAnswer, 1)
         XCTAssertEqual(two.after, 2)
         let one = try mostHeld(tasksInFlight: 1)
         XCTAssertEqual(one.after, 1)
+    }
+
+    /// The moment a busy worker answers one of its tasks it gets the next, while work waits: not
+    /// only once it has run dry (which idled it for a round trip on every refill).
+    func testABusyWorkerIsToppedUpWithEachAnswer() throws {
+        let depth = 3
+        let cluster = try SteppedCluster(self) { $0.placement = .pack; $0.tasksInFlight = depth; $0.maxFailures = 100 }
+        let worker = try cluster.connectWorker("w", maxBatch: 1)
+        _ = try cluster.submit(requests(6))
+        var held: [CoordinatorToWorker] = []
+        var out: Int { cluster.coordinator.ledger.tasks(of: worker.identity).count }
+        func onlyUNet(_ tasks: [CoordinatorToWorker]) -> Bool {
+            tasks.allSatisfy { if case .unetTask = $0 { return true } else { return false } }
+        }
+        // Answer its text tasks (and the first UNet ones) until it holds a full set of UNet tasks.
+        var turns = 0
+        held += worker.tasks()
+        while out < depth || !onlyUNet(held), turns < 50 {
+            if !held.isEmpty { worker.answer(held.removeFirst()) }
+            try cluster.turn()
+            held += worker.tasks()
+            turns += 1
+        }
+        XCTAssertEqual(out, depth, "it holds a full set of tasks")
+        for round in 0..<5 {
+            worker.answer(held.removeFirst())
+            try cluster.turn()
+            held += worker.tasks()
+            XCTAssertEqual(out, depth, "round \(round): topped up right after one answer")
+        }
     }
 }

@@ -5,9 +5,10 @@ import StableDiffusion
 /// UNet evaluations of several images per task, placed by the policy.
 extension Coordinator {
     /// How many images are prepared (latents in memory) at once: enough to fill every worker's
-    /// batches twice over, so a huge batch does not hold all its latents in memory.
+    /// tasks in flight twice over (while half of them wait a round trip for their next step, the
+    /// other half keeps the workers busy), so a huge batch does not hold all its latents in memory.
     var activeWindow: Int {
-        max(8, 2 * workers.values.filter(\.isUsable).reduce(0) { $0 + $1.ready.maxBatch })
+        max(8, 2 * options.tasksInFlight * workers.values.filter(\.isUsable).reduce(0) { $0 + $1.ready.maxBatch })
     }
 
     func dispatch() {
@@ -19,6 +20,8 @@ extension Coordinator {
         // round trip is hidden behind compute instead of idling the worker.
         for depth in 0..<options.tasksInFlight {
             var ready = workers.values.filter { $0.isUsable && load($0) == depth && depth < room($0) }.sorted { $0.name < $1.name }
+            // No worker at this depth (none idle, say): the busier ones may still take more.
+            guard !ready.isEmpty else { continue }
             var gave = false
             while !ready.isEmpty {
                 let worker = ready.removeFirst()
@@ -30,6 +33,7 @@ extension Coordinator {
                     gave = true
                 }
             }
+            // Workers at this depth were offered work and none was left for them.
             if !gave { return }
         }
     }
@@ -37,9 +41,9 @@ extension Coordinator {
     /// Tasks a worker is busy with: those out at it and those past their deadline it still computes.
     func load(_ worker: WorkerRecord) -> Int { ledger.tasks(of: worker.identity).count + worker.overdue.count }
 
-    /// Tasks it may have at once: one until its speed is known (a worker that has not answered
-    /// yet may be slow or stuck), then `tasksInFlight`.
-    private func room(_ worker: WorkerRecord) -> Int { worker.secondsPerEvaluation == nil ? 1 : options.tasksInFlight }
+    /// Tasks it may have at once: one until it has answered a task (a worker that has not
+    /// answered yet may be slow or stuck), then `tasksInFlight`.
+    private func room(_ worker: WorkerRecord) -> Int { worker.tasksAnswered == 0 ? 1 : options.tasksInFlight }
 
     /// Prepares waiting images (in order) whose model is known, until the active window is full.
     private func prepareWaitingJobs() {

@@ -154,6 +154,7 @@ extension Coordinator {
     /// and a UNet task's compute time feeds its measured speed (and so its next deadlines).
     private func accepted(_ record: TaskRecord, from worker: WorkerRecord, computeSeconds: Double) {
         worker.refusedInARow = 0
+        worker.tasksAnswered += 1
         if record.evaluationCount > 0 {
             worker.measured(seconds: computeSeconds, evaluations: record.evaluationCount)
             worker.evaluationsDone += record.evaluationCount

@@ -9,6 +9,8 @@ final class WorkerRecord {
     /// Embedding ids it was sent or computed (it may have evicted some: MISSING-EMBEDDING).
     var knownEmbeddings: Set<String> = []
     var evaluationsDone = 0
+    /// Tasks of any kind it answered and the coordinator accepted: one proves it is not stuck.
+    var tasksAnswered = 0
     /// Measured seconds per UNet evaluation (moving average), nil before the first result.
     var secondsPerEvaluation: Double?
     /// Results in a row the coordinator refused (bad tensors, wrong shapes, answers that do
