@@ -8,7 +8,13 @@
 #   - worker1 is cut off from the coordinator (iptables DROP both ways) and healed;
 #   - worker2 is SIGKILLed, then started again;
 #   - the coordinator is SIGKILLed mid-batch and started again on the same store, while the
-#     client's `submit --wait` keeps waiting.
+#     client's `submit --wait` keeps waiting;
+#   - then, on a small tmpfs of its own: the disk under a coordinator's store and output fills
+#     up mid-batch (every finished image must be held, STATUS must say so, nothing may fail or
+#     be lost) and is freed again; a read-only output folder is refused at start, and a
+#     read-only `submit --out` before anything is submitted;
+#   - (long run) scripts/bench/slow-link.sh: a batch's wall time at 200 ms each way and 10% loss
+#     against a clean link (the target is 1.3x), printed, not judged as pass or fail.
 # Then every image must have arrived exactly once (files and manifest lines, in the client's
 # folder and the coordinator's) with the pixels of `sdcluster generate` of the same requests run
 # outside the namespaces (`sdcluster compare-images`: decoded pixels, not the text chunks).
@@ -20,8 +26,9 @@
 #   scripts/cluster-faults.sh --can-run  exit 0 when this machine can run it, else say why (exit 1)
 #   scripts/cluster-faults.sh --help     the options
 #
-# Needs root, `ip netns`, veth and bridge links, iptables with the statistic match, tc
-# (scripts/install-deps.sh installs iptables). Everything it makes (namespaces, links, rules,
+# Needs root, `ip netns`, veth and bridge links, iptables with the statistic match, tc, and
+# tmpfs mounts (scripts/install-deps.sh installs iptables). Where the kernel has no netem, the
+# delay comes from scripts/bench/delay-proxy.py (python3) on every link to the coordinator. Everything it makes (namespaces, links, rules,
 # processes) is removed on exit, also on failure or Ctrl-C; the rules live inside its own
 # namespaces, the machine's own tables are not touched.
 set -euo pipefail
@@ -32,13 +39,15 @@ usage() {
   cat <<'EOF'
 usage: scripts/cluster-faults.sh [--short] [options]
   --short            the short run (scripts/test.sh): 32 images of 10 steps, 10% loss,
-                     an 8 s partition, restarts after 1 s
+                     a 15 s partition (longer than the 10 s liveness), restarts after 1 s
   --images N         images in the batch (long: 48, short: 32)
   --steps N          denoising steps per image (long: 20, short: 10)
   --loss PCT         packet loss on every link, each direction, in percent (long: 20, short: 10)
-  --delay MS         one-way delay per link when the kernel has netem (long: 40, short: 20)
-  --rate RATE        tc rate cap per link when it has not (tbf; long: 2mbit, short: 4mbit)
-  --partition S      seconds worker1 is cut off (long: 30, short: 8)
+  --delay MS         one-way delay per link (long: 40, short: 20): tc netem where the kernel
+                     has it, else scripts/bench/delay-proxy.py on every link to the coordinator
+  --rate RATE        tc rate cap per link when the kernel has no netem (tbf; long: 2mbit,
+                     short: 4mbit)
+  --partition S      seconds worker1 is cut off (long: 30, short: 15)
   --max-batch N      each worker's --max-batch (default 2: the coordinator samples at most
                      2 x the sum, 8 images, at once, so images finish one after another)
   --restart-after S  seconds a killed worker or coordinator stays down (long: 5, short: 1)
@@ -73,7 +82,7 @@ while [[ $# -gt 0 ]]; do
   esac
 done
 if [[ $short == 1 ]]; then
-  : "${images:=32}" "${steps:=10}" "${loss:=10}" "${delay:=20}" "${rate:=4mbit}" "${partition:=8}" "${restart_after:=1}" "${timeout:=120}"
+  : "${images:=32}" "${steps:=10}" "${loss:=10}" "${delay:=20}" "${rate:=4mbit}" "${partition:=15}" "${restart_after:=1}" "${timeout:=120}"
   mode=short
 else
   : "${images:=48}" "${steps:=20}" "${loss:=20}" "${delay:=40}" "${rate:=2mbit}" "${partition:=30}" "${restart_after:=5}" "${timeout:=600}"
@@ -104,6 +113,10 @@ why_not() {
   elif ! ip -n "$probe" link add b0 type bridge 2>/dev/null; then problem="no bridge links"
   elif ! ip netns exec "$probe" iptables -w -A OUTPUT -m statistic --mode random --probability 0.5 -j DROP 2>/dev/null; then
     problem="iptables in a namespace, or its statistic match, does not work"
+  else
+    local dir; dir=$(mktemp -d)
+    if mount -t tmpfs -o size=64k tmpfs "$dir" 2>/dev/null; then umount "$dir"; else problem="cannot mount a tmpfs (the full-disk test needs one)"; fi
+    rmdir "$dir"
   fi
   ip netns del "$probe" 2>/dev/null || true
   echo "$problem"
@@ -118,6 +131,7 @@ fi
 # ---- clean-up: processes by their pids, then the namespaces (their links and rules go with them)
 work=$(mktemp -d /tmp/sdcluster-faults.XXXXXX)
 pids=()
+mounts=()
 passed=0
 cleanup() {
   local status=$?
@@ -137,6 +151,7 @@ cleanup() {
   done
   for role in "${roles[@]}"; do ip netns del "${ns[$role]}" 2>/dev/null || true; done
   ip netns del "$hub" 2>/dev/null || true
+  for m in "${mounts[@]}"; do umount -l "$m" 2>/dev/null || true; done
   if [[ $passed == 1 && $keep == 0 ]]; then rm -rf "$work"; else echo "work folder (logs, stores, images): $work" >&2; fi
   exit "$status"
 }
@@ -192,6 +207,27 @@ for role in "${roles[@]}"; do
     shaping="no delay: this kernel has neither the netem nor the tbf qdisc"
   fi
 done
+# Without netem, real latency from a delaying TCP proxy in the coordinator's namespace: every
+# worker and client connects through it (its own connections to the coordinator stay local).
+clients_endpoint="tcp://${addr[coordinator]}:7430"
+workers_endpoint="tcp://${addr[coordinator]}:7431"
+clients_connect=$clients_endpoint
+workers_connect=$workers_endpoint
+if [[ "$shaping" != netem* && "$delay" -gt 0 ]]; then
+  if command -v python3 >/dev/null; then
+    for port in 7430 7431; do
+      ip netns exec "${ns[coordinator]}" python3 "$root/scripts/bench/delay-proxy.py" $((port + 10)) "${addr[coordinator]}:$port" "$delay" "${addr[coordinator]}" \
+        > /dev/null 2>> "$work/delay-proxy.log" &
+      pids+=("$!")
+      disown "$!"
+    done
+    clients_connect="tcp://${addr[coordinator]}:7440"
+    workers_connect="tcp://${addr[coordinator]}:7441"
+    shaping="$shaping; and ${delay} ms each way on every link to the coordinator (scripts/bench/delay-proxy.py)"
+  else
+    shaping="$shaping; no python3 for scripts/bench/delay-proxy.py, so no added delay"
+  fi
+fi
 say "network: 4 namespaces on a bridge; loss ${loss}% per link and direction (iptables statistic); $shaping"
 
 # ---- helpers
@@ -246,8 +282,6 @@ sigkill() {
 }
 
 # ---- the cluster: each process started by `ip netns exec` directly, so that $! is its pid
-clients_endpoint="tcp://${addr[coordinator]}:7430"
-workers_endpoint="tcp://${addr[coordinator]}:7431"
 coordinator_pid=""
 # Starts the coordinator and waits until it listens; fails when it does not (e.g. store locked).
 start_coordinator() {
@@ -267,7 +301,7 @@ start_coordinator() {
 }
 declare -A worker_pid
 start_worker() {
-  ip netns exec "${ns[$1]}" "$bin" worker --coordinator "$workers_endpoint" --name "$1" --threads 1 --model "$model" \
+  ip netns exec "${ns[$1]}" "$bin" worker --coordinator "$workers_connect" --name "$1" --threads 1 --model "$model" \
     --max-batch "$max_batch" >> "$work/$1.log" 2>&1 &
   worker_pid[$1]=$!
   pids+=("$!")
@@ -286,7 +320,7 @@ client_started=$EPOCHREALTIME
 # Its exit status goes to client.rc.
 (
   rc=0
-  ip netns exec "${ns[client]}" "$bin" submit "$work/prompts.jsonl" --coordinator "$clients_endpoint" --wait --out "$work/client" \
+  ip netns exec "${ns[client]}" "$bin" submit "$work/prompts.jsonl" --coordinator "$clients_connect" --wait --out "$work/client" \
     --give-up-after 300 > "$work/client.out" 2> "$work/client.log" || rc=$?
   echo "$rc" > "$work/client.rc"
 ) &
@@ -392,7 +426,7 @@ if [[ -z "$failure" ]] || client_running; then
     client_status=$(cat "$work/client.rc")
   else
     fail "the batch did not end within $timeout s of the last fault (a hang: $(delivered) of $images delivered)"
-    ip netns exec "${ns[client]}" "$bin" status --coordinator "$clients_endpoint" >&2 || true
+    ip netns exec "${ns[client]}" "$bin" status --coordinator "$clients_connect" >&2 || true
   fi
 fi
 batch_done=$EPOCHREALTIME
@@ -439,6 +473,119 @@ done
 redone=$(grep -oE "image [^ ]+/[0-9]+ done" "$work/coordinator.log" | sort | uniq -d | wc -l)
 gone=$(grep -c "worker worker[12] gone" "$work/coordinator.log" || true)
 deadlines=$(grep -c "passed its deadline" "$work/coordinator.log" || true)
+# ---- the disk: a coordinator whose store and output sit on a small tmpfs that fills up mid-batch
+# (everything on the coordinator namespace's loopback: this is about the disk, not the network)
+disk_images=8
+disk_summary=()
+disk_note() { disk_summary+=("$*"); say "disk: $*"; }
+disk_faults() {
+  local disk="$work/small-disk" ro="$work/read-only" from rc
+  mkdir -p "$disk" "$ro"
+  mount -t tmpfs -o size=4m tmpfs "$disk" && mounts+=("$disk")
+  mount -t tmpfs -o size=64k,ro tmpfs "$ro" && mounts+=("$ro")
+  local run=(ip netns exec "${ns[coordinator]}" "$bin")
+  local c_end=tcp://127.0.0.1:7460 w_end=tcp://127.0.0.1:7461
+
+  # A read-only output folder is refused at start, naming the folder.
+  rc=0
+  "${run[@]}" coordinator --clients "$c_end" --workers "$w_end" --store "$work/ro-store" --output "$ro/out" \
+    > /dev/null 2> "$work/ro-coordinator.log" & local ro_pid=$!
+  pids+=("$ro_pid")
+  if wait_until 15 dead "$ro_pid"; then
+    wait "$ro_pid" 2>/dev/null || rc=$?
+    if [[ $rc != 0 ]] && grep -q "$ro" "$work/ro-coordinator.log"; then
+      disk_note "read-only --output refused at start (exit $rc): $(grep -m1 "$ro" "$work/ro-coordinator.log" | cut -c1-160)"
+    else fail "a read-only --output: exit $rc, and the message does not name the folder: $(tail -2 "$work/ro-coordinator.log")"; fi
+  else
+    kill -KILL "$ro_pid" 2>/dev/null || true
+    fail "a coordinator with a read-only --output did not refuse to start"
+  fi
+
+  # The coordinator on the small disk, one worker, and a client waiting for 8 images.
+  "${run[@]}" coordinator --clients "$c_end" --workers "$w_end" --store "$disk/store" --output "$disk/out" --log-level debug \
+    > /dev/null 2> "$work/disk-coordinator.log" & pids+=("$!"); disown "$!"
+  wait_until 30 grep -q "info coordinator: listening" "$work/disk-coordinator.log" || { fail "the small-disk coordinator did not start: $(tail -2 "$work/disk-coordinator.log")"; return; }
+  "${run[@]}" worker --coordinator "$w_end" --name disk-worker --model "$model" --max-batch 2 >> "$work/disk-worker.log" 2>&1 & pids+=("$!"); disown "$!"
+
+  # A read-only client folder is refused before anything is submitted.
+  rc=0
+  "${run[@]}" submit "$work/prompts.jsonl" --coordinator "$c_end" --wait --out "$ro/images" > "$work/ro-submit.out" 2> "$work/ro-submit.log" || rc=$?
+  if [[ $rc != 0 && ! -s "$work/ro-submit.out" ]] && grep -q "$ro" "$work/ro-submit.log"; then
+    disk_note "read-only submit --out refused before submitting (exit $rc): $(grep -m1 "$ro" "$work/ro-submit.log" | cut -c1-160)"
+  else fail "a read-only submit --out: exit $rc, output '$(cat "$work/ro-submit.out")', message: $(tail -2 "$work/ro-submit.log")"; fi
+
+  head -n "$disk_images" "$work/prompts.jsonl" > "$work/disk-prompts.jsonl"
+  ( rc=0
+    "${run[@]}" submit "$work/disk-prompts.jsonl" --coordinator "$c_end" --wait --out "$work/disk-client" --give-up-after 300 \
+      > "$work/disk-client.out" 2> "$work/disk-client.log" || rc=$?
+    echo "$rc" > "$work/disk-client.rc" ) & pids+=("$!"); disown "$!"
+  disk_delivered() { if [[ -f "$work/disk-client/manifest.jsonl" ]]; then wc -l < "$work/disk-client/manifest.jsonl"; else echo 0; fi; }
+  disk_more_than() { [[ $(disk_delivered) -gt $1 ]]; }
+  wait_until 120 disk_more_than 1 || { fail "disk: no image within 120 s"; return; }
+
+  # Fill the disk to the last byte.
+  from=$(wc -l < "$work/disk-coordinator.log")
+  dd if=/dev/zero of="$disk/filler" bs=16k 2>/dev/null || true
+  local full=$EPOCHREALTIME count
+  count=$(disk_delivered)
+  fault "the small disk under the store and output is full ($count of $disk_images delivered)"
+  disk_logged() { tail -n +"$((from + 1))" "$work/disk-coordinator.log" | grep -qE "$1"; }
+  if wait_until 120 disk_logged "held in memory"; then
+    disk_note "coordinator: $(tail -n +"$((from + 1))" "$work/disk-coordinator.log" | grep -m1 "held in memory" | cut -d' ' -f2- | cut -c1-220)"
+  else fail "disk: the coordinator did not report the full disk within 120 s"; fi
+  local problem
+  problem=$("${run[@]}" status --coordinator "$c_end" 2>&1 | grep -m1 "^PROBLEM" || true)
+  [[ -n "$problem" ]] && disk_note "status: $(echo "$problem" | cut -c1-200)" || fail "disk: status shows no PROBLEM line while the disk is full"
+  # Let it sit full for a while: nothing may fail, the client keeps waiting.
+  sleep 8
+  [[ -f "$work/disk-client.rc" ]] && fail "disk: the client ended while the disk was full: $(tail -2 "$work/disk-client.log")"
+  disk_logged "image [^ ]+ failed" && fail "disk: an image failed while the disk was full"
+  disk_note "full for $(since "$full") s: $(( $(disk_delivered) - count )) more image(s) delivered meanwhile, none failed, the client waited"
+
+  # Free the space: every held image must be written, the batch must end whole.
+  rm -f "$disk/filler"
+  local freed=$EPOCHREALTIME
+  fault "the small disk freed"
+  if wait_until 60 disk_logged "writing works again"; then
+    recovered "full disk: held images written (after the space came back)" "$(logged_since_in "$work/disk-coordinator.log" "$freed" "$from" "writing works again")"
+  else fail "disk: writing did not resume within 60 s of freeing the space"; fi
+  wait_until 120 test -f "$work/disk-client.rc" || { fail "disk: the batch did not end within 120 s of freeing the space"; return; }
+  [[ $(cat "$work/disk-client.rc") == 0 ]] || fail "disk: submit --wait exited $(cat "$work/disk-client.rc"): $(tail -2 "$work/disk-client.log")"
+  local got differ=0 f
+  got=$(find "$work/disk-client" -maxdepth 1 -name '*.png' | wc -l)
+  for f in "$work"/disk-client/*.png; do
+    [[ -f "$f" ]] || continue
+    "$bin" compare-images "$f" "$work/reference/$(basename "$f")" > /dev/null 2>&1 || differ=$((differ + 1))
+  done
+  local lines; lines=$(disk_delivered)
+  [[ $got == "$disk_images" && $lines == "$disk_images" ]] || fail "disk: $got PNGs and $lines manifest lines for $disk_images images"
+  [[ $differ == 0 ]] || fail "disk: $differ image(s) differ from generate's"
+  disk_note "after freeing: $got of $disk_images images, $lines manifest lines, $differ differing from generate"
+}
+# logged_since for another log file.
+logged_since_in() {
+  local stamp
+  stamp=$(tail -n +"$(($3 + 1))" "$1" | grep -m1 -E "$4" | cut -d' ' -f1)
+  awk -v e="$2" -v s="$stamp" 'BEGIN {
+    split(s, f, ":"); d = f[1] * 3600 + f[2] * 60 + f[3] - (e % 86400)
+    if (d < -43200) d += 86400
+    printf "%.1f", d }'
+}
+disk_faults
+
+# ---- speed on a slow, lossy link (long run only: timings belong to an on-demand run, not CI)
+slow_link_line=""
+if [[ $mode == long ]]; then
+  say "slow link: scripts/bench/slow-link.sh (simulated workers, 200 ms each way, 10% loss, against a clean link)"
+  if slow=$("$root/scripts/bench/slow-link.sh" --bin "$bin" --images 16 --steps 8 --depths 3 --delay 200 --loss 10 2>/dev/null | tail -1); then
+    ratio=$(echo "$slow" | grep -oE '[0-9.]+x$' || true)
+    slow_link_line="$slow (target 1.3x: $(awk -v r="${ratio%x}" 'BEGIN { print (r != "" && r <= 1.3) ? "met" : "NOT met" }'))"
+  else
+    slow_link_line="scripts/bench/slow-link.sh failed"
+  fi
+  say "$slow_link_line"
+fi
+
 [[ -z "$failure" ]] && passed=1
 
 {
@@ -452,6 +599,9 @@ deadlines=$(grep -c "passed its deadline" "$work/coordinator.log" || true)
   echo "images differing from generate: $differing ($compare_line)"
   echo "recovery times:"
   for r in "${recoveries[@]}"; do echo "  $r"; done
+  echo "full disk and read-only folders ($disk_images images, store and output on a 4 MB tmpfs):"
+  for d in "${disk_summary[@]}"; do echo "  $d"; done
+  [[ -n "$slow_link_line" ]] && echo "slow link (16 images x 8 steps, 2 simulated workers, 200 ms each way, 10% loss): $slow_link_line"
   echo "coordinator: $gone worker loss(es) noticed, $deadlines task deadline(s) passed, $redone image(s) finished twice (redone after the restart)"
   echo "wall time: $(elapsed) s (batch: $(awk -v a="$client_started" -v b="$batch_done" 'BEGIN { printf "%.1f", b - a }') s from submit to the last image)"
 } | tee "$work/summary.txt"

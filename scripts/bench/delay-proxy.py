@@ -2,7 +2,10 @@
 """A TCP proxy that delays every byte by a fixed time in each direction (a long link's
 latency, where the kernel has no netem). Python's standard library only; on demand, not in CI.
 
-    scripts/bench/delay-proxy.py LISTEN_PORT TARGET_HOST:TARGET_PORT DELAY_MS
+    scripts/bench/delay-proxy.py LISTEN_PORT TARGET_HOST:TARGET_PORT DELAY_MS [LISTEN_HOST]
+
+LISTEN_HOST defaults to 127.0.0.1. A connection the target refuses is closed at once (the
+client retries, as a ZeroMQ peer does).
 """
 import asyncio
 import sys
@@ -39,6 +42,7 @@ async def pipe(reader, writer, delay):
 
 async def main():
     listen_port, target, delay_ms = int(sys.argv[1]), sys.argv[2], float(sys.argv[3])
+    listen_host = sys.argv[4] if len(sys.argv) > 4 else "127.0.0.1"
     host, port = target.rsplit(":", 1)
     delay = delay_ms / 1000
 
@@ -51,7 +55,7 @@ async def main():
         await asyncio.gather(pipe(client_reader, server_writer, delay), pipe(server_reader, client_writer, delay),
                              return_exceptions=True)
 
-    server = await asyncio.start_server(handle, "127.0.0.1", listen_port)
+    server = await asyncio.start_server(handle, listen_host, listen_port)
     async with server:
         await server.serve_forever()
 

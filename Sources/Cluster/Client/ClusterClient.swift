@@ -18,6 +18,12 @@ public final class ClusterClient {
     private var socket: ZMQSocket?
     /// Watches the socket's handshakes, so a refused key is reported instead of retried forever.
     private var monitor: ZMQMonitor?
+    /// Since when connections have been closed mid-handshake with no reason given (and no
+    /// answer came): the coordinator restarting, or a proxy in front of it with nothing behind.
+    private var vagueHandshakeFailuresSince: Double?
+    /// How long such failures go on before they are the answer: a restart takes seconds, while a
+    /// wrong `--coordinator-key` never heals.
+    static let vagueHandshakeGrace = 10.0
 
     public init(endpoint: String, context: ZMQContext, replyTimeout: Double = 5, giveUpAfter: Double = 120,
                 credentials: CurveCredentials? = nil) {
@@ -67,6 +73,7 @@ public final class ClusterClient {
             let socket = try connected()
             try socket.send(frames: request.encode())
             if let replies = try collect(from: socket, until: monotonicSeconds() + replyTimeout + extraWait) {
+                vagueHandshakeFailuresSince = nil
                 if case .error(let e) = replies.last { throw ClientError.refused(e) }
                 return replies
             }
@@ -93,9 +100,23 @@ public final class ClusterClient {
             } catch ZMQError.interrupted {
                 continue
             }
-            if ready.count > 1, ready[1].contains(.readable), let failure = monitor?.pending().first(where: \.isFailure) {
-                disconnect()
-                throw ClientError.handshakeFailed(endpoint: endpoint, failure.explanation(curve: credentials != nil, role: .clients))
+            if ready.count > 1, ready[1].contains(.readable) {
+                let failures = monitor?.pending().filter(\.isFailure) ?? []
+                // A refused key or a CURVE mismatch is final; a connection closed mid-handshake
+                // without a reason is retried (libzmq reconnects) until it has gone on too long.
+                let now = monotonicSeconds()
+                let definite = failures.first { $0.kind != .handshakeFailedNoDetail }
+                if let vague = failures.first, definite == nil {
+                    let since = vagueHandshakeFailuresSince ?? now
+                    vagueHandshakeFailuresSince = since
+                    if now - since >= min(Self.vagueHandshakeGrace, giveUpAfter) {
+                        disconnect()
+                        throw ClientError.handshakeFailed(endpoint: endpoint, vague.explanation(curve: credentials != nil, role: .clients))
+                    }
+                } else if let definite {
+                    disconnect()
+                    throw ClientError.handshakeFailed(endpoint: endpoint, definite.explanation(curve: credentials != nil, role: .clients))
+                }
             }
             guard ready[0].contains(.readable) else { continue }
             let frames = try socket.receiveMessage()

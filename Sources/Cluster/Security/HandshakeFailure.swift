@@ -13,8 +13,10 @@ extension ZMQMonitorEvent {
         case .handshakeFailedProtocol:
             return "the handshake failed: the coordinator requires CURVE; give --key (this \(role.role)'s secret key file) and --coordinator-key (its public key)"
         default:
-            return curve ? "the CURVE handshake failed: is --coordinator-key the coordinator's public key?"
-                         : "the handshake failed (the coordinator may require CURVE: --key and --coordinator-key)"
+            // No reason given: the connection closed mid-handshake, which a restarting
+            // coordinator or a proxy with nothing behind it does too (hence retried for a while).
+            return curve ? "the connection closed during the CURVE handshake, again and again: is --coordinator-key the coordinator's public key?"
+                         : "the connection closed during the handshake, again and again: is something else listening there, or does the coordinator require CURVE (--key and --coordinator-key)?"
         }
     }
 }

@@ -36,7 +36,8 @@ struct StatusCommand: ParsableCommand {
         let classes = Set(reply.workers.compactMap(\.engine))
         print("workers: \(reply.workers.count)" + (classes.count > 1 ? " in \(classes.count) engine classes (each image stays on one)" : ""))
         for w in reply.workers {
-            print("  \(w.name)  models \(w.models.joined(separator: ",")), \(w.inFlight) evaluation(s) in flight, \(w.evaluationsDone) done, liveness \(w.liveness), engine \(w.engine ?? "not reported")")
+            print("  \(w.name)  models \(w.models.joined(separator: ",")), \(w.inFlight) evaluation(s) in flight, \(w.evaluationsDone) done, liveness \(w.liveness), engine \(w.engine ?? "not reported")"
+                  + (w.retired.map { "; RETIRED, gets no work: \($0)" } ?? ""))
         }
         print(String(format: "throughput: %.2f UNet evaluations/s (last minute)", reply.evaluationsPerSecond))
         for problem in reply.problems ?? [] { print("PROBLEM: \(problem)") }
