@@ -506,6 +506,7 @@ disk_faults() {
     > /dev/null 2> "$work/disk-coordinator.log" & pids+=("$!"); disown "$!"
   wait_until 30 grep -q "info coordinator: listening" "$work/disk-coordinator.log" || { fail "the small-disk coordinator did not start: $(tail -2 "$work/disk-coordinator.log")"; return; }
   "${run[@]}" worker --coordinator "$w_end" --name disk-worker --model "$model" --max-batch 2 >> "$work/disk-worker.log" 2>&1 & pids+=("$!"); disown "$!"
+  wait_until 60 grep -q "worker disk-worker ready" "$work/disk-coordinator.log" || { fail "the small-disk worker did not connect: $(tail -2 "$work/disk-worker.log")"; return; }
 
   # A read-only client folder is refused before anything is submitted.
   rc=0
