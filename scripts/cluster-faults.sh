@@ -481,7 +481,7 @@ disk_note() { disk_summary+=("$*"); say "disk: $*"; }
 disk_faults() {
   local disk="$work/small-disk" ro="$work/read-only" from rc
   mkdir -p "$disk" "$ro"
-  mount -t tmpfs -o size=4m tmpfs "$disk" && mounts+=("$disk")
+  mount -t tmpfs -o size=32m tmpfs "$disk" && mounts+=("$disk")
   mount -t tmpfs -o size=64k,ro tmpfs "$ro" && mounts+=("$ro")
   local run=(ip netns exec "${ns[coordinator]}" "$bin")
   local c_end=tcp://127.0.0.1:7460 w_end=tcp://127.0.0.1:7461
@@ -600,7 +600,7 @@ fi
   echo "images differing from generate: $differing ($compare_line)"
   echo "recovery times:"
   for r in "${recoveries[@]}"; do echo "  $r"; done
-  echo "full disk and read-only folders ($disk_images images, store and output on a 4 MB tmpfs):"
+  echo "full disk and read-only folders ($disk_images images, store and output on a 32 MB tmpfs):"
   for d in "${disk_summary[@]}"; do echo "  $d"; done
   [[ -n "$slow_link_line" ]] && echo "slow link (16 images x 8 steps, 2 simulated workers, 200 ms each way, 10% loss): $slow_link_line"
   echo "coordinator: $gone worker loss(es) noticed, $deadlines task deadline(s) passed, $redone image(s) finished twice (redone after the restart)"
