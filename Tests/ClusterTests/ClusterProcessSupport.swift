@@ -65,16 +65,17 @@ final class LocalCluster {
     }
 
     @discardableResult
-    func startWorker(_ name: String, _ extra: [String] = ["--model", LocalCluster.tinyModel, "--threads", "1"]) throws -> Process {
+    func startWorker(_ name: String, _ extra: [String] = ["--model", LocalCluster.tinyModel, "--threads", "1"],
+                     environment: [String: String] = [:]) throws -> Process {
         let process = try launch(["worker", "--coordinator", workersEndpoint, "--name", name, "--heartbeat", "0.5"] + extra,
-                                 log: name)
+                                 log: name, environment: environment)
         workers.append(process)
         return process
     }
 
     /// Runs another sdcluster command (e.g. `submit --wait`) in the background.
-    func startCommand(_ arguments: [String], log name: String) throws -> Process {
-        let process = try launch(arguments, log: name)
+    func startCommand(_ arguments: [String], log name: String, environment: [String: String] = [:]) throws -> Process {
+        let process = try launch(arguments, log: name, environment: environment)
         others.append(process)
         return process
     }
@@ -99,10 +100,14 @@ final class LocalCluster {
         for p in [coordinator].compactMap({ $0 }) + workers + others { kill(p) }
     }
 
-    private func launch(_ arguments: [String], log name: String, stdout: Pipe? = nil) throws -> Process {
+    /// `environment` is added to this process's own.
+    private func launch(_ arguments: [String], log name: String, stdout: Pipe? = nil, environment: [String: String] = [:]) throws -> Process {
         let process = Process()
         process.executableURL = URL(fileURLWithPath: binary)
         process.arguments = arguments
+        if !environment.isEmpty {
+            process.environment = ProcessInfo.processInfo.environment.merging(environment) { $1 }
+        }
         let logURL = folder.appendingPathComponent("\(name).log")
         FileManager.default.createFile(atPath: logURL.path, contents: nil)
         let handle = try FileHandle(forWritingTo: logURL)
