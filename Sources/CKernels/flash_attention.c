@@ -134,8 +134,11 @@ static const float exp2_taylor[7] = { 1.0f, 0.693147180559945f, 0.24022650695910
 #define AVX512 __attribute__((target("avx512f")))
 #define LANES512 48
 
-// 2^x for finite x <= 0 (scalef takes any n; -infinity gives NaN, which the callers mask or clamp).
+// 2^x for x <= 0. x is clamped at -126 so that no result is subnormal (a subnormal product in the
+// value sum costs a microcode assist of about a hundred cycles); -infinity (a masked key) gives
+// 2^-126, zeroed by the callers.
 AVX512 static inline __m512 exp2_avx512(__m512 x) {
+    x = _mm512_max_ps(x, _mm512_set1_ps(-126.0f));
     const __m512 n = _mm512_roundscale_ps(x, _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
     const __m512 f = _mm512_sub_ps(x, n);
     __m512 p = _mm512_set1_ps(exp2_taylor[6]);
@@ -252,8 +255,8 @@ AVX512 static void flash_lanes_avx512(const float *q, int64_t ldq, const float *
         if (causal_first >= 0) mask_future512(s, kb, nb, causal_first, m, vmax);
         __m512 alpha[3];
         for (int j = 0; j < 3; j++) {
-            // The first block's alpha multiplies zeros (m = -infinity is clamped to give 2^-126).
-            alpha[j] = exp2_avx512(_mm512_max_ps(_mm512_sub_ps(_mm512_load_ps(m + 16 * j), vmax[j]), _mm512_set1_ps(-126.0f)));
+            // The first block's alpha multiplies zeros (m = -infinity gives 2^-126).
+            alpha[j] = exp2_avx512(_mm512_sub_ps(_mm512_load_ps(m + 16 * j), vmax[j]));
             _mm512_store_ps(m + 16 * j, vmax[j]);
             _mm512_store_ps(l + 16 * j, _mm512_mul_ps(_mm512_load_ps(l + 16 * j), alpha[j]));
         }

@@ -27,6 +27,24 @@ public enum Attention {
     /// softmax between them (kept for comparison: `sdcluster bench attention --onednn`, tests).
     public static var useFusedKernel = true
 
+    /// Whether bf16 attention may take the fused kernel's AMX path where oneDNN's ISA has AMX
+    /// (a test hook: off, it takes the AVX-512 path with the same rounding points).
+    public static var allowAMX = true
+
+    /// Where the fused kernel beat the oneDNN path here (`bench attention`, docs/performance.md):
+    /// heads of up to 80 channels with AVX-512 (SD 1.5's 40 and 80; at 160 channels over 256
+    /// tokens oneDNN's matmuls won, 1.3-1.9x), up to 40 with AVX2 or plain C.
+    static func fusedKernelWins(headDim: Int) -> Bool {
+        headDim <= (sdc_kernels_level() >= 2 ? 80 : 40)
+    }
+
+    /// True where bf16 attention runs on AMX tiles: the CPU has them, the process was granted
+    /// them, and neither oneDNN's ISA cap nor the C kernels' level is below AMX.
+    static var usesAMX: Bool {
+        allowAMX && EngineISA.includes(dnnl_cpu_isa_avx512_core_amx) && sdc_kernels_level() >= 2
+            && sdc_flash_attention_amx_available() != 0
+    }
+
     public struct Operand {
         public let pointer: UnsafePointer<Float>
         public let rowStride: Int
@@ -56,7 +74,7 @@ public enum Attention {
         }
         try OpStatistics.shared.measure("attention \(queryCount)x\(keyCount) h\(heads)x\(headDim)",
                                         flops: 4.0 * Double(queryCount * keyCount * heads * headDim)) {
-            if useFusedKernel {
+            if useFusedKernel && fusedKernelWins(headDim: headDim) {
                 try computeFused(q: q, k: k, v: v, queryCount: queryCount, keyCount: keyCount, heads: heads, headDim: headDim,
                                  causal: causal, precision: precision, out: out, outStride: outStride)
             } else {
@@ -83,6 +101,10 @@ public enum Attention {
         let scratchBytes = Int(sdc_flash_attention_scratch_floats(Int64(d))) * MemoryLayout<Float>.size
         let scale = 1 / Float(d).squareRoot()
         let bf16 = precision == .bf16
+        if bf16 && usesAMX {
+            return try computeAMX(q: q, k: k, v: v, queryCount: queryCount, keyCount: keyCount, heads: heads, headDim: d,
+                                  causal: causal, out: out, outStride: outStride)
+        }
         let keys = try packFloats(k, rows: keyCount, heads: heads, headDim: d, roundingToBFloat16: bf16)
         let values = try packFloats(v, rows: keyCount, heads: heads, headDim: d, roundingToBFloat16: bf16)
         let kp = UnsafePointer(keys.raw.assumingMemoryBound(to: Float.self))
@@ -150,6 +172,40 @@ public enum Attention {
         }
         try failure.rethrow()
         unpack(mixed, rows: queryCount, heads: heads, headDim: d, into: out, rowStride: outStride)
+    }
+
+    /// bf16 on AMX (CKernels/flash_attention_amx.c): each head's K and V packed once into the
+    /// kernel's bf16 layouts, then items of one head and `SDC_FLASH_AMX_ROWS` queries as above.
+    private static func computeAMX(q: Operand, k: Operand, v: Operand, queryCount: Int, keyCount: Int,
+                                   heads: Int, headDim d: Int, causal: Bool,
+                                   out: UnsafeMutablePointer<Float>, outStride: Int) throws {
+        let tile = Int(SDC_FLASH_AMX_ROWS)
+        let tiles = (queryCount + tile - 1) / tile
+        let perHead = Int(sdc_flash_attention_amx_head_elements(Int64(keyCount), Int64(d)))
+        let packedK = try AlignedBuffer(bytes: heads * perHead * 2), packedV = try AlignedBuffer(bytes: heads * perHead * 2)
+        let kp = packedK.raw.assumingMemoryBound(to: UInt16.self), vt = packedV.raw.assumingMemoryBound(to: UInt16.self)
+        Threads.parallelFor(heads, itemCost: 2 * keyCount * d) { h0, h1 in
+            for h in h0..<h1 {
+                sdc_flash_attention_amx_pack_head(k.pointer + h * d, Int64(k.rowStride), v.pointer + h * d, Int64(v.rowStride),
+                                                  Int64(keyCount), Int64(d), kp + h * perHead, vt + h * perHead)
+            }
+        }
+        let scratchBytes = Int(sdc_flash_attention_amx_scratch_bytes(Int64(d)))
+        let scale = 1 / Float(d).squareRoot()
+        let failure = FirstError()
+        Threads.parallelFor(tiles * heads, itemCost: 4 * tile * keyCount * d) { first, end in
+            failure.capture {
+                let scratch = try AlignedBuffer(bytes: scratchBytes)
+                for item in first..<end {
+                    let h = item / tiles, start = (item % tiles) * tile
+                    sdc_flash_attention_bf16_amx(q.pointer + start * q.rowStride + h * d, Int64(q.rowStride),
+                                                 kp + h * perHead, vt + h * perHead, Int64(min(tile, queryCount - start)),
+                                                 Int64(keyCount), Int64(d), scale, causal ? Int64(start) : -1,
+                                                 out + start * outStride + h * d, Int64(outStride), scratch.raw)
+                }
+            }
+        }
+        try failure.rethrow()
     }
 
     /// The first `rows` rows of a `[tokens, heads*d]` operand as dense `[heads, rows, d]` floats,

@@ -14,6 +14,7 @@ final class FlashAttentionKernelTests: XCTestCase {
     override func tearDown() {
         EngineISA.applyToKernels()  // back to the level oneDNN's ISA allows
         Attention.useFusedKernel = true
+        Attention.allowAMX = true
     }
 
     private typealias Kernel = (UnsafePointer<Float>?, Int64, UnsafePointer<Float>?, Int64, UnsafePointer<Float>?, Int64,
@@ -103,10 +104,38 @@ final class FlashAttentionKernelTests: XCTestCase {
         for (name, level) in levels {
             for precision in [Precision.fp32, .bf16] {
                 sdc_kernels_set_max_level(level)
+                Attention.allowAMX = false  // the AMX path has its own test
                 let one = try Threads.withEveryOperationParallel(threads: 1) { try attention(tq: 300, tk: 300, heads: 3, d: 40, causal: false, precision: precision).values }
                 let two = try Threads.withEveryOperationParallel(threads: 2) { try attention(tq: 300, tk: 300, heads: 3, d: 40, causal: false, precision: precision).values }
                 XCTAssertTrue(one == two, "\(name) \(precision): \(zip(one, two).filter { $0 != $1 }.count) values differ between 1 and 2 threads")
             }
+        }
+    }
+
+    func testAMXPathStaysWithinBF16OfTheReferenceAndGivesTheSameBitsOnOneAndTwoThreads() throws {
+        guard Attention.usesAMX else { throw XCTSkip("no AMX here (or oneDNN's ISA is capped below it)") }
+        for (tq, tk, heads, d, causal) in [(150, 150, 2, 40, false), (100, 77, 2, 80, false), (77, 77, 2, 64, true), (70, 45, 1, 13, true)] {
+            let c = heads * d
+            let q = Reference.tensor([tq, c], seed: 11), kv = Reference.tensor([tk, 2 * c], seed: 12)
+            let kvs = kv.values
+            var keys: [Float] = [], values: [Float] = []
+            for j in 0..<tk {
+                let row = j * 2 * c
+                keys += kvs[row..<(row + c)]
+                values += kvs[(row + c)..<(row + 2 * c)]
+            }
+            let expected = Reference.attention(q: q.values, k: keys, v: values, tq: tq, tk: tk, heads: heads, d: d, causal: causal)
+            let amx = try attention(tq: tq, tk: tk, heads: heads, d: d, causal: causal, precision: .bf16)
+            let error = Reference.maxError(amx, Tensor(shape: [tq, c], values: expected))
+            XCTAssertLessThan(error, 1e-2, "\(tq)x\(tk) h\(heads)x\(d)")
+            XCTAssertGreaterThan(error, 1e-5, "bf16 rounding leaves a trace")
+            Attention.allowAMX = false
+            let avx512 = try attention(tq: tq, tk: tk, heads: heads, d: d, causal: causal, precision: .bf16)
+            Attention.allowAMX = true
+            XCTAssertLessThan(Reference.maxError(amx, avx512), 1e-2, "AMX and AVX-512 bf16 paths agree")
+            let one = try Threads.withEveryOperationParallel(threads: 1) { try attention(tq: tq, tk: tk, heads: heads, d: d, causal: causal, precision: .bf16).values }
+            let two = try Threads.withEveryOperationParallel(threads: 2) { try attention(tq: tq, tk: tk, heads: heads, d: d, causal: causal, precision: .bf16).values }
+            XCTAssertTrue(one == two, "\(zip(one, two).filter { $0 != $1 }.count) values differ between 1 and 2 threads")
         }
     }
 

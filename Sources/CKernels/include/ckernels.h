@@ -50,4 +50,29 @@ void sdc_flash_attention_f32_avx2(const float *q, int64_t ldq, const float *k, i
                                   int64_t rows, int64_t keys, int64_t d, float scale, int64_t causal_first, int bf16,
                                   float *out, int64_t ldo, float *scratch);
 
+/// AMX (bf16 tiles) path of the fused attention for `--precision bf16` (flash_attention_amx.c):
+/// whether this CPU and process may use it (asks Linux for the tile state once).
+int sdc_flash_attention_amx_available(void);
+
+/// bfloat16 elements of each of the two blocks `sdc_flash_attention_amx_pack_head` writes.
+int64_t sdc_flash_attention_amx_head_elements(int64_t keys, int64_t d);
+
+/// One head's K ([keys, d], row stride ldk) and V as the AMX path reads them: K rounded to
+/// bfloat16 and zero padded, V transposed (see flash_attention_amx.c).
+void sdc_flash_attention_amx_pack_head(const float *k, int64_t ldk, const float *v, int64_t ldv, int64_t keys, int64_t d,
+                                       uint16_t *kp, uint16_t *vt);
+
+/// Bytes of scratch one `sdc_flash_attention_bf16_amx` call needs (any alignment).
+int64_t sdc_flash_attention_amx_scratch_bytes(int64_t d);
+
+/// Queries per call of `sdc_flash_attention_bf16_amx` at most.
+#define SDC_FLASH_AMX_ROWS 32
+
+/// `sdc_flash_attention_f32` with `bf16` set, on AMX, over a head packed by
+/// `sdc_flash_attention_amx_pack_head`: Q and the probabilities are rounded to bfloat16, the
+/// products accumulate in fp32. Only when `sdc_flash_attention_amx_available()`.
+void sdc_flash_attention_bf16_amx(const float *q, int64_t ldq, const uint16_t *kp, const uint16_t *vt, int64_t rows,
+                                  int64_t keys, int64_t d, float scale, int64_t causal_first, float *out, int64_t ldo,
+                                  void *scratch);
+
 #endif
