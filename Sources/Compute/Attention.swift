@@ -89,10 +89,10 @@ public enum Attention {
     /// L2. K and V are packed into dense `[heads, keys, d]` first: read in place from a fused
     /// projection (row stride 3 x 320 floats), one head's rows fall into a few L2 sets and thrash
     /// it (1.6x slower at 4096 tokens); Q is read in place, once per tile. At `.bf16` the
-    /// operands and probabilities are rounded to bfloat16 where the oneDNN path rounded them, and
-    /// the products run as fp32 FMAs: AVX512-BF16's `vdpbf16ps` does 32 multiply-adds per
-    /// instruction but ran at a quarter of the FMA's rate here (1.1 G against 4.2 G
-    /// instructions/s on one core), so it is slower than fp32.
+    /// operands and probabilities are rounded to bfloat16 where the oneDNN path rounded them;
+    /// the products run on AMX tiles where there are some (`computeAMX`), else as fp32 FMAs:
+    /// AVX512-BF16's `vdpbf16ps` does twice an FMA's multiply-adds per instruction but ran at a
+    /// quarter of its rate here (1.1 G against 4.2 G instructions/s on one core).
     private static func computeFused(q: Operand, k: Operand, v: Operand, queryCount: Int, keyCount: Int,
                                      heads: Int, headDim d: Int, causal: Bool, precision: Precision,
                                      out: UnsafeMutablePointer<Float>, outStride: Int) throws {
