@@ -71,9 +71,9 @@ public enum EngineISA {
 }
 
 /// What decides an image's exact bits besides the request: the oneDNN version, the ISA its
-/// kernels run with, the engine's own kernel path and the precision. Two runs with equal
-/// fingerprints give the same bits for the same request, whatever the thread count or batch
-/// (docs/engine.md, "Determinism").
+/// kernels run with, the engine's own kernel path, the precision and the engine's arithmetic
+/// revision. Two runs with equal fingerprints give the same bits for the same request, whatever
+/// the thread count or batch (docs/engine.md, "Determinism").
 public struct EngineFingerprint: Hashable, Sendable, Codable, CustomStringConvertible {
     /// oneDNN's version, e.g. "3.2.0".
     public var oneDNN: String
@@ -83,12 +83,21 @@ public struct EngineFingerprint: Hashable, Sendable, Codable, CustomStringConver
     public var kernels: String
     /// "fp32" or "bf16".
     public var precision: String
+    /// The engine's arithmetic revision (`currentRevision` for this build).
+    public var revision: Int
 
-    public init(oneDNN: String, isa: String, kernels: String, precision: String) {
+    /// Raised by every change that alters any image's bits under the same oneDNN version, ISA,
+    /// kernel path and precision, so workers of two builds never share an engine class (and an
+    /// image's work is never mixed between them). 1: up to 2026-12-02 (PNGs without an `r`
+    /// part). 2: fused flash attention, batch-N convolutions, folded upsamplers.
+    public static let currentRevision = 2
+
+    public init(oneDNN: String, isa: String, kernels: String, precision: String, revision: Int = EngineFingerprint.currentRevision) {
         self.oneDNN = oneDNN
         self.isa = isa
         self.kernels = kernels
         self.precision = precision
+        self.revision = revision
     }
 
     /// This process's fingerprint at `precision`.
@@ -98,14 +107,20 @@ public struct EngineFingerprint: Hashable, Sendable, Codable, CustomStringConver
                                  precision: precision.rawValue)
     }
 
-    /// "oneDNN 3.2.0 avx2 avx2 fp32": the form PNG parameters and manifests carry.
-    public var description: String { "oneDNN \(oneDNN) \(isa) \(kernels) \(precision)" }
+    /// "oneDNN 3.2.0 avx2 avx2 fp32 r2": the form PNG parameters and manifests carry.
+    public var description: String { "oneDNN \(oneDNN) \(isa) \(kernels) \(precision) r\(revision)" }
 
-    /// Parses `description`'s form back (nil for anything else).
+    /// Parses `description`'s form back (nil for anything else); without the `r` part (PNGs of
+    /// revision 1) the revision is 1.
     public init?(parsing text: String) {
         let parts = text.split(separator: " ").map(String.init)
-        guard parts.count == 5, parts[0] == "oneDNN" else { return nil }
-        self.init(oneDNN: parts[1], isa: parts[2], kernels: parts[3], precision: parts[4])
+        guard parts.count == 5 || parts.count == 6, parts[0] == "oneDNN" else { return nil }
+        var revision = 1
+        if parts.count == 6 {
+            guard parts[5].hasPrefix("r"), let r = Int(parts[5].dropFirst()), r >= 1 else { return nil }
+            revision = r
+        }
+        self.init(oneDNN: parts[1], isa: parts[2], kernels: parts[3], precision: parts[4], revision: revision)
     }
 }
 

@@ -22,8 +22,13 @@ final class EngineFingerprintTests: XCTestCase {
         XCTAssertEqual(fp32.precision, "fp32")
         XCTAssertEqual(EngineFingerprint.current(precision: .bf16).precision, "bf16")
         XCTAssertEqual(EngineFingerprint(parsing: fp32.description), fp32)
-        XCTAssertEqual(fp32.description, "oneDNN \(fp32.oneDNN) \(fp32.isa) \(fp32.kernels) fp32")
+        XCTAssertEqual(fp32.description, "oneDNN \(fp32.oneDNN) \(fp32.isa) \(fp32.kernels) fp32 r\(EngineFingerprint.currentRevision)")
         XCTAssertNil(EngineFingerprint(parsing: "oneDNN 3.2.0 avx2"))
+        XCTAssertNil(EngineFingerprint(parsing: "oneDNN 3.2.0 avx2 avx2 fp32 x2"))
+        // A PNG of revision 1 (before the revision was recorded) parses as revision 1, another class.
+        let old = EngineFingerprint(parsing: "oneDNN 3.2.0 avx2 avx2 fp32")
+        XCTAssertEqual(old?.revision, 1)
+        XCTAssertNotEqual(old, EngineFingerprint(oneDNN: "3.2.0", isa: "avx2", kernels: "avx2", precision: "fp32"))
     }
 
     func testISAAndKernelPathFollowTheCPUAndTheCap() {

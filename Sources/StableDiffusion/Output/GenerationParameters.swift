@@ -33,7 +33,7 @@ public struct GenerationParameters: Sendable, Equatable {
     /// UNet evaluations the image took (guided steps count two), when known.
     public var unetEvaluations: Int?
     /// The engine fingerprint of the machine(s) that computed the image
-    /// (`EngineFingerprint.description`: "oneDNN 3.2.0 avx2 avx2 fp32"), written as `Engine`;
+    /// (`EngineFingerprint.description`: "oneDNN 3.2.0 avx2 avx2 fp32 r2"), written as `Engine`;
     /// the same request gives the same bits on an engine of the same fingerprint.
     public var engine: String?
     /// Keys read from the text that sdcluster does not use (e.g. `Model hash`, `Clip skip`).
