@@ -36,6 +36,7 @@ struct SDCluster: AsyncParsableCommand {
             FetchCommand.self,
             KeygenCommand.self,
             CompareImagesCommand.self,
+            ProbeCommand.self,
         ]
     )
 }
