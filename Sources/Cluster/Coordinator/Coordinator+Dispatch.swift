@@ -20,9 +20,6 @@ extension Coordinator {
         // round trip is hidden behind compute instead of idling the worker.
         for depth in 0..<options.tasksInFlight {
             var ready = workers.values.filter { $0.isUsable && load($0) == depth && depth < room($0) }.sorted { $0.name < $1.name }
-            // No worker at this depth (none idle, say): the busier ones may still take more.
-            guard !ready.isEmpty else { continue }
-            var gave = false
             while !ready.isEmpty {
                 let worker = ready.removeFirst()
                 // Its share of the waiting work is spread over the workers of its class that can
@@ -30,11 +27,8 @@ extension Coordinator {
                 let alike = ready.filter { $0.engineClass == worker.engineClass }.count
                 if let (message, work) = nextTask(for: worker, idleWorkers: alike + 1) {
                     start(message, work: work, on: worker)
-                    gave = true
                 }
             }
-            // Workers at this depth were offered work and none was left for them.
-            if !gave { return }
         }
     }
 
@@ -44,6 +38,13 @@ extension Coordinator {
     /// Tasks it may have at once: one until it has answered a task (a worker that has not
     /// answered yet may be slow or stuck), then `tasksInFlight`.
     private func room(_ worker: WorkerRecord) -> Int { worker.tasksAnswered == 0 ? 1 : options.tasksInFlight }
+
+    /// Whether it may get a UNet task now: until its UNet speed is measured it holds one at a
+    /// time (deadlines are guesses until then, and a slow worker would have them all re-sent),
+    /// while cheap text and VAE tasks may fill the rest of its room.
+    private func mayTakeUNet(_ worker: WorkerRecord) -> Bool {
+        worker.secondsPerEvaluation != nil || !ledger.tasks(of: worker.identity).contains { if case .unet = $0.work { return true } else { return false } }
+    }
 
     /// Prepares waiting images (in order) whose model is known, until the active window is full.
     private func prepareWaitingJobs() {
@@ -98,6 +99,7 @@ extension Coordinator {
             }
         }
         if let textJob { return textTask(textJob) }
+        guard mayTakeUNet(worker) else { return nil }
         return unetTask(sampling, for: worker, idleWorkers: idleWorkers)
     }
 
