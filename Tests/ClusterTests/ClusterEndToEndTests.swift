@@ -8,6 +8,31 @@ import StableDiffusion
 /// test model: the cluster's images must be the local pipeline's, pixel for pixel, whatever the
 /// placement and whatever dies on the way.
 final class ClusterEndToEndTests: XCTestCase {
+    /// The guidance interval and adaptive guidance reach the cluster's sampling: its images and
+    /// evaluation counts are the local pipeline's, and the interval saves evaluations.
+    func testGuidanceIntervalAndAdaptiveGuidanceRunThroughTheCluster() throws {
+        let cluster = try LocalCluster(self)
+        try cluster.startCoordinator()
+        try cluster.startWorker("w1")
+        try cluster.startWorker("w2")
+        try cluster.waitForWorkers(2)
+        var requests = mixedRequests(4, steps: 8)
+        for i in requests.indices {
+            requests[i].guidanceCutoff = 1
+            if i < 2 { requests[i].guidanceInterval = GuidanceInterval(sigmaLow: 0.5, sigmaHigh: 3) } else { requests[i].adaptiveGuidanceThreshold = 0.5 }
+        }
+        let client = try cluster.client()
+        let accepted = try client.submit(SubmitBatch(clientBatchName: "rules", submissionId: UUID().uuidString, requests: requests))
+        let out = cluster.folder.appendingPathComponent("received").path
+        let outcome = try BatchWaiter(client: client, batchId: accepted.batchId, outputDirectory: out).run()
+        XCTAssertEqual(outcome.counts.done, 4)
+        try assertBatchMatchesLocal(folder: out, requests: requests)
+        var plain = requests[0]
+        plain.guidanceInterval = nil
+        XCTAssertLessThan(try LocalReference.pixels(requests[0]).evaluations, try LocalReference.pixels(plain).evaluations,
+                          "the interval skips the conditional pass outside it")
+    }
+
     func testThreeWorkersMakeTwelveMixedImagesIdenticalToTheLocalPipeline() throws {
         let cluster = try LocalCluster(self)
         try cluster.startCoordinator()
