@@ -18,6 +18,7 @@ public final class UpsampleConvolution: @unchecked Sendable {
     private let bias: Tensor?
     private let weights: PackedWeights
     private var compiledKernels: [Key: Compiled] = [:]
+    private var unfolded: Conv2D?
 
     private struct Key: Hashable { let h: Int, w: Int }
     private struct Compiled {
@@ -71,6 +72,54 @@ public final class UpsampleConvolution: @unchecked Sendable {
             }
         }
         return out
+    }
+
+    /// The 3x3 taps recovered from folded 4x4 ones: along each axis w2 = t0, w1 = t1 - t0,
+    /// w0 = t3 (the inverse of `tapsOfFoldedTap`), as (tap, sign) pairs.
+    static let foldedTapsOfTap: [[(Int, Double)]] = [[(3, 1)], [(1, 1), (0, -1)], [(0, 1)]]
+
+    /// `[O, I, 4, 4]` folded weights back to `[O, I, 3, 3]` (exact up to the rounding of the sums).
+    static func unfoldedWeights(_ k: Tensor) -> Tensor {
+        let (o, i) = (k.shape[0], k.shape[1])
+        let out = Tensor(uninitialized: [o, i, 3, 3])
+        let src = k.pointer, dst = out.pointer
+        for oc in 0..<o {
+            for ic in 0..<i {
+                let k4 = src + (oc * i + ic) * 16, k3 = dst + (oc * i + ic) * 9
+                for ky in 0..<3 {
+                    for kx in 0..<3 {
+                        var sum = 0.0
+                        for (ty, sy) in foldedTapsOfTap[ky] {
+                            for (tx, sx) in foldedTapsOfTap[kx] { sum += sy * sx * Double(k4[ty * 4 + tx]) }
+                        }
+                        k3[ky * 3 + kx] = Float(sum)
+                    }
+                }
+            }
+        }
+        return out
+    }
+
+    /// The plain 3x3 convolution this layer folds, for inputs that are not upsampled exactly 2x
+    /// (the UNet's `upsample_size` at latent sides that are not a multiple of its up factor).
+    /// Made once, on first use, from the folded weights (the 3x3 ones are not kept: at the sizes
+    /// that matter they would only cost memory), so it agrees with the original convolution up to
+    /// the rounding of the folded sums (in bf16: of the bf16 sums).
+    public func unfoldedConvolution() throws -> Conv2D {
+        if let unfolded { return unfolded }
+        let any = try compiledKernels.values.first ?? compiled(h: 1, w: 1)
+        let dims = [outChannels, inChannels, 4, 4], count = dims.reduce(1, *)
+        let plain = try reorder(any.packed.raw, from: any.weights, to: MemoryDesc.tagged(dims, dnnl_oihw, precision.dataType))
+        let folded = Tensor(uninitialized: dims)
+        switch precision {
+        case .fp32: folded.pointer.update(from: plain.raw.assumingMemoryBound(to: Float.self), count: count)
+        case .bf16:
+            let bits = plain.raw.assumingMemoryBound(to: UInt16.self)
+            for j in 0..<count { folded.pointer[j] = BFloat16.float(bits[j]) }
+        }
+        let conv = try Conv2D(weight: Self.unfoldedWeights(folded), bias: bias, padding: 1, precision: precision)
+        unfolded = conv
+        return conv
     }
 
     /// `x` (`[N, H, W, inChannels]`) upsampled 2x (nearest) and convolved: `[N, 2H, 2W, outChannels]`.

@@ -71,6 +71,19 @@ final class UpsampleConvolutionTests: XCTestCase {
         XCTAssertEqual(Double(folded.pointer[5]), Double(w[4]) + Double(w[5]) + Double(w[7]) + Double(w[8]), accuracy: 1e-6)
     }
 
+    func testUnfoldedConvolutionIsTheOriginalThreeByThreeOneBeforeAndAfterFirstUse() throws {
+        let wt = Reference.tensor([12, 10, 3, 3], seed: 30), b = Reference.tensor([12], seed: 31)
+        // Any input, not only an upsampled one: here 5x3, as a nearest resize to 2h-1 gives.
+        let x = Reference.tensor([1, 5, 3, 10], seed: 32)
+        let expected = Reference.conv(x, wt, b, stride: 1, pad: (1, 1, 1, 1))
+        let fresh = try UpsampleConvolution(weight: wt, bias: b)
+        XCTAssertLessThan(Reference.maxError(try fresh.unfoldedConvolution()(x), expected), 1e-5)
+        let used = try UpsampleConvolution(weight: wt, bias: b)
+        _ = try used(Reference.tensor([1, 4, 4, 10], seed: 33))  // packs the folded weights
+        XCTAssertLessThan(Reference.maxError(try used.unfoldedConvolution()(x), expected), 1e-5)
+        XCTAssertLessThan(Reference.maxError(UpsampleConvolution.unfoldedWeights(UpsampleConvolution.foldedWeights(wt)), wt), 1e-6)
+    }
+
     func testEachSampleIsBitIdenticalAloneOrInABatch() throws {
         let wt = Reference.tensor([32, 16, 3, 3], seed: 6), b = Reference.tensor([32], seed: 7)
         let layer = try UpsampleConvolution(weight: wt, bias: b)
