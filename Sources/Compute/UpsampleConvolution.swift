@@ -133,8 +133,7 @@ public final class UpsampleConvolution: @unchecked Sendable {
         let out = Tensor(uninitialized: [n, 2 * h, 2 * w, outChannels])
         let perIn = h * w * inChannels, perOut = 4 * h * w * outChannels
         for b in 0..<n {
-            // FLOPs as the 3x3 convolution at 2H x 2W would count them, so the profile's
-            // GFLOP/s compare with the old upsample + conv directly; the work done is 4/9 of it.
+            // The work done: 4 taps per output pixel (the 3x3 convolution it replaces counts 9).
             try OpStatistics.shared.measure("upsample2x+conv3x3 \(inChannels)->\(outChannels) @\(h)x\(w)",
                                             flops: 2.0 * Double(perOut * inChannels * 4)) {
                 try withInput(x.pointer + b * perIn, count: perIn, precision: precision) { src in
