@@ -73,6 +73,19 @@ public final class SafeTensorsFile: @unchecked Sendable {
         }
         let out = Tensor(uninitialized: entry.shape)
         FloatWidening.widen(dtype, from: mapping + header.dataStart + entry.begin, into: out.pointer, count: entry.elementCount)
+        releasePages(from: header.dataStart + entry.begin, to: header.dataStart + entry.end)
         return out
+    }
+
+    /// Drops the mapping's pages of bytes `start..<end` from this process: the model's layers
+    /// keep their own (converted, packed) copies, and pages once read would otherwise stay
+    /// resident for as long as the file is open, counting the weights twice in RSS (4.2 GB
+    /// for SD 1.5 in fp32). The mapping is private and never written, so a later read just
+    /// faults the file's bytes in again.
+    private func releasePages(from start: Int, to end: Int) {
+        let page = Int(sysconf(Int32(_SC_PAGESIZE)))
+        let first = start / page * page, last = min(size, (end + page - 1) / page * page)
+        guard page > 0, last > first else { return }
+        _ = madvise(UnsafeMutableRawPointer(mutating: mapping + first), last - first, MADV_DONTNEED)
     }
 }

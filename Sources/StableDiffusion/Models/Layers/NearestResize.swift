@@ -8,7 +8,8 @@ import Compute
 /// repeats each element (`src = dst / 2`).
 ///
 /// The UNet's upsamplers use it when a latent side is not a multiple of the overall up factor
-/// (diffusers' `upsample_size`); exactly 2x goes through the engine's threaded 2x upsampling.
+/// (diffusers' `upsample_size`), before their unfolded 3x3 convolution; exactly 2x never makes
+/// the upsampled tensor (`UpsampleConvolution` folds it into the convolution).
 enum NearestResize {
     /// The source index of output index `dst` along an axis resized from `input` to `output`.
     static func sourceIndex(_ dst: Int, input: Int, output: Int) -> Int {

@@ -45,6 +45,15 @@ extension Conv2D {
     }
 }
 
+extension UpsampleConvolution {
+    /// Loads an `Upsample2D`'s 3x3 convolution (`weight` `[out, in, 3, 3]`, `bias` `[out]`) from
+    /// `scope`, folded with the nearest 2x upsampling before it.
+    static func load(_ scope: WeightScope, in inChannels: Int, out outChannels: Int) throws -> UpsampleConvolution {
+        let w = try scope.tensor("weight", [outChannels, inChannels, 3, 3])
+        return try UpsampleConvolution(weight: w, bias: try scope.tensor("bias", [outChannels]), precision: scope.precision)
+    }
+}
+
 extension Linear {
     static func load(_ scope: WeightScope, in inFeatures: Int, out outFeatures: Int, bias: Bool = true) throws -> Linear {
         let w = try scope.tensor("weight", [outFeatures, inFeatures])

@@ -2,7 +2,8 @@ import Compute
 
 /// One resolution level of the UNet, used for both paths: `layers` ResNet blocks, each followed
 /// by a transformer when the block has attention, then an optional resampler (a stride-2
-/// convolution going down, nearest 2x upsampling + convolution going up).
+/// convolution going down; going up, nearest 2x upsampling + convolution, folded into one
+/// `UpsampleConvolution`).
 /// Down blocks push every intermediate output onto the skip stack; up blocks pop one per
 /// ResNet and concatenate it to their input.
 final class UNetBlock {
@@ -10,7 +11,8 @@ final class UNetBlock {
     let direction: Direction
     let resnets: [ResnetBlock2D]
     let attentions: [Transformer2DModel]
-    let resampler: Conv2D?
+    let downsampler: Conv2D?
+    let upsampler: UpsampleConvolution?
 
     /// `skipChannels` is the channel stack the down path left behind (up blocks pop from it;
     /// down blocks push to it).
@@ -34,14 +36,11 @@ final class UNetBlock {
             }
             if direction == .down { skipChannels.append(channels) }
         }
-        if addResampler {
-            let p = direction == .down ? layout.downsamplePadding : 1
-            resampler = try .load(w(direction == .down ? "downsamplers.0.conv" : "upsamplers.0.conv"),
-                                  in: channels, out: channels, kernel: 3, stride: direction == .down ? 2 : 1, padding: (p, p, p, p))
-            if direction == .down { skipChannels.append(channels) }
-        } else {
-            resampler = nil
-        }
+        let p = layout.downsamplePadding
+        downsampler = addResampler && direction == .down
+            ? try .load(w("downsamplers.0.conv"), in: channels, out: channels, kernel: 3, stride: 2, padding: (p, p, p, p)) : nil
+        upsampler = addResampler && direction == .up ? try .load(w("upsamplers.0.conv"), in: channels, out: channels) : nil
+        if downsampler != nil { skipChannels.append(channels) }
         self.resnets = resnets
         self.attentions = attentions
     }
@@ -70,16 +69,21 @@ final class UNetBlock {
             if !attentions.isEmpty { h = try attentions[i](h, context: context) }
             if direction == .down { skips.append(h) }
         }
-        if let resampler {
-            switch direction {
-            case .down:
-                h = try resampler(h)
-                skips.append(h)
-            case .up:
-                guard let next = skips.last, next.shape.count == 4 else {
-                    throw UNetInputError("UNet up block: no skip connection left to size the upsampling")
-                }
-                h = try resampler(NearestResize.resize(h, height: next.shape[1], width: next.shape[2]))
+        if let downsampler {
+            h = try downsampler(h)
+            skips.append(h)
+        }
+        if let upsampler {
+            guard let next = skips.last, next.shape.count == 4 else {
+                throw UNetInputError("UNet up block: no skip connection left to size the upsampling")
+            }
+            let (height, width) = (next.shape[1], next.shape[2])
+            if height == 2 * h.shape[1] && width == 2 * h.shape[2] {
+                h = try upsampler(h)
+            } else {
+                // Not exactly 2x (a side that does not halve evenly): PyTorch's nearest resize,
+                // then the plain 3x3 convolution.
+                h = try upsampler.unfoldedConvolution()(NearestResize.resize(h, height: height, width: width))
             }
         }
         return h

@@ -82,7 +82,8 @@ final class VAEEncoder {
 final class VAEDecoder {
     let convIn: Conv2D
     let mid: VAEMidBlock
-    let blocks: [(resnets: [ResnetBlock2D], upsampler: Conv2D?)]
+    /// Each up block's upsampler is nearest 2x + a 3x3 convolution, folded into one layer.
+    let blocks: [(resnets: [ResnetBlock2D], upsampler: UpsampleConvolution?)]
     let normOut: GroupNorm
     let convOut: Conv2D
 
@@ -91,7 +92,7 @@ final class VAEDecoder {
         var channels = reversed[0]
         convIn = try .load(w("conv_in"), in: s.latentChannels, out: channels, kernel: 3)
         mid = try VAEMidBlock(w("mid_block"), channels: channels, groups: s.groups, attention: s.midBlockAttention)
-        var blocks: [(resnets: [ResnetBlock2D], upsampler: Conv2D?)] = []
+        var blocks: [(resnets: [ResnetBlock2D], upsampler: UpsampleConvolution?)] = []
         for (i, out) in reversed.enumerated() {
             let b = w("up_blocks.\(i)")
             var resnets: [ResnetBlock2D] = []
@@ -100,7 +101,7 @@ final class VAEDecoder {
                                                  timeEmbeddingChannels: nil, groups: s.groups, epsilon: 1e-6))
             }
             channels = out
-            let up = i < reversed.count - 1 ? try Conv2D.load(b("upsamplers.0.conv"), in: out, out: out, kernel: 3) : nil
+            let up = i < reversed.count - 1 ? try UpsampleConvolution.load(b("upsamplers.0.conv"), in: out, out: out) : nil
             blocks.append((resnets, up))
         }
         self.blocks = blocks
@@ -112,7 +113,7 @@ final class VAEDecoder {
         var h = try mid(convIn(z))
         for block in blocks {
             for resnet in block.resnets { h = try resnet(h) }
-            if let up = block.upsampler { h = try up(Elementwise.upsampleNearest2x(h)) }
+            if let up = block.upsampler { h = try up(h) }
         }
         return try convOut(normOut(h, silu: true))
     }
