@@ -258,17 +258,18 @@ failure=""
 fault() { faults+=("$(printf '%6.1f s  %s' "$(elapsed)" "$*")"); say "FAULT: $*"; }
 recovered() { recoveries+=("$(printf '%-62s %6s s' "$1" "$2")"); say "recovered: $1 after $2 s"; }
 fail() { say "FAILED: $*"; [[ -n "$failure" ]] || failure="$*"; }
-# Seconds from EVENT ($EPOCHREALTIME then) to the first coordinator log line after line FROM
-# matching PATTERN, read from the line's own time stamp (UTC HH:MM:SS.mmm), so that waiting
-# for one thing does not delay the measurement of another.
-logged_since() {
+# Seconds from EVENT ($EPOCHREALTIME then) to the first line of LOG after line FROM matching
+# PATTERN, read from the line's own time stamp (UTC HH:MM:SS.mmm), so that waiting for one
+# thing does not delay the measurement of another. logged_since: the same in the coordinator's log.
+logged_since_in() {
   local stamp
-  stamp=$(tail -n +"$(($2 + 1))" "$work/coordinator.log" | grep -m1 -E "$3" | cut -d' ' -f1)
-  awk -v e="$1" -v s="$stamp" 'BEGIN {
+  stamp=$(tail -n +"$(($3 + 1))" "$1" | grep -m1 -E "$4" | cut -d' ' -f1)
+  awk -v e="$2" -v s="$stamp" 'BEGIN {
     split(s, f, ":"); d = f[1] * 3600 + f[2] * 60 + f[3] - (e % 86400)
     if (d < -43200) d += 86400
     printf "%.1f", d }'
 }
+logged_since() { logged_since_in "$work/coordinator.log" "$@"; }
 # Waits up to SECONDS for PATTERN in the coordinator's log after line FROM; records the time
 # from EVENT to it as LABEL's recovery. Returns 1 when it did not come.
 recovery_logged() {
@@ -562,15 +563,6 @@ disk_faults() {
   [[ $got == "$disk_images" && $lines == "$disk_images" ]] || fail "disk: $got PNGs and $lines manifest lines for $disk_images images"
   [[ $differ == 0 ]] || fail "disk: $differ image(s) differ from generate's"
   disk_note "after freeing: $got of $disk_images images, $lines manifest lines, $differ differing from generate"
-}
-# logged_since for another log file.
-logged_since_in() {
-  local stamp
-  stamp=$(tail -n +"$(($3 + 1))" "$1" | grep -m1 -E "$4" | cut -d' ' -f1)
-  awk -v e="$2" -v s="$stamp" 'BEGIN {
-    split(s, f, ":"); d = f[1] * 3600 + f[2] * 60 + f[3] - (e % 86400)
-    if (d < -43200) d += 86400
-    printf "%.1f", d }'
 }
 disk_faults
 
