@@ -411,10 +411,16 @@ run_faults() {
   if wait_until 60 delivered_more_than "$count"; then recovered "coordinator restart: next image reached the client (after its start)" "$(since "$up")"
   else need_work "the image after the coordinator restart" || return; fail "no image reached the client within 60 s of the coordinator restart"; return; fi
   recovery_logged 60 "coordinator restart: its first image finished (after its start)" "$up" "$from" "image [^ ]+ done:" || true
+  # Each worker must be given work again, as far as there is work: with one unfinished image
+  # left, one worker may well get all of it.
+  local unfinished given=0
+  unfinished=$(echo "$resumed" | grep -oE '^resuming [0-9]+' | grep -oE '[0-9]+' || echo 0)
   for w in worker1 worker2; do
     recovery_logged 30 "coordinator restart: $w given work (after its start)" "$up" "$from" "sent task [^ ]+ to $w:" \
-      || fail "$w got no task within 30 s of the coordinator restart"
+      && given=$((given + 1))
   done
+  local wanted=$(( unfinished < 2 ? unfinished : 2 ))
+  [[ $given -ge $wanted ]] || fail "$given of the 2 workers got a task within 30 s of the coordinator restart ($unfinished unfinished image(s) resumed)"
 }
 
 run_faults
