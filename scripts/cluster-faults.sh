@@ -38,9 +38,11 @@ root=$(pwd)
 usage() {
   cat <<'EOF'
 usage: scripts/cluster-faults.sh [--short] [options]
-  --short            the short run (scripts/test.sh): 32 images of 10 steps, 10% loss,
+  --short            the short run (scripts/test.sh): 32+ images of 10 steps, 10% loss,
                      a 15 s partition (longer than the 10 s liveness), restarts after 1 s
-  --images N         images in the batch (long: 48, short: 32)
+  --images N         images in the batch (default: long at least 48, short at least 32, more
+                     on a fast machine: a timed `generate` of 8 images sizes the batch so that
+                     about 60 s (short) or 120 s (long) of work is left for the faults)
   --steps N          denoising steps per image (long: 20, short: 10)
   --loss PCT         packet loss on every link, each direction, in percent (long: 20, short: 10)
   --delay MS         one-way delay per link (long: 40, short: 20): tc netem where the kernel
@@ -81,10 +83,13 @@ while [[ $# -gt 0 ]]; do
     *) echo "unknown option $1" >&2; usage >&2; exit 2 ;;
   esac
 done
+images_given=${images:+1}
 if [[ $short == 1 ]]; then
+  min_images=32 work_seconds=60
   : "${images:=32}" "${steps:=10}" "${loss:=10}" "${delay:=20}" "${rate:=4mbit}" "${partition:=15}" "${restart_after:=1}" "${timeout:=120}"
   mode=short
 else
+  min_images=48 work_seconds=120
   : "${images:=48}" "${steps:=20}" "${loss:=20}" "${delay:=40}" "${rate:=2mbit}" "${partition:=30}" "${restart_after:=5}" "${timeout:=600}"
   mode=long
 fi
@@ -171,9 +176,24 @@ since() { awk -v a="$1" -v b="$EPOCHREALTIME" 'BEGIN { printf "%.1f", b - a }'; 
 prompts=("a red circle on a blue background" "a large white cross on a green background"
          "a small yellow striped star at the top on a black background" "a blue square at the bottom on a white background"
          "a large green triangle on a red background" "a small white circle on the left on a black background")
-for i in $(seq 0 $((images - 1))); do
-  printf '{"prompt": "%s", "seed": %d, "steps": %d}\n' "${prompts[i % ${#prompts[@]}]}" $((1000 + i)) "$steps"
-done > "$work/prompts.jsonl"
+write_prompts() {
+  for i in $(seq 0 $(($1 - 1))); do
+    printf '{"prompt": "%s", "seed": %d, "steps": %d}\n' "${prompts[i % ${#prompts[@]}]}" $((1000 + i)) "$steps"
+  done > "$2"
+}
+# A fast machine finishes a fixed batch before the faults are through (a false failure): unless
+# --images was given, time `generate` of 8 images and size the batch to about work_seconds of
+# work (the two 1-thread workers make images at about generate's 2-thread rate).
+if [[ -z "$images_given" ]]; then
+  write_prompts 8 "$work/calibration.jsonl"
+  calibration_started=$EPOCHREALTIME
+  "$bin" generate --prompts "$work/calibration.jsonl" --model "$model" -o "$work/calibration" > /dev/null 2> "$work/calibration.log" \
+    || { tail -5 "$work/calibration.log" >&2; echo "generate failed" >&2; exit 1; }
+  images=$(awk -v a="$calibration_started" -v b="$EPOCHREALTIME" -v w="$work_seconds" -v m="$min_images" \
+    'BEGIN { per = (b - a) / 8; n = int(w / per + 0.999); if (n < m) n = m; if (n > 400) n = 400; print n }')
+  say "calibration: generate of 8 images took $(since "$calibration_started") s, so $images images"
+fi
+write_prompts "$images" "$work/prompts.jsonl"
 say "mode $mode: $images images of $steps steps; work folder $work"
 say "reference: sdcluster generate of the same requests (outside the namespaces)"
 "$bin" generate --prompts "$work/prompts.jsonl" --model "$model" -o "$work/reference" > "$work/generate.out" 2> "$work/generate.log" \
