@@ -57,6 +57,30 @@ final class ClusterEndToEndTests: XCTestCase {
         XCTAssertEqual(served, ["w1", "w2", "w3"], "every worker took part")
     }
 
+    /// SD 1.x and SD 2.x workers side by side (tiny-sd, and tiny-sd2 with its 1024-style
+    /// v-prediction traits): a batch naming both models is routed by model, and every image is
+    /// the local pipeline's of its model, pixel for pixel.
+    func testWorkersOfTwoModelFamiliesServeOneBatchRoutedByModel() throws {
+        let cluster = try LocalCluster(self)
+        try cluster.startCoordinator()
+        try cluster.startWorker("sd1")
+        try cluster.startWorker("sd2", ["--model", LocalCluster.fixtureModel("tiny-sd2"), "--threads", "1"])
+        try cluster.waitForWorkers(2)
+        var requests = mixedRequests(8)
+        for i in requests.indices where i % 2 == 1 { requests[i].model = "tiny-sd2" }
+        let client = try cluster.client()
+        let accepted = try client.submit(SubmitBatch(clientBatchName: "families", submissionId: UUID().uuidString, requests: requests))
+        let out = cluster.folder.appendingPathComponent("received").path
+        let outcome = try BatchWaiter(client: client, batchId: accepted.batchId, outputDirectory: out).run()
+        XCTAssertEqual(outcome.counts.done, 8)
+        try assertBatchMatchesLocal(folder: out, requests: requests)
+        for line in try String(contentsOfFile: out + "/manifest.jsonl", encoding: .utf8).split(separator: "\n") {
+            let entry = try XCTUnwrap(JSONSerialization.jsonObject(with: Data(line.utf8)) as? [String: Any])
+            let expected = entry["model"] as? String == "tiny-sd2" ? ["sd2"] : ["sd1"]
+            XCTAssertEqual(entry["workers"] as? [String], expected, "image \(entry["index"] ?? "?") served by its model's worker")
+        }
+    }
+
     func testWorkersThatForgetEmbeddingsAreSentThemAgain() throws {
         let cluster = try LocalCluster(self)
         try cluster.startCoordinator(["--placement", "pack"])

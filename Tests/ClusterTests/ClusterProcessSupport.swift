@@ -9,7 +9,12 @@ import StableDiffusion
 final class LocalCluster {
     static let packageRoot = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
         .deletingLastPathComponent()
-    static let tinyModel = packageRoot.appendingPathComponent("Tests/StableDiffusionTests/Fixtures/tiny-sd").path
+    static let tinyModel = fixtureModel("tiny-sd")
+
+    /// A model folder of the engine's test fixtures (`tiny-sd`, `tiny-sd2`, ...).
+    static func fixtureModel(_ name: String) -> String {
+        packageRoot.appendingPathComponent("Tests/StableDiffusionTests/Fixtures/\(name)").path
+    }
 
     /// The `sdcluster` executable that `swift build --build-tests` put under `.build`.
     static func binary() throws -> String {
@@ -154,21 +159,35 @@ func waitUntil(_ seconds: Double, _ what: String, _ condition: () throws -> Bool
     throw ClusterTestError.timeout(what)
 }
 
-/// The local pipeline on the tiny test model, loaded once for all tests: the reference pixels.
+/// The local pipeline on the tiny test model (or another fixture model a request names), loaded
+/// once for all tests: the reference pixels.
 enum LocalReference {
     static let pipeline: StableDiffusionPipeline? = try? StableDiffusionPipeline(location: ModelLocation.open(LocalCluster.tinyModel))
 
     private static let lock = NSLock()
     nonisolated(unsafe) private static var made: [String: (rgb: [UInt8], evaluations: Int)] = [:]
+    nonisolated(unsafe) private static var fixtureModels: [String: StableDiffusionPipeline] = [:]
+
+    /// The pipeline of the fixture model folder named `model` (tiny-sd when nil).
+    static func pipeline(for model: String?) throws -> StableDiffusionPipeline {
+        guard let model, model != "tiny-sd" else {
+            guard let pipeline else { throw ClusterTestError.setup("cannot load \(LocalCluster.tinyModel)") }
+            return pipeline
+        }
+        if let loaded = lock.withLock({ fixtureModels[model] }) { return loaded }
+        let loaded = try StableDiffusionPipeline(location: ModelLocation.open(LocalCluster.fixtureModel(model)))
+        lock.withLock { fixtureModels[model] = loaded }
+        return loaded
+    }
 
     /// `generate`'s pixels and UNet evaluations for a request (computed once per request).
     static func pixels(_ request: GenerationRequest) throws -> (rgb: [UInt8], evaluations: Int) {
-        guard let pipeline else { throw ClusterTestError.setup("cannot load \(LocalCluster.tinyModel)") }
-        var request = request
-        request.model = nil
+        let pipeline = try pipeline(for: request.model)
         let key = String(decoding: try JSONEncoder().encode(request), as: UTF8.self)
         if let known = lock.withLock({ made[key] }) { return known }
-        let image = try pipeline.generate(request)
+        var local = request
+        local.model = nil
+        let image = try pipeline.generate(local)
         lock.withLock { made[key] = (image.rgb, image.unetEvaluations) }
         return (image.rgb, image.unetEvaluations)
     }

@@ -5,19 +5,24 @@ import Foundation
 ///
 /// Two layouts are accepted: a diffusers folder (`model_index.json`, `unet/`, `text_encoder/`,
 /// `vae/`, each with `config.json` and safetensors weights, plus `tokenizer/` and `scheduler/`),
-/// or a single-file CompVis/LDM SD v1 `.safetensors` checkpoint, whose keys are mapped onto the
-/// diffusers names. Weights are memory-mapped here and read when modules ask for them.
+/// or a single-file CompVis/LDM SD 1.x or 2.x `.safetensors` checkpoint, whose keys are mapped
+/// onto the diffusers names. Weights are memory-mapped here and read when modules ask for them.
 public struct ModelLocation: Sendable {
     public enum Layout: String, Sendable {
         case diffusersFolder, singleFile
     }
 
     public let layout: Layout
+    /// SD 1.x or 2.x: for a single file, what its keys say; for a folder, what its text encoder is.
+    public let family: ModelFamily
     public let unet: ModelComponent<UNetConfig>
     public let textEncoder: ModelComponent<CLIPTextConfig>
     public let vae: ModelComponent<VAEConfig>
     /// Folder with `vocab.json` and `merges.txt`; nil means "use the default CLIP tokenizer".
     public let tokenizerDirectory: String?
+    /// The padding token to use instead of the tokenizer files' own: set where the files are the
+    /// default CLIP tokenizer's but the model is SD 2.x (which pads with "!").
+    public let tokenizerPadToken: String?
     /// Raw `scheduler/scheduler_config.json` (for a single file without a config folder: SD v1.5's).
     public let schedulerConfigData: Data?
     /// The folder's `sdcluster.json` (for a single file: the config folder's), if any.
@@ -36,15 +41,18 @@ public struct ModelLocation: Sendable {
 
     /// Resolves `path` (a diffusers folder or a `.safetensors` checkpoint). For a single file,
     /// `configDirectory` is a diffusers folder whose configs, tokenizer and scheduler to use;
-    /// without it the SD v1.5 configs apply.
-    public static func open(_ path: String, configDirectory: String? = nil) throws -> ModelLocation {
+    /// without it the built-in configs of the file's family apply (SD 1.5's, or SD 2.1's, for
+    /// which `predictionType` must be given: the file does not say whether it is a 768-v or a
+    /// 512-base model). `predictionType` overrides the scheduler config's for any model.
+    public static func open(_ path: String, configDirectory: String? = nil,
+                            predictionType: PredictionType? = nil) throws -> ModelLocation {
         let path = path.count > 1 && path.hasSuffix("/") ? String(path.dropLast()) : path
         if DiffusersFolder.isFolder(path) {
             guard DiffusersFolder.isPipelineFolder(path) else {
                 throw WeightError.modelNotFound(path: path, detail: "is a folder but not a diffusers model folder "
                     + "(no model_index.json or unet/). Pass a diffusers folder or a single .safetensors checkpoint.")
             }
-            return try openFolder(path)
+            return try openFolder(path, predictionType: predictionType)
         }
         if SafeTensorsFile.pickleExtensions.contains((path as NSString).pathExtension.lowercased()) {
             throw WeightError.pickleRefused(file: path)
@@ -53,10 +61,18 @@ public struct ModelLocation: Sendable {
             throw WeightError.modelNotFound(path: path, detail: "does not exist. Pass a diffusers model folder or a "
                 + "single-file .safetensors checkpoint.")
         }
-        return try openSingleFile(path, configDirectory: configDirectory)
+        return try openSingleFile(path, configDirectory: configDirectory, predictionType: predictionType)
     }
 
-    private static func openFolder(_ root: String) throws -> ModelLocation {
+    /// The scheduler config with `prediction_type` set to `prediction` (unchanged without one).
+    static func schedulerConfig(_ data: Data?, predicting prediction: PredictionType?) throws -> Data? {
+        guard let prediction else { return data }
+        var object = (try data.flatMap { try JSONSerialization.jsonObject(with: $0) as? [String: Any] }) ?? [:]
+        object["prediction_type"] = prediction.rawValue
+        return try JSONSerialization.data(withJSONObject: object, options: [.sortedKeys])
+    }
+
+    private static func openFolder(_ root: String, predictionType: PredictionType?) throws -> ModelLocation {
         let unetConfig = try DiffusersFolder.config(UNetConfig.self, root: root, component: "unet")
         let clipConfig = try DiffusersFolder.config(CLIPTextConfig.self, root: root, component: "text_encoder")
         let vaeConfig = try DiffusersFolder.config(VAEConfig.self, root: root, component: "vae")
@@ -72,24 +88,30 @@ public struct ModelLocation: Sendable {
         hash.add(config: vaeConfig)
         let recommendations = try SamplingRecommendations.load(root: root)
         if let recommendations { hash.add(config: recommendations) }
+        if let predictionType { hash.add("prediction_type=\(predictionType.rawValue)") }
         return ModelLocation(
             layout: .diffusersFolder,
+            family: clipConfig.hiddenAct == "gelu" && unetConfig.useLinearProjection ? .stableDiffusion2 : .stableDiffusion1,
             unet: ModelComponent(config: unetConfig, weights: try WeightStore(files: unetFiles, source: "\(name)/unet")),
             textEncoder: ModelComponent(config: clipConfig,
                                         weights: try WeightStore(files: clipFiles, source: "\(name)/text_encoder",
                                                                  rename: CompVisKeyMap.withTextModelLevel)),
             vae: ModelComponent(config: vaeConfig, weights: try WeightStore(
                 files: vaeFiles, source: "\(name)/vae", rename: DeprecatedAttentionNames.modernName)),
-            tokenizerDirectory: DiffusersFolder.tokenizerDirectory(root: root),
-            schedulerConfigData: DiffusersFolder.schedulerConfig(root: root),
+            tokenizerDirectory: DiffusersFolder.tokenizerDirectory(root: root), tokenizerPadToken: nil,
+            schedulerConfigData: try schedulerConfig(DiffusersFolder.schedulerConfig(root: root), predicting: predictionType),
             recommendations: recommendations, name: name, contentHash: hash.hex, skippedKeys: [])
     }
 
-    private static func openSingleFile(_ path: String, configDirectory: String?) throws -> ModelLocation {
+    private static func openSingleFile(_ path: String, configDirectory: String?,
+                                       predictionType: PredictionType?) throws -> ModelLocation {
+        let file = try SafeTensorsFile(path: path)
+        let family = CompVisCheckpoint.family(of: file)
         var unetConfig = UNetConfig.stableDiffusion15
         var clipConfig = CLIPTextConfig.stableDiffusion15
-        var vaeConfig = VAEConfig.stableDiffusion15
+        let vaeConfig: VAEConfig
         var tokenizer: String?
+        var padToken: String?
         var scheduler: Data? = Data(stableDiffusion15SchedulerConfig.utf8)
         var recommendations: SamplingRecommendations?
         if let root = configDirectory {
@@ -102,22 +124,34 @@ public struct ModelLocation: Sendable {
             tokenizer = DiffusersFolder.tokenizerDirectory(root: root)
             scheduler = DiffusersFolder.schedulerConfig(root: root) ?? scheduler
             recommendations = try SamplingRecommendations.load(root: root)
+        } else {
+            vaeConfig = .stableDiffusion15
+            if family == .stableDiffusion2 {
+                guard let predictionType else { throw WeightError.predictionTypeNeeded(file: path) }
+                unetConfig = .stableDiffusion2(sampleSize: predictionType == .vPrediction ? 96 : 64)
+                clipConfig = .stableDiffusion2
+                padToken = stableDiffusion2PadToken
+                scheduler = Data(stableDiffusion2SchedulerConfig(predictionType).utf8)
+            }
         }
-        try validate(unetConfig, clipConfig, vaeConfig, source: configDirectory ?? "built-in SD v1.5 config")
-        let file = try SafeTensorsFile(path: path)
-        let checkpoint = try CompVisCheckpoint(file: file, unet: unetConfig, vae: vaeConfig)
+        scheduler = try schedulerConfig(scheduler, predicting: predictionType)
+        try validate(unetConfig, clipConfig, vaeConfig,
+                     source: configDirectory ?? "built-in \(family.rawValue) config")
+        let checkpoint = try CompVisCheckpoint(file: file, unet: unetConfig, vae: vaeConfig, textEncoder: clipConfig)
         var hash = ModelContentHash()
         hash.add(file: file)
         hash.add(config: unetConfig)
         hash.add(config: clipConfig)
         hash.add(config: vaeConfig)
         if let recommendations { hash.add(config: recommendations) }
+        if let predictionType { hash.add("prediction_type=\(predictionType.rawValue)") }
         return ModelLocation(
-            layout: .singleFile,
+            layout: .singleFile, family: family,
             unet: ModelComponent(config: unetConfig, weights: checkpoint.unet),
             textEncoder: ModelComponent(config: clipConfig, weights: checkpoint.textEncoder),
             vae: ModelComponent(config: vaeConfig, weights: checkpoint.vae),
-            tokenizerDirectory: tokenizer, schedulerConfigData: scheduler, recommendations: recommendations,
+            tokenizerDirectory: tokenizer, tokenizerPadToken: padToken, schedulerConfigData: scheduler,
+            recommendations: recommendations,
             name: ((path as NSString).lastPathComponent as NSString).deletingPathExtension,
             contentHash: hash.hex, skippedKeys: checkpoint.skippedKeys)
     }

@@ -47,7 +47,7 @@ public final class StableDiffusionPipeline {
         guard let tokenizerDirectory = location.tokenizerDirectory ?? fallbackTokenizerDirectory else {
             throw PipelineError.noTokenizer(model: location.name)
         }
-        tokenizer = try CLIPTokenizer(directory: tokenizerDirectory)
+        tokenizer = try CLIPTokenizer(directory: tokenizerDirectory, padToken: location.tokenizerPadToken)
         textEncoder = try CLIPTextModel(config: location.textEncoder.config, weights: location.textEncoder.weights, precision: precision)
         unet = try UNet2DConditionModel(config: location.unet.config, weights: location.unet.weights, precision: precision)
         vae = try AutoencoderKL(config: location.vae.config, weights: location.vae.weights, precision: precision)

@@ -25,10 +25,12 @@ public struct CLIPTokenizer: Sendable {
     public let modelMaxLength: Int
 
     /// Loads `vocab.json` and `merges.txt` (and `tokenizer_config.json` /
-    /// `special_tokens_map.json` when present) from a tokenizer folder.
+    /// `special_tokens_map.json` when present) from a tokenizer folder. `padToken` replaces the
+    /// files' padding token (SD 2.x pads with "!" where SD 1.x's files say the end token).
     /// - Throws: `TokenizerError` naming the file and what is wrong with it.
-    public init(directory: String) throws {
-        let files = try TokenizerFiles.read(directory: directory)
+    public init(directory: String, padToken: String? = nil) throws {
+        var files = try TokenizerFiles.read(directory: directory)
+        if let padToken { files.padToken = padToken }
         func id(_ role: String, _ token: String) throws -> Int {
             guard let id = files.vocabulary[token] else {
                 throw TokenizerError.specialTokenNotInVocabulary(role: role, token: token)

@@ -1,10 +1,10 @@
 import Foundation
 
-/// A single-file CompVis/LDM Stable Diffusion v1 checkpoint split into diffusers-named stores.
+/// A single-file CompVis/LDM Stable Diffusion v1 or v2 checkpoint split into diffusers-named stores.
 ///
 /// Keys under `model.diffusion_model.` (UNet), `first_stage_model.` (VAE) and
-/// `cond_stage_model.transformer.` (CLIP) are renamed through `CompVisKeyMap`s built from the
-/// configs. Keys of one of those components that no rule covers stay in its store under their
+/// `cond_stage_model.transformer.` (SD 1.x: CLIP) are renamed through `CompVisKeyMap`s built from
+/// the configs; `cond_stage_model.model.` (SD 2.x: OpenCLIP) through `OpenCLIPTextKeys`. Keys of one of those components that no rule covers stay in its store under their
 /// original name, so `checkAllUsed()` names them. Everything else (EMA copies, the noise schedule
 /// buffers `betas`, `alphas_cumprod`, ..., `logvar`) is not a model weight and is skipped.
 public struct CompVisCheckpoint {
@@ -18,8 +18,15 @@ public struct CompVisCheckpoint {
     /// Keys outside the three components, sorted.
     public let skippedKeys: [String]
 
-    /// Splits `file` using the configs' block structure (which LDM block index is which layer).
-    public init(file: SafeTensorsFile, unet unetConfig: UNetConfig, vae vaeConfig: VAEConfig) throws {
+    /// Which text encoder layout `file` has: SD 2.x files keep OpenCLIP's under `cond_stage_model.model.`.
+    public static func family(of file: SafeTensorsFile) -> ModelFamily {
+        file.names.contains { $0.hasPrefix(OpenCLIPTextKeys.prefix) } ? .stableDiffusion2 : .stableDiffusion1
+    }
+
+    /// Splits `file` using the configs' block structure (which LDM block index is which layer) and
+    /// the text encoder's layer count (an OpenCLIP tower holds one layer more than SD 2 runs).
+    public init(file: SafeTensorsFile, unet unetConfig: UNetConfig, vae vaeConfig: VAEConfig,
+                textEncoder clipConfig: CLIPTextConfig) throws {
         let unetMap = CompVisKeyMap.unet(unetConfig)
         let vaeMap = CompVisKeyMap.vae(vaeConfig)
         let clipMap = CompVisKeyMap.clipText()
@@ -38,18 +45,28 @@ public struct CompVisCheckpoint {
             } else if let rest = Self.strip(key, [Self.textEncoderPrefix]) {
                 let name = clipMap.diffusersName(CompVisKeyMap.withTextModelLevel(rest))
                 try Self.place(key, as: name, shape: shape, file: file, into: &clip)
+            } else if let rest = Self.strip(key, [OpenCLIPTextKeys.prefix]) {
+                switch OpenCLIPTextKeys.mapping(rest, shape: shape, layers: clipConfig.numHiddenLayers) {
+                case .parts(let parts):
+                    for part in parts {
+                        guard clip[part.name] == nil else { throw WeightError.duplicateKey(source: file.path, key: part.name) }
+                        clip[part.name] = WeightStore.Location(file: file, key: key, shape: part.shape, rows: part.rows)
+                    }
+                case .skipped: skipped.append(key)
+                case .unknown: try Self.place(key, as: nil, shape: shape, file: file, into: &clip)
+                }
             } else {
                 skipped.append(key)
             }
         }
-        let hint = "These weights do not match the configs used (SD v1.5 defaults unless a config folder was given): "
+        let hint = "These weights do not match the configs used (SD v1.5's or SD 2.x's defaults unless a config folder was given): "
             + "pass the diffusers folder holding this checkpoint's configs as the config folder."
         let label = (file.path as NSString).lastPathComponent
         self.unet = WeightStore(locations: unet, source: "\(label) (UNet)", shapeHint: hint)
         self.vae = WeightStore(locations: vae, source: "\(label) (VAE)", shapeHint: hint)
         self.textEncoder = WeightStore(locations: clip, source: "\(label) (text encoder)", shapeHint: hint,
                                        canonicalName: CompVisKeyMap.withTextModelLevel)
-        skippedKeys = skipped
+        skippedKeys = skipped.sorted()
     }
 
     private static func strip(_ key: String, _ prefixes: [String]) -> String? {

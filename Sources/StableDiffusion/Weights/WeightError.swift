@@ -22,6 +22,8 @@ public enum WeightError: Error, CustomStringConvertible, Equatable {
     case duplicateKey(source: String, key: String)
     case modelNotFound(path: String, detail: String)
     case badConfig(file: String, key: String, detail: String)
+    /// An SD 2.x single file without a config folder: whether it predicts v or epsilon is not in it.
+    case predictionTypeNeeded(file: String)
 
     public var description: String {
         switch self {
@@ -58,6 +60,10 @@ public enum WeightError: Error, CustomStringConvertible, Equatable {
             return "\(path): \(detail)"
         case .badConfig(let file, let key, let detail):
             return "\(file): config key '\(key)' \(detail). Fix the value or remove the key to use the diffusers default."
+        case .predictionTypeNeeded(let file):
+            return "\(file): an SD 2.x checkpoint, whose file does not say what its UNet predicts. Pass "
+                + "--prediction-type v_prediction for the 768-v models (SD 2.0-v, SD 2.1 and their fine-tunes, "
+                + "768x768) or --prediction-type epsilon for the 512-base ones, or --config with its diffusers folder."
         }
     }
 }

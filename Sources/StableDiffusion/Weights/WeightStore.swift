@@ -14,13 +14,29 @@ public final class WeightStore: @unchecked Sendable {
         /// The tensor's name inside `file` (a CompVis name for single-file checkpoints).
         public let key: String
         /// The shape under the diffusers name; differs from the stored shape only by dropped
-        /// size-1 dimensions (CompVis stores VAE attention projections as 1x1 convolutions).
+        /// size-1 dimensions (CompVis stores VAE attention projections as 1x1 convolutions), or in
+        /// its first dimension when `rows` takes a part of the stored tensor.
         public let shape: [Int]
+        /// Where the weight is one block of rows (along the first dimension) of a stored tensor:
+        /// OpenCLIP keeps a layer's query, key and value projections in one `in_proj_weight`.
+        public let rows: Range<Int>?
 
-        public init(file: SafeTensorsFile, key: String, shape: [Int]) {
+        public init(file: SafeTensorsFile, key: String, shape: [Int], rows: Range<Int>? = nil) {
             self.file = file
             self.key = key
             self.shape = shape
+            self.rows = rows
+        }
+
+        /// Reads the weight as float32 in `shape`.
+        func read() throws -> Tensor {
+            let stored = try file.tensor(key)
+            guard let rows else { return stored.reshaped(shape) }
+            let rowSize = stored.shape.dropFirst().reduce(1, *)
+            let out = Tensor(uninitialized: shape)
+            precondition(out.count == rows.count * rowSize, "rows \(rows) of \(key) do not make \(shape)")
+            out.pointer.update(from: stored.pointer + rows.lowerBound * rowSize, count: out.count)
+            return out
         }
     }
 
@@ -113,7 +129,7 @@ public final class WeightStore: @unchecked Sendable {
         let name = canonical(name)
         let result: Tensor
         if let location = locations[name] {
-            result = try location.file.tensor(location.key).reshaped(location.shape)
+            result = try location.read()
         } else if let stored = memory[name] {
             result = stored
         } else {

@@ -120,7 +120,7 @@ final class CompVisMappingTests: XCTestCase {
                        values: testValues(row.compVisShape.reduce(1, *), seed: 9))
         }
         let file = try SafeTensorsFile(path: folder.write(writer, to: "clip-only.safetensors"))
-        let split = try CompVisCheckpoint(file: file, unet: .stableDiffusion15, vae: .stableDiffusion15)
+        let split = try CompVisCheckpoint(file: file, unet: .stableDiffusion15, vae: .stableDiffusion15, textEncoder: .stableDiffusion15)
         XCTAssertEqual(split.textEncoder.names.count, c.textEncoder.count)
         XCTAssertTrue(split.textEncoder.names.allSatisfy { $0.hasPrefix("text_model.") })
         XCTAssertTrue(split.unet.names.isEmpty && split.vae.names.isEmpty)
@@ -132,7 +132,7 @@ final class CompVisMappingTests: XCTestCase {
         writer.add("model.diffusion_model.time_embed.0.bias", shape: [1280], values: testValues(1280, seed: 1))
         writer.add("model.diffusion_model.input_blocks.99.0.in_layers.0.weight", shape: [1], values: [1])
         let file = try SafeTensorsFile(path: folder.write(writer, to: "odd.safetensors"))
-        let split = try CompVisCheckpoint(file: file, unet: .stableDiffusion15, vae: .stableDiffusion15)
+        let split = try CompVisCheckpoint(file: file, unet: .stableDiffusion15, vae: .stableDiffusion15, textEncoder: .stableDiffusion15)
         _ = try split.unet.tensor("time_embedding.linear_1.bias", shape: [1280])
         assertWeightError(["odd.safetensors", "model.diffusion_model.input_blocks.99.0.in_layers.0.weight"]) {
             try split.unet.checkAllUsed()
@@ -144,7 +144,7 @@ final class CompVisMappingTests: XCTestCase {
         var writer = SafeTensorsWriter()
         writer.add("model.diffusion_model.input_blocks.0.0.weight", shape: [32, 4, 3, 3], values: testValues(1152, seed: 2))
         let file = try SafeTensorsFile(path: folder.write(writer, to: "small.safetensors"))
-        let split = try CompVisCheckpoint(file: file, unet: .stableDiffusion15, vae: .stableDiffusion15)
+        let split = try CompVisCheckpoint(file: file, unet: .stableDiffusion15, vae: .stableDiffusion15, textEncoder: .stableDiffusion15)
         assertWeightError(["small.safetensors", "'conv_in.weight'", "[320, 4, 3, 3]", "config folder"]) {
             _ = try split.unet.tensor("conv_in.weight", shape: [320, 4, 3, 3])
         }
