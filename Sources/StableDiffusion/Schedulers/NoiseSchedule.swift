@@ -7,13 +7,32 @@ public struct NoiseSchedule: Sendable {
     public let alphasCumprod: [Float]
 
     public init(_ settings: SchedulerSettings) {
-        let betas = Self.betas(settings)
-        // torch.cumprod on CPU accumulates float32 in double and rounds each output.
+        var betas = Self.betas(settings)
+        if settings.rescaleBetasZeroSnr { betas = Self.zeroTerminalSNR(betas) }
+        var cumprod = Self.cumprod(betas.map { 1 - $0 })
+        if settings.floorsTerminalAlpha { cumprod[cumprod.count - 1] = 0x1p-24 }
+        alphasCumprod = cumprod
+    }
+
+    /// `torch.cumprod` of float32 on CPU: accumulated in double, each output rounded.
+    static func cumprod(_ values: [Float]) -> [Float] {
         var running = 1.0
-        alphasCumprod = betas.map { beta in
-            running *= Double(1 - beta)
+        return values.map { value in
+            running *= Double(value)
             return Float(running)
         }
+    }
+
+    /// diffusers' `rescale_zero_terminal_snr` (Lin et al. 2024, algorithm 1) in torch's float32
+    /// steps: shift and scale sqrt(alphas_cumprod) so the first value stays and the last becomes
+    /// 0, then back to betas.
+    static func zeroTerminalSNR(_ betas: [Float]) -> [Float] {
+        let root = cumprod(betas.map { 1 - $0 }).map { $0.squareRoot() }
+        let first = root[0], last = root[root.count - 1]
+        let scale = first / (first - last)
+        let bar = root.map { ($0 - last) * scale }.map { $0 * $0 }
+        let alphas = [bar[0]] + (1..<bar.count).map { bar[$0] / bar[$0 - 1] }
+        return alphas.map { 1 - $0 }
     }
 
     /// `((1 - alphas_cumprod) / alphas_cumprod) ** 0.5`, ascending with the timestep.

@@ -40,6 +40,13 @@ public struct SchedulerSettings: Sendable, Equatable {
     public var eulerAtFinal: Bool
     /// `final_sigmas_type == "zero"` (the default); false means `"sigma_min"`.
     public var finalSigmaIsZero: Bool
+    /// `rescale_betas_zero_snr` (Lin et al. 2024): betas rescaled so the last timestep is pure
+    /// noise. diffusers' DDIM, Euler, Euler a and DPM-Solver read it; PNDM has no such option
+    /// and ignores the key, as here.
+    public var rescaleBetasZeroSnr: Bool = false
+    /// The sigma-based schedulers (Euler, Euler a, DPM-Solver) then set the last `alphas_cumprod`
+    /// to 2^-24 instead of 0, so that its sigma is large but finite; DDIM keeps the 0.
+    public var floorsTerminalAlpha: Bool = false
 }
 
 extension SchedulerConfig {
@@ -69,7 +76,9 @@ extension SchedulerConfig {
             solverOrder: solverOrder ?? 2,
             lowerOrderFinal: lowerOrderFinal ?? true,
             eulerAtFinal: eulerAtFinal ?? false,
-            finalSigmaIsZero: (finalSigmasType ?? "zero") == "zero")
+            finalSigmaIsZero: (finalSigmasType ?? "zero") == "zero",
+            rescaleBetasZeroSnr: kind != .pndm && rescaleBetasZeroSnr == true,
+            floorsTerminalAlpha: kind != .pndm && kind != .ddim && rescaleBetasZeroSnr == true)
         if settings.numTrainTimesteps < 2 {
             throw SchedulerError.unsupported("num_train_timesteps must be at least 2, not \(settings.numTrainTimesteps)")
         }
@@ -89,7 +98,7 @@ extension SchedulerConfig {
 
     private func refuseUnsupported(for kind: SchedulerKind) throws {
         let flags: [(Bool?, String)] = [
-            (thresholding, "thresholding"), (rescaleBetasZeroSnr, "rescale_betas_zero_snr"),
+            (thresholding, "thresholding"),
             (useExponentialSigmas, "use_exponential_sigmas"), (useBetaSigmas, "use_beta_sigmas"),
             (useLuLambdas, "use_lu_lambdas"),
         ]

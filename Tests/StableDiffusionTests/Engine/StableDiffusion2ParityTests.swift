@@ -19,7 +19,13 @@ final class StableDiffusion2ParityTests: XCTestCase {
         let late_pass, scheduler: String
         let width, height: Int
         let unet_evaluations: Int
+        /// The fixture folder: tiny-sd2, or tiny-sd2-zero-snr (its parts with zero terminal SNR).
+        let model: String
     }
+
+    static let zeroSNR: StableDiffusionPipeline = {
+        try! StableDiffusionPipeline(location: ModelLocation.open(Fixtures.path("tiny-sd2-zero-snr")))
+    }()
 
     static let folder: StableDiffusionPipeline = {
         try! StableDiffusionPipeline(location: ModelLocation.open(Fixtures.path("tiny-sd2")))
@@ -37,8 +43,13 @@ final class StableDiffusion2ParityTests: XCTestCase {
     }
 
     private func assertMatchesDiffusers(_ pipeline: StableDiffusionPipeline, file: StaticString = #filePath, line: UInt = #line) throws {
-        let all = try cases()
+        let all = try cases().filter { $0.model == "tiny-sd2" }
         XCTAssertEqual(all.count, 5, file: file, line: line)
+        try assertMatchesDiffusers(all, on: pipeline, file: file, line: line)
+    }
+
+    private func assertMatchesDiffusers(_ all: [Case], on pipeline: StableDiffusionPipeline,
+                                        file: StaticString = #filePath, line: UInt = #line) throws {
         for c in all {
             let image = try pipeline.generate(request(c))
             let expected = try PNG.read(from: Fixtures.path("sd2/\(c.file)"))
@@ -69,9 +80,22 @@ final class StableDiffusion2ParityTests: XCTestCase {
         XCTAssertEqual(location.family, .stableDiffusion2)
         let single = try StableDiffusionPipeline(location: location)
         try single.location.textEncoder.weights.checkAllUsed()
-        for c in try cases() {
+        for c in try cases() where c.model == "tiny-sd2" {
             XCTAssertEqual(try single.generate(request(c)).rgb, try Self.folder.generate(request(c)).rgb, c.name)
         }
+    }
+
+    /// `rescale_betas_zero_snr` with trailing timesteps: DDIM keeps the last alpha at 0, Euler and
+    /// DPM-Solver floor it at 2^-24, as diffusers does.
+    func testZeroTerminalSNRMatchesDiffusersForDDIMEulerAndDPMSolver() throws {
+        let all = try cases().filter { $0.model == "tiny-sd2-zero-snr" }
+        XCTAssertEqual(Set(all.map(\.scheduler)), ["ddim", "euler", "dpmpp-2m"])
+        try assertMatchesDiffusers(all, on: Self.zeroSNR)
+        let config = Self.zeroSNR.modelInfo.schedulerConfig
+        XCTAssertEqual(NoiseSchedule(try config.settings(for: .ddim)).alphasCumprod.last, 0)
+        XCTAssertEqual(NoiseSchedule(try config.settings(for: .euler)).alphasCumprod.last, 0x1p-24)
+        XCTAssertNotEqual(NoiseSchedule(try config.settings(for: .pndm)).alphasCumprod.last, 0x1p-24,
+                          "PNDM has no such option in diffusers and ignores it")
     }
 
     func testTheOpenCLIPTowersLastLayerAndProjectionAreSkippedNotLoaded() throws {
