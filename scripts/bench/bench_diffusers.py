@@ -1,9 +1,9 @@
 #!/usr/bin/env python3
-"""Time diffusers (PyTorch, CPU) on the same SD 1.5 shapes `sdcluster bench` uses.
+"""Time diffusers (PyTorch, CPU) on the same SD 1.5 / SD 2.1 shapes `sdcluster bench` uses.
 
-Random weights from the real SD 1.5 configs (nothing downloaded). Prints one line per case in
+Random weights from the real SD 1.5 (or, with --config sd2, SD 2.1) configs (nothing downloaded). Prints one line per case in
 the same format as `sdcluster bench`, so scripts/bench-vs-diffusers.sh can pair them.
-Usage: bench_diffusers.py unet|text-encoder|vae [--sizes ..] [--batches ..] [--repeat N] [--bf16]
+Usage: bench_diffusers.py unet|text-encoder|vae [--config sd15|sd2] [--sizes ..] [--batches ..] [--repeat N] [--bf16]
 """
 import argparse, resource, sys, time
 
@@ -20,6 +20,13 @@ SD15_VAE = dict(in_channels=3, out_channels=3, latent_channels=4, layers_per_blo
                 up_block_types=("UpDecoderBlock2D",) * 4, sample_size=512)
 SD15_CLIP = dict(vocab_size=49408, hidden_size=768, intermediate_size=3072, num_hidden_layers=12,
                  num_attention_heads=12, max_position_embeddings=77, hidden_act="quick_gelu")
+
+# SD 2.1: OpenCLIP ViT-H text (1024 wide, 23 layers, GELU), linear projections, 5/10/20/20 heads.
+SD2_UNET = dict(SD15_UNET, attention_head_dim=(5, 10, 20, 20), cross_attention_dim=1024,
+                use_linear_projection=True, upcast_attention=True, sample_size=96)
+SD2_CLIP = dict(SD15_CLIP, hidden_size=1024, intermediate_size=4096, num_hidden_layers=23,
+                num_attention_heads=16, hidden_act="gelu")
+CONFIGS = {"sd15": (SD15_UNET, SD15_CLIP), "sd2": (SD2_UNET, SD2_CLIP)}
 
 
 def peak_rss_gib():
@@ -44,6 +51,7 @@ def report(label, seconds):
 def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("what", choices=["unet", "text-encoder", "vae"])
+    ap.add_argument("--config", choices=sorted(CONFIGS), default="sd15")
     ap.add_argument("--sizes", default=None)
     ap.add_argument("--batches", default="1,2")
     ap.add_argument("--batch", type=int, default=2)
@@ -56,16 +64,17 @@ def main():
     torch.manual_seed(0)
     dtype = torch.bfloat16 if args.bf16 else torch.float32
     tag = "diffusers" + (" bf16" if args.bf16 else "")
+    unet_config, clip_config = CONFIGS[args.config]
     if args.what == "unet":
-        model = UNet2DConditionModel(**SD15_UNET).eval().to(dtype)
+        model = UNet2DConditionModel(**unet_config).eval().to(dtype)
         for size in [int(s) for s in (args.sizes or "32,64").split(",")]:
             for batch in [int(b) for b in args.batches.split(",")]:
                 x = torch.randn(batch, 4, size, size, dtype=dtype)
-                ctx = torch.randn(batch, 77, 768, dtype=dtype)
+                ctx = torch.randn(batch, 77, unet_config["cross_attention_dim"], dtype=dtype)
                 t = torch.full((batch,), 500)
                 report(f"unet {size}x{size} batch {batch}", timed(lambda: model(x, t, ctx), args.repeat))
     elif args.what == "text-encoder":
-        model = CLIPTextModel(CLIPTextConfig(**SD15_CLIP)).eval().to(dtype)
+        model = CLIPTextModel(CLIPTextConfig(**clip_config)).eval().to(dtype)
         ids = torch.tensor([[49406] + [320] * 20 + [49407] * 56] * args.batch)
         report(f"text encoder batch {args.batch}", timed(lambda: model(ids), args.repeat))
     else:

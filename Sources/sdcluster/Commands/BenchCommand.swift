@@ -19,7 +19,7 @@ struct BenchOptions: ParsableArguments {
     @Option(name: .customLong("repeat"), help: "Timed runs per case, after one untimed warm-up run (which creates oneDNN's primitives).")
     var repeats: Int = 2
 
-    @Option(help: "Model config: 'sd15' (built in) or a diffusers model folder whose configs to use (its weights are not loaded).")
+    @Option(help: "Model config: 'sd15' or 'sd2' (SD 1.5's or SD 2.1's, built in) or a diffusers model folder whose configs to use (its weights are not loaded).")
     var config: String = "sd15"
 
     @Flag(help: "Print the time spent per operation (slowest first).")
@@ -87,6 +87,7 @@ struct BenchOptions: ParsableArguments {
 
     func configs() throws -> (UNetConfig, CLIPTextConfig, VAEConfig) {
         if config == "sd15" { return (.stableDiffusion15, .stableDiffusion15, .stableDiffusion15) }
+        if config == "sd2" { return (.stableDiffusion2(sampleSize: 96), .stableDiffusion2, .stableDiffusion15) }
         let location = try ModelLocation.open(config)
         return (location.unet.config, location.textEncoder.config, location.vae.config)
     }
