@@ -159,6 +159,20 @@ func waitUntil(_ seconds: Double, _ what: String, _ condition: () throws -> Bool
     throw ClusterTestError.timeout(what)
 }
 
+/// Runs the `sdcluster` binary to its end: exit status and everything it printed (both streams).
+func runCommand(_ binary: String, _ arguments: [String]) throws -> (status: Int32, output: String) {
+    let process = Process()
+    process.executableURL = URL(fileURLWithPath: binary)
+    process.arguments = arguments
+    let pipe = Pipe()
+    process.standardOutput = pipe
+    process.standardError = pipe
+    try process.run()
+    let data = pipe.fileHandleForReading.readDataToEndOfFile()
+    process.waitUntilExit()
+    return (process.terminationStatus, String(decoding: data, as: UTF8.self))
+}
+
 /// The local pipeline on the tiny test model (or another fixture model a request names), loaded
 /// once for all tests: the reference pixels.
 enum LocalReference {

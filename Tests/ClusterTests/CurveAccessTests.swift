@@ -186,19 +186,6 @@ final class CurveAccessTests: XCTestCase {
 /// The real processes: `sdcluster keygen`, a coordinator with `--curve-secret` and allow-list
 /// folders, SIGHUP, and `sdcluster status --key --coordinator-key`.
 final class CurveProcessTests: XCTestCase {
-    private func run(_ binary: String, _ arguments: [String]) throws -> (status: Int32, output: String) {
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: binary)
-        process.arguments = arguments
-        let pipe = Pipe()
-        process.standardOutput = pipe
-        process.standardError = pipe
-        try process.run()
-        let data = pipe.fileHandleForReading.readDataToEndOfFile()
-        process.waitUntilExit()
-        return (process.terminationStatus, String(decoding: data, as: UTF8.self))
-    }
-
     func testSighupAdmitsAKeyAddedToTheFolderAndTheCLITakesKeyFiles() throws {
         let cluster = try LocalCluster(self)
         let keys = cluster.folder.appendingPathComponent("keys")
@@ -208,7 +195,7 @@ final class CurveProcessTests: XCTestCase {
         let coordinator = keys.appendingPathComponent("coordinator").path
         let alice = keys.appendingPathComponent("alice").path
         for base in [coordinator, alice] {
-            let made = try run(cluster.binary, ["keygen", base])
+            let made = try runCommand(cluster.binary, ["keygen", base])
             XCTAssertEqual(made.status, 0, made.output)
             XCTAssertTrue(made.output.contains("public key: "), made.output)
         }
@@ -216,14 +203,14 @@ final class CurveProcessTests: XCTestCase {
                                       "--authorized-workers", keys.appendingPathComponent("workers").path,
                                       "--authorized-clients", keys.appendingPathComponent("clients").path])
         let status = ["status", "--coordinator", cluster.clientsEndpoint, "--key", alice + ".key", "--coordinator-key", coordinator + ".pub"]
-        let refused = try run(cluster.binary, status)
+        let refused = try runCommand(cluster.binary, status)
         XCTAssertNotEqual(refused.status, 0)
         XCTAssertTrue(refused.output.contains("refused this client's key"), refused.output)
 
         try FileManager.default.copyItem(atPath: alice + ".pub", toPath: keys.appendingPathComponent("clients/alice.pub").path)
         XCTAssertEqual(kill(try XCTUnwrap(cluster.coordinator).processIdentifier, SIGHUP), 0)
-        try waitUntil(10, "alice to be admitted after SIGHUP") { try run(cluster.binary, status).status == 0 }
-        let admitted = try run(cluster.binary, status)
+        try waitUntil(10, "alice to be admitted after SIGHUP") { try runCommand(cluster.binary, status).status == 0 }
+        let admitted = try runCommand(cluster.binary, status)
         XCTAssertTrue(admitted.output.contains("batches:"), admitted.output)
         XCTAssertTrue(cluster.coordinator?.isRunning == true, "SIGHUP does not end the coordinator")
         XCTAssertTrue(cluster.log("coordinator-1").contains("SIGHUP: keys reloaded: 0 worker key(s)"), cluster.log("coordinator-1"))
