@@ -10,7 +10,7 @@ import Foundation
 /// The prompt comes first (it may span lines), then the negative prompt line when there is a
 /// negative prompt, then one line of `Key: value` pairs. A value holding a comma, colon or
 /// newline is written as a JSON string, as the web UI does. sdcluster's own keys (`Guidance
-/// cutoff`, `Late pass`, `Guidance interval` "LOW HIGH", `Adaptive guidance`, `UNet evaluations`,
+/// cutoff`, `Late pass`, `Guidance interval` "LOW HIGH", `Adaptive guidance`, `Guidance rescale`, `UNet evaluations`,
 /// `Engine`) follow the web UI's in the same style; other
 /// tools ignore keys they do not know, and `init(parsing:)` keeps such keys in `otherFields`.
 ///
@@ -77,6 +77,9 @@ public struct GenerationParameters: Sendable, Equatable {
         }
         if let threshold = request.adaptiveGuidanceThreshold {
             fields.append(Field(key: "Adaptive guidance", value: "\(threshold)"))
+        }
+        if let phi = request.guidanceRescale, phi > 0 {
+            fields.append(Field(key: "Guidance rescale", value: Self.number(phi)))
         }
         if let unetEvaluations { fields.append(Field(key: "UNet evaluations", value: String(unetEvaluations))) }
         if let engine { fields.append(Field(key: "Engine", value: engine)) }

@@ -165,6 +165,9 @@ private struct FieldReader {
         if let threshold = take("Adaptive guidance") {
             request.adaptiveGuidanceThreshold = try Self.float(threshold, "Adaptive guidance")
         }
+        if let phi = take("Guidance rescale") {
+            request.guidanceRescale = try Self.float(phi, "Guidance rescale")
+        }
         return request
     }
 

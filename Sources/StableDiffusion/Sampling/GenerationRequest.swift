@@ -32,11 +32,17 @@ public struct GenerationRequest: Codable, Sendable, Equatable {
     /// Optional adaptive guidance (Castillo et al.): once the cosine similarity of the conditional
     /// and unconditional predictions exceeds this threshold, the rest runs conditional only.
     public var adaptiveGuidanceThreshold: Float?
+    /// Optional guidance rescale phi (Lin et al. 2024, diffusers' `guidance_rescale`): on guided
+    /// steps the combined prediction is blended with itself rescaled to the conditional
+    /// prediction's standard deviation; against over-exposure with zero-terminal-SNR and v models.
+    /// nil or 0: off.
+    public var guidanceRescale: Float?
 
     public init(prompt: String, negativePrompt: String = "", seed: UInt64 = 0, steps: Int = 25,
                 guidanceScale: Float? = nil, guidanceCutoff: Float = 1, latePass: LatePass = .uncond,
                 scheduler: SchedulerKind = .pndm, width: Int? = nil, height: Int? = nil, model: String? = nil,
-                guidanceInterval: GuidanceInterval? = nil, adaptiveGuidanceThreshold: Float? = nil) {
+                guidanceInterval: GuidanceInterval? = nil, adaptiveGuidanceThreshold: Float? = nil,
+                guidanceRescale: Float? = nil) {
         self.prompt = prompt
         self.negativePrompt = negativePrompt
         self.seed = seed
@@ -50,6 +56,7 @@ public struct GenerationRequest: Codable, Sendable, Equatable {
         self.model = model
         self.guidanceInterval = guidanceInterval
         self.adaptiveGuidanceThreshold = adaptiveGuidanceThreshold
+        self.guidanceRescale = guidanceRescale
     }
 
     enum CodingKeys: String, CodingKey {
@@ -60,6 +67,7 @@ public struct GenerationRequest: Codable, Sendable, Equatable {
         case latePass = "late_pass"
         case guidanceInterval = "guidance_interval"
         case adaptiveGuidanceThreshold = "adaptive_guidance_threshold"
+        case guidanceRescale = "guidance_rescale"
     }
 }
 

@@ -47,7 +47,7 @@ public enum RequestValidation {
         return problems
     }
 
-    /// The problems of the guidance fields alone (scale, cut-off, interval, adaptive threshold):
+    /// The problems of the guidance fields alone (scale, cut-off, interval, adaptive threshold, rescale):
     /// what `GuidancePlan.make` checks, part of `problems(in:model:count:)`.
     public static func guidanceProblems(in request: GenerationRequest) -> [InvalidRequest.Problem] {
         var problems: [InvalidRequest.Problem] = []
@@ -64,6 +64,9 @@ public enum RequestValidation {
         }
         if let t = request.adaptiveGuidanceThreshold, !(t.isFinite && t > 0 && t <= 1) {
             problem("adaptive_guidance_threshold", "adaptive_guidance_threshold must be within (0, 1] (typical: 0.99 to 0.9999), not \(t)")
+        }
+        if let phi = request.guidanceRescale, !(phi.isFinite && (0...1).contains(phi)) {
+            problem("guidance_rescale", "guidance_rescale must be within [0, 1] (typical: 0.7), not \(phi)")
         }
         return problems
     }

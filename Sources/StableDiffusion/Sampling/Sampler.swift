@@ -59,7 +59,8 @@ public enum Sampler {
         var next = state
         let guided: Tensor
         if passes == .guided, let cond = predictions[.cond], let uncond = predictions[.uncond] {
-            guided = try classifierFreeGuidance(cond: cond, uncond: uncond, scale: state.plan.guidanceScale)
+            let combined = try classifierFreeGuidance(cond: cond, uncond: uncond, scale: state.plan.guidanceScale)
+            guided = try GuidanceRescale.apply(state.request.guidanceRescale ?? 0, guided: combined, cond: cond)
             if let threshold = state.plan.adaptiveThreshold, next.adaptiveStop == nil,
                AdaptiveGuidance.cosineSimilarity(cond, uncond) > Double(threshold) {
                 next.adaptiveStop = step + 1

@@ -68,6 +68,11 @@ struct SamplingOptions: ParsableArguments {
         valueName: "THRESHOLD"))
     var adaptiveGuidance: Float?
 
+    @Option(name: .long, help: ArgumentHelp(
+        "Guidance rescale (diffusers' guidance_rescale, Lin et al.): on guided steps, blend the guided prediction with itself rescaled to the conditional prediction's spread; 0 = off. Against over-exposed images from v-prediction / zero-terminal-SNR models (typical: 0.7).",
+        valueName: "PHI"))
+    var guidanceRescale: Float?
+
     @Option(help: "ddim | pndm | euler | euler-a | dpmpp-2m | dpmpp-2m-karras.")
     var scheduler: SchedulerKind = .pndm
 
@@ -84,7 +89,8 @@ struct SamplingOptions: ParsableArguments {
         GenerationRequest(prompt: prompt, negativePrompt: negativePrompt, seed: seed.value, steps: steps,
                           guidanceScale: guidanceScale, guidanceCutoff: guidanceCutoff, latePass: latePass,
                           scheduler: scheduler, width: width, height: height,
-                          guidanceInterval: guidanceInterval?.interval, adaptiveGuidanceThreshold: adaptiveGuidance)
+                          guidanceInterval: guidanceInterval?.interval, adaptiveGuidanceThreshold: adaptiveGuidance,
+                          guidanceRescale: guidanceRescale)
     }
 
     /// Requests from positional prompts and/or a prompt file, validated before anything runs.

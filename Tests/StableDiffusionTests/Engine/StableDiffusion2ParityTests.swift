@@ -21,6 +21,7 @@ final class StableDiffusion2ParityTests: XCTestCase {
         let unet_evaluations: Int
         /// The fixture folder: tiny-sd2, or tiny-sd2-zero-snr (its parts with zero terminal SNR).
         let model: String
+        let guidance_rescale: Float
     }
 
     static let zeroSNR: StableDiffusionPipeline = {
@@ -39,12 +40,12 @@ final class StableDiffusion2ParityTests: XCTestCase {
         GenerationRequest(prompt: c.prompt, negativePrompt: c.negative_prompt, seed: c.seed, steps: c.steps,
                           guidanceScale: c.guidance_scale, guidanceCutoff: c.guidance_cutoff,
                           latePass: LatePass(rawValue: c.late_pass)!, scheduler: SchedulerKind(rawValue: c.scheduler)!,
-                          width: c.width, height: c.height)
+                          width: c.width, height: c.height, guidanceRescale: c.guidance_rescale)
     }
 
     private func assertMatchesDiffusers(_ pipeline: StableDiffusionPipeline, file: StaticString = #filePath, line: UInt = #line) throws {
         let all = try cases().filter { $0.model == "tiny-sd2" }
-        XCTAssertEqual(all.count, 5, file: file, line: line)
+        XCTAssertEqual(all.count, 6, file: file, line: line)
         try assertMatchesDiffusers(all, on: pipeline, file: file, line: line)
     }
 
@@ -90,6 +91,7 @@ final class StableDiffusion2ParityTests: XCTestCase {
     func testZeroTerminalSNRMatchesDiffusersForDDIMEulerAndDPMSolver() throws {
         let all = try cases().filter { $0.model == "tiny-sd2-zero-snr" }
         XCTAssertEqual(Set(all.map(\.scheduler)), ["ddim", "euler", "dpmpp-2m"])
+        XCTAssertTrue(all.contains { $0.guidance_rescale > 0 }, "with guidance rescale too")
         try assertMatchesDiffusers(all, on: Self.zeroSNR)
         let config = Self.zeroSNR.modelInfo.schedulerConfig
         XCTAssertEqual(NoiseSchedule(try config.settings(for: .ddim)).alphasCumprod.last, 0)
