@@ -59,7 +59,7 @@ final class ClusterEndToEndTests: XCTestCase {
 
     /// SD 1.x and SD 2.x workers side by side (tiny-sd, and tiny-sd2 with its 1024-style
     /// v-prediction traits): a batch naming both models is routed by model, and every image is
-    /// the local pipeline's of its model, pixel for pixel.
+    /// the local pipeline's of its model, pixel for pixel (guidance rescale included).
     func testWorkersOfTwoModelFamiliesServeOneBatchRoutedByModel() throws {
         let cluster = try LocalCluster(self)
         try cluster.startCoordinator()
@@ -68,6 +68,7 @@ final class ClusterEndToEndTests: XCTestCase {
         try cluster.waitForWorkers(2)
         var requests = mixedRequests(8)
         for i in requests.indices where i % 2 == 1 { requests[i].model = "tiny-sd2" }
+        requests[1].guidanceRescale = 0.7  // rides in the request to the coordinator's sampler
         let client = try cluster.client()
         let accepted = try client.submit(SubmitBatch(clientBatchName: "families", submissionId: UUID().uuidString, requests: requests))
         let out = cluster.folder.appendingPathComponent("received").path
