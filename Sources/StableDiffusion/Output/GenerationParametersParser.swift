@@ -165,6 +165,13 @@ private struct FieldReader {
         if let threshold = take("Adaptive guidance") {
             request.adaptiveGuidanceThreshold = try Self.float(threshold, "Adaptive guidance")
         }
+        if let clipSkip = take("Clip skip") { request.clipSkip = try Self.integer(clipSkip, "Clip skip") }
+        if let syntax = take("Prompt syntax") {
+            guard let value = PromptSyntax(rawValue: syntax) else {
+                throw GenerationParametersError.badValue(key: "Prompt syntax", value: syntax, expected: "a1111 or literal")
+            }
+            request.promptSyntax = value
+        }
         return request
     }
 

@@ -22,7 +22,7 @@ public enum PromptFile {
     /// The JSONL field names, in the order they are documented.
     public static let fieldNames = ["prompt", "negative_prompt", "seed", "count", "steps", "guidance_scale",
                                     "guidance_cutoff", "late_pass", "scheduler", "width", "height", "model",
-                                    "guidance_interval", "adaptive_guidance_threshold"]
+                                    "guidance_interval", "adaptive_guidance_threshold", "prompt_syntax", "clip_skip"]
 
     /// Reads the file at `path`; a `.jsonl` name means JSONL, a `.txt` name plain text.
     /// - Throws: `PromptFileError` listing every problem, or it when the file cannot be read.
@@ -197,6 +197,15 @@ private struct JSONLine {
         case "adaptive_guidance_threshold":
             if case .null = value { request.adaptiveGuidanceThreshold = nil; return nil }
             return value.number(key).map { request.adaptiveGuidanceThreshold = $0 }.problem
+        case "prompt_syntax":
+            if case .null = value { request.promptSyntax = nil; return nil }
+            guard case .string(let text) = value, let syntax = PromptSyntax(rawValue: text) else {
+                return "prompt_syntax must be \"a1111\" or \"literal\", not \(value)"
+            }
+            request.promptSyntax = syntax
+        case "clip_skip":
+            if case .null = value { request.clipSkip = nil; return nil }
+            return value.integer(key).map { request.clipSkip = $0 }.problem
         case "scheduler":
             guard case .string(let text) = value, let kind = SchedulerKind(rawValue: text) else {
                 let known = SchedulerKind.allCases.map(\.rawValue).joined(separator: ", ")

@@ -11,12 +11,16 @@ struct ModelOptions: ParsableArguments {
     @Option(help: ArgumentHelp("For a single-file checkpoint: a diffusers folder whose configs and tokenizer to use (default: SD 1.5's configs).", valueName: "DIR"))
     var config: String?
 
-    /// Loads the model (the shipped one when none is named) and says on stderr how long it took.
-    func loadPipeline(precision: Precision) throws -> StableDiffusionPipeline {
+    /// Loads the model (the shipped one when none is named) and says on stderr how long it took;
+    /// `embeddingDir`: textual-inversion embeddings prompts may name (`generate --embedding-dir`).
+    func loadPipeline(precision: Precision, embeddingDir: String? = nil) throws -> StableDiffusionPipeline {
         let start = Date()
         let pipeline = try StableDiffusionPipeline(location: ModelLocation.open(model ?? DefaultModel.path, configDirectory: config),
                                                    fallbackTokenizerDirectory: DefaultModel.tokenizerDirectory,
-                                                   precision: precision)
+                                                   precision: precision,
+                                                   textualInversions: embeddingDir.map { dir in
+                                                       { tokenizer, width in try TextualInversionLibrary(directory: dir, tokenizer: tokenizer, hiddenSize: width) }
+                                                   })
         printError("loaded \(pipeline.location.name) in \(String(format: "%.1f", Date().timeIntervalSince(start))) s (engine: \(pipeline.fingerprint))")
         return pipeline
     }
