@@ -199,7 +199,9 @@ final class FaultyEngine: WorkerEngine, @unchecked Sendable {
     var calls: Int { lock.withLock { callCount } }
     var models: [HostedModel] { base.models }
 
-    func encode(text: String, model: String?) throws -> Tensor { try base.encode(text: text, model: model) }
+    func encode(text: String, model: String?, encoding: TextEncoding) throws -> Tensor {
+        try base.encode(text: text, model: model, encoding: encoding)
+    }
     func decode(latents: Tensor, model: String?) throws -> RGBPixels { try base.decode(latents: latents, model: model) }
 
     func unet(latents: [Tensor], timesteps: [Float], contexts: [Tensor], model: String?) throws -> [Tensor] {

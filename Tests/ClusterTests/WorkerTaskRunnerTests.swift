@@ -130,9 +130,9 @@ final class CountingEngine: WorkerEngine, @unchecked Sendable {
     /// The texts encoded so far, in order.
     var encodes: [String] { lock.withLock { texts } }
 
-    func encode(text: String, model: String?) throws -> Tensor {
+    func encode(text: String, model: String?, encoding: TextEncoding) throws -> Tensor {
         lock.withLock { texts.append(text) }
-        return try base.encode(text: text, model: model)
+        return try base.encode(text: text, model: model, encoding: encoding)
     }
     func unet(latents: [Tensor], timesteps: [Float], contexts: [Tensor], model: String?) throws -> [Tensor] {
         try base.unet(latents: latents, timesteps: timesteps, contexts: contexts, model: model)

@@ -14,9 +14,9 @@ public final class PipelineEngine: WorkerEngine {
                               info: pipeline.modelInfo)]
     }
 
-    public func encode(text: String, model: String?) throws -> Tensor {
+    public func encode(text: String, model: String?, encoding: TextEncoding) throws -> Tensor {
         try requireModel(model)
-        return try pipeline.embed(text).embedding
+        return try pipeline.embed(text, encoding: encoding).embedding
     }
 
     public func unet(latents: [Tensor], timesteps: [Float], contexts: [Tensor], model: String?) throws -> [Tensor] {
@@ -34,9 +34,8 @@ public final class PipelineEngine: WorkerEngine {
         }
         // The UNet checks the rest (token counts, timesteps) and throws what it cannot take, as
         // do its layers when oneDNN fails: TaskRunner answers ERROR task-failed with the message.
-        let out = try pipeline.unet(sample: Tensor.concatenateBatch(latents), timesteps: timesteps,
-                                    context: Tensor.concatenateBatch(contexts))
-        return (0..<latents.count).map { out.sample($0) }
+        // Embeddings of different token counts (long prompts) run as separate UNet calls.
+        return try pipeline.unet.predictions(latents: latents, timesteps: timesteps, contexts: contexts)
     }
 
     public func decode(latents: Tensor, model: String?) throws -> RGBPixels {
