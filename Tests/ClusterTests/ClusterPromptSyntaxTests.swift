@@ -47,4 +47,41 @@ final class ClusterPromptSyntaxTests: XCTestCase {
         XCTAssertEqual(outcome.counts.done, requests.count)
         try assertBatchMatchesLocal(folder: out, requests: requests)
     }
+
+    /// Workers started with `--embedding-dir` read embedding names as `generate --embedding-dir`
+    /// does, and advertise the model hash joined with their embeddings' digest.
+    func testTextualInversionThroughWorkersWithTheSameEmbeddingFolder() throws {
+        let folder = LocalCluster.packageRoot.appendingPathComponent("Tests/StableDiffusionTests/Fixtures/text/embeddings").path
+        let library = { (tokenizer: CLIPTokenizer, width: Int) in
+            try TextualInversionLibrary(directory: folder, tokenizer: tokenizer, hiddenSize: width)
+        }
+        let local = try StableDiffusionPipeline(location: ModelLocation.open(LocalCluster.tinyModel), textualInversions: library)
+        let requests = [("a myconcept on a blue background", ""), ("a red circle", "(myconcept:1.3)"),
+                        ("a red circle BREAK myconcept", "blurry")].enumerated().map { i, texts in
+            GenerationRequest(prompt: texts.0, negativePrompt: texts.1, seed: UInt64(400 + i), steps: 3, guidanceScale: 5,
+                              guidanceCutoff: 0.5, width: 32, height: 32, model: "tiny-sd")
+        }
+        var unnamed = requests[0]
+        unnamed.model = nil
+        XCTAssertNotEqual(try local.generate(unnamed).rgb, try LocalReference.pixels(requests[0]).rgb,
+                          "the embedding changes the image")
+        XCTAssertTrue(PipelineEngine.contentHash(of: local).hasPrefix(local.location.contentHash + "+ti-"))
+
+        let cluster = try LocalCluster(self)
+        try cluster.startCoordinator()
+        for name in ["w1", "w2"] {
+            try cluster.startWorker(name, ["--model", LocalCluster.tinyModel, "--threads", "1", "--embedding-dir", folder])
+        }
+        try cluster.waitForWorkers(2)
+        let client = try cluster.client()
+        let accepted = try client.submit(SubmitBatch(clientBatchName: "ti", submissionId: UUID().uuidString, requests: requests))
+        let out = cluster.folder.appendingPathComponent("received").path
+        XCTAssertEqual(try BatchWaiter(client: client, batchId: accepted.batchId, outputDirectory: out).run().counts.done, requests.count)
+        for (index, request) in requests.enumerated() {
+            var plain = request
+            plain.model = nil
+            let file = (out as NSString).appendingPathComponent(OutputFolder.fileName(index: index, seed: request.seed))
+            XCTAssertTrue(try PNG.read(from: file).pixels == local.generate(plain).rgb, "image \(index) differs from generate --embedding-dir")
+        }
+    }
 }

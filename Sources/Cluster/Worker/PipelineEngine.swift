@@ -10,8 +10,16 @@ public final class PipelineEngine: WorkerEngine {
 
     public init(pipeline: StableDiffusionPipeline) {
         self.pipeline = pipeline
-        models = [HostedModel(name: pipeline.location.name, contentHash: pipeline.location.contentHash,
-                              info: pipeline.modelInfo)]
+        models = [HostedModel(name: pipeline.location.name, contentHash: Self.contentHash(of: pipeline), info: pipeline.modelInfo)]
+    }
+
+    /// The model's content hash, joined with the textual-inversion library's digest when the
+    /// worker has one (`--embedding-dir`): embedding ids are keyed by it, and the coordinator
+    /// uses a worker only for the copy (model and embeddings) the cluster uses, so workers whose
+    /// embedding folders differ never share an image or an embedding id.
+    static func contentHash(of pipeline: StableDiffusionPipeline) -> String {
+        guard let library = pipeline.promptEncoder.embeddings, !library.isEmpty else { return pipeline.location.contentHash }
+        return "\(pipeline.location.contentHash)+ti-\(library.digest.prefix(16))"
     }
 
     public func encode(text: String, model: String?, encoding: TextEncoding) throws -> Tensor {

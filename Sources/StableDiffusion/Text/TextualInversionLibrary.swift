@@ -34,6 +34,9 @@ public struct TextualInversionLibrary: Sendable {
     private var byFirstToken: [Int: [(ids: [Int], entry: Entry)]] = [:]
     /// Every usable embedding, by name.
     public private(set) var embeddings: [String: TextualInversionEmbedding] = [:]
+    /// What the library holds, as one hash: SHA-256 (hex) over every name with its file's hash
+    /// (or its refusal), sorted. Two libraries with equal digests read every prompt the same.
+    public let digest: String
 
     /// - Parameters:
     ///   - embeddings: usable embeddings;
@@ -54,6 +57,8 @@ public struct TextualInversionLibrary: Sendable {
                 .map(\.element)
         }
         for embedding in embeddings { self.embeddings[embedding.name] = embedding }
+        let lines = embeddings.map { "\($0.name)\t\($0.contentHash)" } + refusals.map { "\($0.name)\trefused: \($0.reason)" }
+        digest = SHA256.hex(Array(lines.sorted().joined(separator: "\n").utf8))
     }
 
     public var isEmpty: Bool { byFirstToken.isEmpty }

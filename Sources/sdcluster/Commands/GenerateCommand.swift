@@ -25,7 +25,7 @@ struct GenerateCommand: ParsableCommand {
 
     @OptionGroup var model: ModelOptions
 
-    @Option(name: .long, help: ArgumentHelp("A folder of textual-inversion embeddings (A1111 / civitai .safetensors, sub-folders too): a prompt or negative prompt that writes a file's name (without .safetensors) gets its vectors there. Pickle files (.pt, .bin) are refused when a prompt names them. Not available through the cluster yet.", valueName: "DIR"))
+    @Option(name: .long, help: ArgumentHelp("A folder of textual-inversion embeddings (A1111 / civitai .safetensors, sub-folders too): a prompt or negative prompt that writes a file's name (without .safetensors) gets its vectors there. Pickle files (.pt, .bin) are refused when a prompt names them. In a cluster, give every worker the same --embedding-dir.", valueName: "DIR"))
     var embeddingDir: String?
 
     @OptionGroup var sampling: SamplingOptions
