@@ -43,7 +43,7 @@ struct GenerateCommand: ParsableCommand {
         let pipeline = try model.loadPipeline(precision: engine.precision, embeddingDir: embeddingDir)
         // Embedding names and clip skips are checked for every request before the first image.
         for (index, request) in requests.enumerated() {
-            do { try pipeline.checkTexts(of: request) } catch { throw ValidationError("request \(index + 1): \(error)") }
+            do { try pipeline.checkTexts(of: request) } catch { throw UnreadableRequestText(index: index, reason: "\(error)") }
         }
         printError("\(requests.count) image(s) to make")
         var used = 0, plain = 0
@@ -71,4 +71,13 @@ struct GenerateCommand: ParsableCommand {
                           requests.count, seconds, seconds / Double(requests.count), used, saved,
                           plain > 0 ? 100 * Double(saved) / Double(plain) : 0))
     }
+}
+
+/// A request whose texts the model cannot read (an unusable embedding, a clip skip past its
+/// text encoder's layers), found before the first image.
+struct UnreadableRequestText: Error, CustomStringConvertible {
+    let index: Int
+    let reason: String
+
+    var description: String { "request \(index + 1): \(reason); nothing was run" }
 }
