@@ -180,6 +180,13 @@ final class ClusterFaultTests: XCTestCase {
         var odd = text
         odd.embeddings[1].embedding = WireTensor(Tensor(zeros: [1, 77, 9]))
         XCTAssertNotNil(Coordinator.textProblem(odd, needed: [.cond, .uncond]))
+        // A long prompt (two 77-token chunks) next to a one-chunk negative prompt is fine.
+        let width = text.embeddings[0].embedding.tensor.shape[2]
+        var long = text
+        long.embeddings[0].embedding = WireTensor(Tensor(zeros: [1, 154, width]))
+        XCTAssertNil(Coordinator.textProblem(long, needed: [.cond, .uncond]))
+        long.embeddings[0].embedding = WireTensor(Tensor(zeros: [1, 0, width]))
+        XCTAssertNotNil(Coordinator.textProblem(long, needed: [.cond, .uncond]))
     }
 }
 
@@ -199,7 +206,9 @@ final class FaultyEngine: WorkerEngine, @unchecked Sendable {
     var calls: Int { lock.withLock { callCount } }
     var models: [HostedModel] { base.models }
 
-    func encode(text: String, model: String?) throws -> Tensor { try base.encode(text: text, model: model) }
+    func encode(text: String, model: String?, encoding: TextEncoding) throws -> Tensor {
+        try base.encode(text: text, model: model, encoding: encoding)
+    }
     func decode(latents: Tensor, model: String?) throws -> RGBPixels { try base.decode(latents: latents, model: model) }
 
     func unet(latents: [Tensor], timesteps: [Float], contexts: [Tensor], model: String?) throws -> [Tensor] {

@@ -1,5 +1,6 @@
 import XCTest
 import Compute
+import StableDiffusion
 @testable import Cluster
 
 final class ProtocolRoundTripTests: XCTestCase {
@@ -17,7 +18,8 @@ final class ProtocolRoundTripTests: XCTestCase {
 
     func testEveryCoordinatorToWorkerMessageRoundTrips() throws {
         let messages: [CoordinatorToWorker] = [
-            .textEncodeTask(Samples.textTask), .unetTask(Samples.unetTask), .vaeDecodeTask(Samples.vaeTask),
+            .textEncodeTask(Samples.textTask), .textEncodeTask(Samples.textTaskWithEncoding),
+            .unetTask(Samples.unetTask), .vaeDecodeTask(Samples.vaeTask),
             .heartbeat, .disconnect(Disconnect(reason: "coordinator stopping")),
             .error(ErrorReply(code: .badTensor, message: "x")),
         ]
@@ -100,5 +102,17 @@ final class ProtocolRoundTripTests: XCTestCase {
         XCTAssertEqual(try WorkerToCoordinator.decode(routed.frames), .unetResult(Samples.unetResult))
         try router.send(frames: RoutedFrames(identity: routed.identity, frames: CoordinatorToWorker.vaeDecodeTask(Samples.vaeTask).encode()).toSend)
         XCTAssertEqual(try CoordinatorToWorker.decode(try XCTUnwrap(try receive(dealer))), .vaeDecodeTask(Samples.vaeTask))
+    }
+}
+
+extension ProtocolRoundTripTests {
+    /// TASK-TEXT's `promptSyntax` and `clipSkip` are left out of the header when unset, so a
+    /// request that sets neither sends the bytes it always sent.
+    func testTextTaskEncodingFieldsAreOmittedWhenUnset() throws {
+        let plain = String(decoding: HeaderCoding.encode(Samples.textTask), as: UTF8.self)
+        XCTAssertFalse(plain.contains("promptSyntax") || plain.contains("clipSkip"), plain)
+        let set = String(decoding: HeaderCoding.encode(Samples.textTaskWithEncoding), as: UTF8.self)
+        XCTAssertTrue(set.contains("\"promptSyntax\":\"literal\"") && set.contains("\"clipSkip\":2"), set)
+        XCTAssertEqual(Samples.textTaskWithEncoding.encoding, TextEncoding(syntax: .literal, clipSkip: 2))
     }
 }

@@ -22,6 +22,13 @@ enum Samples {
     static let textTask = TextEncodeTask(taskId: "t1", imageId: "b1/0", model: "shapes-v1", prompt: "a red circle",
                                          negativePrompt: "blurry",
                                          outputs: [.init(slot: .cond, embeddingId: "b1/0/c"), .init(slot: .uncond, embeddingId: "b1/0/u")])
+    /// A TASK-TEXT that reads its texts literally with A1111's clip skip 2.
+    static let textTaskWithEncoding: TextEncodeTask = {
+        var task = textTask
+        task.promptSyntax = .literal
+        task.clipSkip = 2
+        return task
+    }()
     static let textResult = TextEncodeResult(
         taskId: "t1", imageId: "b1/0",
         embeddings: [EncodedText(slot: .cond, embeddingId: "b1/0/c", embedding: sampleTensor([1, 77, 8])),

@@ -81,8 +81,7 @@ final class WorkerTaskRunnerTests: XCTestCase {
     }
 
     /// The real engine on the tiny model: UNet tasks it cannot take (a latent of the wrong channel
-    /// count; text embeddings of different token counts in one batch, which the batch cannot be
-    /// stacked from; an embedding without tokens, which the UNet refuses) come back as ERROR
+    /// count; an embedding without tokens, which the UNet refuses) come back as ERROR
     /// task-failed naming the shapes, and the worker serves the next, valid task.
     func testThePipelineEngineAnswersTasksItCannotTakeWithTaskFailedAndServesTheNext() throws {
         guard let pipeline = LocalReference.pipeline else { throw ClusterTestError.setup("cannot load \(LocalCluster.tinyModel)") }
@@ -106,8 +105,16 @@ final class WorkerTaskRunnerTests: XCTestCase {
         }
         refused(runner.run(task("t1", latents: [[1, channels + 1, 8, 8]], embeddings: [[1, 77, width]])),
                 "t1", ["[1, \(channels + 1), 8, 8]", "[1, \(channels), h, w]"])
-        refused(runner.run(task("t2", latents: [[1, channels, 8, 8], [1, channels, 8, 8]], embeddings: [[1, 77, width], [1, 5, width]])),
-                "t2", ["[1, 77, \(width)]", "[1, 5, \(width)]"])
+        // Embeddings of different token counts in one batch (a long A1111 prompt next to a short
+        // negative prompt) are served, one UNet call per count: each prediction is the one it
+        // gets alone.
+        guard case .unetResult(let mixed) = runner.run(task("t2", latents: [[1, channels, 8, 8], [1, channels, 8, 8]],
+                                                            embeddings: [[1, 77, width], [1, 154, width]])),
+              case .unetResult(let alone) = runner.run(task("t2b", latents: [[1, channels, 8, 8]], embeddings: [[1, 154, width]])) else {
+            return XCTFail("a batch of mixed token counts was refused")
+        }
+        XCTAssertEqual(mixed.items.count, 2)
+        XCTAssertEqual(mixed.items[1].prediction.tensor.values, alone.items[0].prediction.tensor.values)
         refused(runner.run(task("t3", latents: [[1, channels, 8, 8]], embeddings: [[1, 0, width]])),
                 "t3", ["[1, 0, \(width)]", "[1, tokens, \(width)]"])
         guard case .unetResult(let result) = runner.run(task("t4", latents: [[1, channels, 8, 8], [1, channels, 8, 8]],
@@ -130,9 +137,9 @@ final class CountingEngine: WorkerEngine, @unchecked Sendable {
     /// The texts encoded so far, in order.
     var encodes: [String] { lock.withLock { texts } }
 
-    func encode(text: String, model: String?) throws -> Tensor {
+    func encode(text: String, model: String?, encoding: TextEncoding) throws -> Tensor {
         lock.withLock { texts.append(text) }
-        return try base.encode(text: text, model: model)
+        return try base.encode(text: text, model: model, encoding: encoding)
     }
     func unet(latents: [Tensor], timesteps: [Float], contexts: [Tensor], model: String?) throws -> [Tensor] {
         try base.unet(latents: latents, timesteps: timesteps, contexts: contexts, model: model)

@@ -117,7 +117,8 @@ extension Coordinator {
         job.startEncoding(taskId: id)
         let outputs = job.slotsNeeded.map { TextEncodeTask.TextOutput(slot: $0, embeddingId: job.embeddingId($0)) }
         let task = TextEncodeTask(taskId: id, imageId: job.imageId, model: resolvedModel(job.request.model),
-                                  prompt: job.request.prompt, negativePrompt: job.request.negativePrompt, outputs: outputs)
+                                  prompt: job.request.prompt, negativePrompt: job.request.negativePrompt, outputs: outputs,
+                                  promptSyntax: job.request.promptSyntax, clipSkip: job.request.clipSkip)
         return (.textEncodeTask(task), .text(job.key))
     }
 

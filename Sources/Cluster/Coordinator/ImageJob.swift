@@ -78,11 +78,12 @@ final class ImageJob {
     /// text is encoded for it).
     private(set) var modelHash = ""
 
-    /// The embedding id of a slot: a content key (`EmbeddingKey`: the model's content hash and
-    /// the slot's text), the same for every image, run and machine, so a worker that has the
+    /// The embedding id of a slot: a content key (`EmbeddingKey`: the model's content hash, the
+    /// slot's text and how the request reads it: prompt syntax, clip skip), the same for every image, run and machine, so a worker that has the
     /// embedding of a text (the empty negative prompt, mostly) is never sent it again.
     func embeddingId(_ slot: TextSlot) -> String {
-        EmbeddingKey(modelHash: modelHash, text: slot == .cond ? request.prompt : request.negativePrompt).id
+        EmbeddingKey(modelHash: modelHash, text: slot == .cond ? request.prompt : request.negativePrompt,
+                     variant: request.textEncoding.keyVariant).id
     }
 
     /// The texts this image's plan needs: cond always, uncond when any step uses it.

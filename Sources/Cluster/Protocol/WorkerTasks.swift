@@ -15,6 +15,13 @@ struct TextEncodeTask: Codable, Sendable, Equatable {
     /// Which texts to encode (cond = prompt, uncond = negative prompt) and the embedding id
     /// each one gets.
     var outputs: [TextOutput]
+    /// How the texts are read (the request's `prompt_syntax`, `clip_skip`); nil: the standard
+    /// (A1111 syntax, last layer). Left out of the header when nil, as before they existed.
+    var promptSyntax: PromptSyntax? = nil
+    var clipSkip: Int? = nil
+
+    /// The encoding these fields describe.
+    var encoding: TextEncoding { TextEncoding(syntax: promptSyntax ?? .a1111, clipSkip: clipSkip ?? 1) }
 
     struct TextOutput: Codable, Sendable, Equatable {
         var slot: TextSlot

@@ -10,13 +10,21 @@ public final class PipelineEngine: WorkerEngine {
 
     public init(pipeline: StableDiffusionPipeline) {
         self.pipeline = pipeline
-        models = [HostedModel(name: pipeline.location.name, contentHash: pipeline.location.contentHash,
-                              info: pipeline.modelInfo)]
+        models = [HostedModel(name: pipeline.location.name, contentHash: Self.contentHash(of: pipeline), info: pipeline.modelInfo)]
     }
 
-    public func encode(text: String, model: String?) throws -> Tensor {
+    /// The model's content hash, joined with the textual-inversion library's digest when the
+    /// worker has one (`--embedding-dir`): embedding ids are keyed by it, and the coordinator
+    /// uses a worker only for the copy (model and embeddings) the cluster uses, so workers whose
+    /// embedding folders differ never share an image or an embedding id.
+    static func contentHash(of pipeline: StableDiffusionPipeline) -> String {
+        guard let library = pipeline.promptEncoder.embeddings, !library.isEmpty else { return pipeline.location.contentHash }
+        return "\(pipeline.location.contentHash)+ti-\(library.digest.prefix(16))"
+    }
+
+    public func encode(text: String, model: String?, encoding: TextEncoding) throws -> Tensor {
         try requireModel(model)
-        return try pipeline.embed(text).embedding
+        return try pipeline.embed(text, encoding: encoding).embedding
     }
 
     public func unet(latents: [Tensor], timesteps: [Float], contexts: [Tensor], model: String?) throws -> [Tensor] {
@@ -34,9 +42,8 @@ public final class PipelineEngine: WorkerEngine {
         }
         // The UNet checks the rest (token counts, timesteps) and throws what it cannot take, as
         // do its layers when oneDNN fails: TaskRunner answers ERROR task-failed with the message.
-        let out = try pipeline.unet(sample: Tensor.concatenateBatch(latents), timesteps: timesteps,
-                                    context: Tensor.concatenateBatch(contexts))
-        return (0..<latents.count).map { out.sample($0) }
+        // Embeddings of different token counts (long prompts) run as separate UNet calls.
+        return try pipeline.unet.predictions(latents: latents, timesteps: timesteps, contexts: contexts)
     }
 
     public func decode(latents: Tensor, model: String?) throws -> RGBPixels {

@@ -21,7 +21,7 @@ public final class SimulatedEngine: WorkerEngine {
         models = [HostedModel(name: Self.modelName, contentHash: "simulated-v1", info: info)]
     }
 
-    public func encode(text: String, model: String?) throws -> Tensor {
+    public func encode(text: String, model: String?, encoding: TextEncoding) throws -> Tensor {
         try requireModel(model)
         return Tensor(zeros: Self.embeddingShape)
     }

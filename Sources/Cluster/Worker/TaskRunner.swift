@@ -37,7 +37,8 @@ final class TaskRunner {
             if let cached = cache.lookup(output.embeddingId) {
                 tensor = cached
             } else {
-                tensor = try engine.encode(text: output.slot == .cond ? task.prompt : task.negativePrompt, model: task.model)
+                tensor = try engine.encode(text: output.slot == .cond ? task.prompt : task.negativePrompt, model: task.model,
+                                           encoding: task.encoding)
                 cache.insert(tensor, id: output.embeddingId)
             }
             return EncodedText(slot: output.slot, embeddingId: output.embeddingId, embedding: WireTensor(tensor))

@@ -8,8 +8,9 @@ public protocol WorkerEngine: AnyObject {
     var models: [HostedModel] { get }
     /// The engine fingerprint READY reports (nil for engines that compute nothing real).
     var fingerprint: String? { get }
-    /// The text embedding `[1, tokens, width]` of one text.
-    func encode(text: String, model: String?) throws -> Tensor
+    /// The text embedding `[1, tokens, width]` of one text read with `encoding` (tokens = 77 k
+    /// for A1111-style long prompts).
+    func encode(text: String, model: String?, encoding: TextEncoding) throws -> Tensor
     /// One UNet call over a batch: per item its latent `[1, C, h, w]`, timestep and text
     /// embedding. Returns one prediction per item, shaped like its latent.
     func unet(latents: [Tensor], timesteps: [Float], contexts: [Tensor], model: String?) throws -> [Tensor]

@@ -10,8 +10,8 @@ import Foundation
 /// The prompt comes first (it may span lines), then the negative prompt line when there is a
 /// negative prompt, then one line of `Key: value` pairs. A value holding a comma, colon or
 /// newline is written as a JSON string, as the web UI does. sdcluster's own keys (`Guidance
-/// cutoff`, `Late pass`, `Guidance interval` "LOW HIGH", `Adaptive guidance`, `Guidance rescale`, `UNet evaluations`,
-/// `Engine`) follow the web UI's in the same style; other
+/// cutoff`, `Late pass`, `Guidance interval` "LOW HIGH", `Adaptive guidance`, `Guidance rescale`,
+/// `Prompt syntax`, `UNet evaluations`, `Engine`) follow the web UI's in the same style; other
 /// tools ignore keys they do not know, and `init(parsing:)` keeps such keys in `otherFields`.
 ///
 /// One ambiguity is inherited from the format: a prompt line that starts with
@@ -36,7 +36,7 @@ public struct GenerationParameters: Sendable, Equatable {
     /// (`EngineFingerprint.description`: "oneDNN 3.2.0 avx2 avx2 fp32 r2"), written as `Engine`;
     /// the same request gives the same bits on an engine of the same fingerprint.
     public var engine: String?
-    /// Keys read from the text that sdcluster does not use (e.g. `Model hash`, `Clip skip`).
+    /// Keys read from the text that sdcluster does not use (e.g. `Model hash`, `TI hashes`).
     public var otherFields: [Field]
 
     public init(request: GenerationRequest, unetEvaluations: Int? = nil, engine: String? = nil, otherFields: [Field] = []) {
@@ -70,6 +70,9 @@ public struct GenerationParameters: Sendable, Equatable {
         // Always set in written images (the sampler fills in the model's size).
         if let width = request.width, let height = request.height { fields.append(Field(key: "Size", value: "\(width)x\(height)")) }
         if let model = request.model { fields.append(Field(key: "Model", value: model)) }
+        // The web UI's key and meaning; it leaves out 1, a request that set it keeps it.
+        if let clipSkip = request.clipSkip { fields.append(Field(key: "Clip skip", value: String(clipSkip))) }
+        if let syntax = request.promptSyntax { fields.append(Field(key: "Prompt syntax", value: syntax.rawValue)) }
         fields.append(Field(key: "Guidance cutoff", value: Self.number(request.guidanceCutoff)))
         fields.append(Field(key: "Late pass", value: request.latePass.rawValue))
         if let interval = request.guidanceInterval {

@@ -168,6 +168,13 @@ private struct FieldReader {
         if let phi = take("Guidance rescale") {
             request.guidanceRescale = try Self.float(phi, "Guidance rescale")
         }
+        if let clipSkip = take("Clip skip") { request.clipSkip = try Self.integer(clipSkip, "Clip skip") }
+        if let syntax = take("Prompt syntax") {
+            guard let value = PromptSyntax(rawValue: syntax) else {
+                throw GenerationParametersError.badValue(key: "Prompt syntax", value: syntax, expected: "a1111 or literal")
+            }
+            request.promptSyntax = value
+        }
         return request
     }
 

@@ -11,7 +11,7 @@ public struct GeneratedImage: Sendable {
     public let unetEvaluations: Int
     /// What plain classifier-free guidance would have used for the same steps.
     public let plainGuidanceEvaluations: Int
-    /// Tokens cut from the prompt and the negative prompt (CLIP reads at most 75).
+    /// Tokens cut from the prompt and the negative prompt (only literal prompts are cut, at 75).
     public let truncatedTokens: Int
     /// The engine that computed it (oneDNN version, ISA, kernels, precision).
     public let engine: EngineFingerprint
@@ -24,6 +24,8 @@ public final class StableDiffusionPipeline {
     public let location: ModelLocation
     public let tokenizer: CLIPTokenizer
     public let textEncoder: CLIPTextModel
+    /// Prompt text to text embeddings: A1111's syntax, long prompts, clip skip, embeddings.
+    public let promptEncoder: PromptEncoder
     public let unet: UNet2DConditionModel
     public let vae: AutoencoderKL
     public let modelInfo: SamplingModelInfo
@@ -38,8 +40,11 @@ public final class StableDiffusionPipeline {
     /// model brings no tokenizer of its own (single-file checkpoints). `precision` is what the
     /// three networks' convolutions, linear layers and attention compute in; `embeddingCacheCapacity`
     /// how many prompts' embeddings `embed` keeps (least recently used go first).
+    /// `textualInversions`, when given, makes the embeddings prompts may name from the
+    /// pipeline's tokenizer and text width (`TextualInversionLibrary(directory:tokenizer:hiddenSize:)`, say).
     public init(location: ModelLocation, fallbackTokenizerDirectory: String? = nil, precision: Precision = .fp32,
-                embeddingCacheCapacity: Int = standardEmbeddingCacheCapacity) throws {
+                embeddingCacheCapacity: Int = standardEmbeddingCacheCapacity,
+                textualInversions: ((CLIPTokenizer, _ hiddenSize: Int) throws -> TextualInversionLibrary)? = nil) throws {
         try precision.checkSupported()  // before loading: a bf16 model on a CPU without bf16 is refused at once
         embeddingCache = EmbeddingCache(capacity: embeddingCacheCapacity)
         self.location = location
@@ -49,6 +54,8 @@ public final class StableDiffusionPipeline {
         }
         tokenizer = try CLIPTokenizer(directory: tokenizerDirectory, padToken: location.tokenizerPadToken)
         textEncoder = try CLIPTextModel(config: location.textEncoder.config, weights: location.textEncoder.weights, precision: precision)
+        promptEncoder = PromptEncoder(tokenizer: tokenizer, textEncoder: textEncoder,
+                                      embeddings: try textualInversions?(tokenizer, textEncoder.shape.hiddenSize))
         unet = try UNet2DConditionModel(config: location.unet.config, weights: location.unet.weights, precision: precision)
         vae = try AutoencoderKL(config: location.vae.config, weights: location.vae.weights, precision: precision)
         for store in [location.unet.weights, location.textEncoder.weights, location.vae.weights] { try store.checkAllUsed() }
@@ -65,17 +72,37 @@ public final class StableDiffusionPipeline {
     /// What decides this pipeline's exact bits besides the request.
     public var fingerprint: EngineFingerprint { .current(precision: precision) }
 
-    /// The text embedding `[1, 77, D]` of a prompt, cached by content (the empty prompt recurs in
-    /// every image), the last `embeddingCacheCapacity` prompts. Throws what the text encoder
-    /// throws (`DNNLError`, `TextEncoderInputError`).
-    public func embed(_ prompt: String) throws -> (embedding: Tensor, truncatedTokens: Int) {
-        let tokenized = tokenizer.tokenize(prompt, length: textEncoder.shape.maxPositions)
-        let key = EmbeddingKey(modelHash: location.contentHash, text: prompt).id
-        if let cached = embeddingCache.lookup(key) { return (cached, tokenized.truncatedTokenCount) }
-        let out = try textEncoder.encode(tokenized.ids)
-        let embedding = out.reshaped([1] + out.shape)
+    /// The text embedding `[1, 77 k, D]` of a prompt read with `encoding` (k = 1 unless A1111's
+    /// syntax makes several chunks), cached by content (model, text, encoding and the
+    /// textual-inversion files used; the empty prompt recurs in every image), the last
+    /// `embeddingCacheCapacity` prompts. The default encoding is diffusers' (literal text, last
+    /// layer), what the probes measure; `generate` uses the request's `textEncoding`. Throws
+    /// `TextualInversionError` for a prompt naming an embedding that cannot be used, and what the
+    /// text encoder throws (`DNNLError`, `TextEncoderInputError`).
+    public func embed(_ prompt: String, encoding: TextEncoding = .literal) throws -> (embedding: Tensor, truncatedTokens: Int) {
+        let prepared = try promptEncoder.prepare(prompt, syntax: encoding.syntax)
+        let key = embeddingKey(prompt, encoding: encoding, prepared: prepared).id
+        if let cached = embeddingCache.lookup(key) { return (cached, prepared.truncatedTokenCount) }
+        let embedding = try promptEncoder.encode(prepared, clipSkip: encoding.clipSkip)
         embeddingCache.insert(embedding, id: key)
-        return (embedding, tokenized.truncatedTokenCount)
+        return (embedding, prepared.truncatedTokenCount)
+    }
+
+    /// The cache key of `prompt`'s embedding: this model, the text, and what else changes it.
+    public func embeddingKey(_ prompt: String, encoding: TextEncoding, prepared: PreparedPrompt) -> EmbeddingKey {
+        let variant = [encoding.keyVariant, prepared.keyVariant].filter { !$0.isEmpty }.joined(separator: ";")
+        return EmbeddingKey(modelHash: location.contentHash, text: prompt, variant: variant)
+    }
+
+    /// Checks that `request`'s texts can be read (every embedding they name can be used, the
+    /// clip skip fits the text encoder) without encoding them: what `generate` would refuse,
+    /// found before any image of a batch is made.
+    public func checkTexts(of request: GenerationRequest) throws {
+        for text in [request.prompt, request.negativePrompt] { _ = try promptEncoder.prepare(text, syntax: request.textEncoding.syntax) }
+        let layers = textEncoder.shape.layers, clipSkip = request.textEncoding.clipSkip
+        guard clipSkip == 1 || clipSkip <= layers else {
+            throw TextEncoderInputError("clip skip \(clipSkip) needs a text encoder of at least \(clipSkip) layers; this one has \(layers) (use 1...\(layers))")
+        }
     }
 
     /// Makes one image. `progress` is called after each step; returning false cancels.
@@ -83,11 +110,11 @@ public final class StableDiffusionPipeline {
     /// throw (`DNNLError`, `UNetInputError`, `ShapeError`, `AllocationError`).
     public func generate(_ request: GenerationRequest, progress: ((SamplingProgress) -> Bool)? = nil) throws -> GeneratedImage {
         let state = try Sampler.prepare(request, model: modelInfo)
-        let cond = try embed(request.prompt)
+        let cond = try embed(request.prompt, encoding: request.textEncoding)
         var embeddings: [TextSlot: Tensor] = [.cond: cond.embedding]
         var truncated = cond.truncatedTokens
         if state.plan.steps.contains(where: { $0.slots.contains(.uncond) }) {
-            let uncond = try embed(request.negativePrompt)
+            let uncond = try embed(request.negativePrompt, encoding: request.textEncoding)
             embeddings[.uncond] = uncond.embedding
             truncated += uncond.truncatedTokens
         }
@@ -118,10 +145,8 @@ struct LocalUNetEvaluator: UNetEvaluator {
     let unet: UNet2DConditionModel
 
     func evaluate(_ batch: [(evaluation: Evaluation, textEmbedding: Tensor)]) throws -> [Tensor] {
-        let sample = try Tensor.concatenateBatch(batch.map(\.evaluation.latentInput))
-        let context = try Tensor.concatenateBatch(batch.map(\.textEmbedding))
-        let out = try unet(sample: sample, timesteps: batch.map(\.evaluation.timestep), context: context)
-        return (0..<batch.count).map { out.sample($0) }
+        try unet.predictions(latents: batch.map(\.evaluation.latentInput), timesteps: batch.map(\.evaluation.timestep),
+                             contexts: batch.map(\.textEmbedding))
     }
 }
 

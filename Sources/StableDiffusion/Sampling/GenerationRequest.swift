@@ -37,12 +37,19 @@ public struct GenerationRequest: Codable, Sendable, Equatable {
     /// prediction's standard deviation; against over-exposure with zero-terminal-SNR and v models.
     /// nil or 0: off.
     public var guidanceRescale: Float?
+    /// How the prompt and negative prompt are read; nil = `.a1111` (AUTOMATIC1111's emphasis,
+    /// BREAK and long-prompt chunks; see docs/tokenizer.md).
+    public var promptSyntax: PromptSyntax?
+    /// A1111's "Clip skip": 1 (nil) = the text encoder's last layer, 2 = the penultimate layer
+    /// followed by the final layer norm, ... (diffusers' `clip_skip` is this minus 1).
+    public var clipSkip: Int?
 
     public init(prompt: String, negativePrompt: String = "", seed: UInt64 = 0, steps: Int = 25,
                 guidanceScale: Float? = nil, guidanceCutoff: Float = 1, latePass: LatePass = .uncond,
                 scheduler: SchedulerKind = .pndm, width: Int? = nil, height: Int? = nil, model: String? = nil,
                 guidanceInterval: GuidanceInterval? = nil, adaptiveGuidanceThreshold: Float? = nil,
-                guidanceRescale: Float? = nil) {
+                guidanceRescale: Float? = nil,
+                promptSyntax: PromptSyntax? = nil, clipSkip: Int? = nil) {
         self.prompt = prompt
         self.negativePrompt = negativePrompt
         self.seed = seed
@@ -57,6 +64,8 @@ public struct GenerationRequest: Codable, Sendable, Equatable {
         self.guidanceInterval = guidanceInterval
         self.adaptiveGuidanceThreshold = adaptiveGuidanceThreshold
         self.guidanceRescale = guidanceRescale
+        self.promptSyntax = promptSyntax
+        self.clipSkip = clipSkip
     }
 
     enum CodingKeys: String, CodingKey {
@@ -68,10 +77,17 @@ public struct GenerationRequest: Codable, Sendable, Equatable {
         case guidanceInterval = "guidance_interval"
         case adaptiveGuidanceThreshold = "adaptive_guidance_threshold"
         case guidanceRescale = "guidance_rescale"
+        case promptSyntax = "prompt_syntax"
+        case clipSkip = "clip_skip"
     }
 }
 
 extension GenerationRequest {
+    /// How this request's texts are encoded (its `promptSyntax` and `clipSkip`, defaults filled in).
+    public var textEncoding: TextEncoding {
+        TextEncoding(syntax: promptSyntax ?? .a1111, clipSkip: clipSkip ?? 1)
+    }
+
     /// A seed for "random" (`--seed -1`, `"seed": -1`): drawn from the system's generator, in
     /// 0..<2^32 as AUTOMATIC1111 draws them, so the recorded seed is as short as theirs.
     public static func randomSeed() -> UInt64 { UInt64.random(in: 0..<(1 << 32)) }

@@ -22,7 +22,8 @@ public enum PromptFile {
     /// The JSONL field names, in the order they are documented.
     public static let fieldNames = ["prompt", "negative_prompt", "seed", "count", "steps", "guidance_scale",
                                     "guidance_cutoff", "late_pass", "scheduler", "width", "height", "model",
-                                    "guidance_interval", "adaptive_guidance_threshold", "guidance_rescale"]
+                                    "guidance_interval", "adaptive_guidance_threshold", "guidance_rescale",
+                                    "prompt_syntax", "clip_skip"]
 
     /// Reads the file at `path`; a `.jsonl` name means JSONL, a `.txt` name plain text.
     /// - Throws: `PromptFileError` listing every problem, or it when the file cannot be read.
@@ -200,6 +201,15 @@ private struct JSONLine {
         case "guidance_rescale":
             if case .null = value { request.guidanceRescale = nil; return nil }
             return value.number(key).map { request.guidanceRescale = $0 }.problem
+        case "prompt_syntax":
+            if case .null = value { request.promptSyntax = nil; return nil }
+            guard case .string(let text) = value, let syntax = PromptSyntax(rawValue: text) else {
+                return "prompt_syntax must be \"a1111\" or \"literal\", not \(value)"
+            }
+            request.promptSyntax = syntax
+        case "clip_skip":
+            if case .null = value { request.clipSkip = nil; return nil }
+            return value.integer(key).map { request.clipSkip = $0 }.problem
         case "scheduler":
             guard case .string(let text) = value, let kind = SchedulerKind(rawValue: text) else {
                 let known = SchedulerKind.allCases.map(\.rawValue).joined(separator: ", ")

@@ -10,6 +10,9 @@ public enum RequestValidation {
     /// The size factor when the model is not known yet: SD v1's VAE factor, as diffusers'
     /// `check_inputs` asks. With a model, its own `vaeScaleFactor`.
     public static let standardSizeFactor = 8
+    /// The largest clip skip a request may ask for: SD v1's CLIP has 12 layers (A1111's slider
+    /// ends there too). A text encoder with fewer layers refuses more than it has when encoding.
+    public static let maximumClipSkip = 12
 
     /// What is wrong with `request` (empty when nothing is), field by field in JSONL order.
     /// - Parameters:
@@ -22,7 +25,7 @@ public enum RequestValidation {
         var problems: [InvalidRequest.Problem] = []
         func problem(_ field: String, _ message: String) { problems.append(.init(field: field, message: message)) }
         for (field, text) in [("prompt", request.prompt), ("negative_prompt", request.negativePrompt)] where text.utf8.count > limits.maxTextBytes {
-            problem(field, "\(field) must be at most \(limits.maxTextBytes) bytes of UTF-8 (CLIP reads only its first 75 tokens), not \(text.utf8.count)")
+            problem(field, "\(field) must be at most \(limits.maxTextBytes) bytes of UTF-8 (longer prompts are read in 75-token chunks), not \(text.utf8.count)")
         }
         if !(1...max(1, limits.maxSteps)).contains(request.steps) {
             problem("steps", "steps must be 1...\(limits.maxSteps), not \(request.steps)")
@@ -39,6 +42,9 @@ public enum RequestValidation {
                 problem(width >= height ? "width" : "height",
                         "\(width)x\(height) is more than the \(limits.maxPixels) pixels allowed (\(Self.squareSide(limits.maxPixels))x\(Self.squareSide(limits.maxPixels)) at most for a square image)")
             }
+        }
+        if let clipSkip = request.clipSkip, !(1...maximumClipSkip).contains(clipSkip) {
+            problem("clip_skip", "clip_skip must be 1...\(maximumClipSkip) (1 = the last layer, 2 = the penultimate: A1111's \"Clip skip\"), not \(clipSkip)")
         }
         if count < 1 || count > maximumCount { problem("count", "count must be 1...\(maximumCount), not \(count)") }
         if count >= 1, request.seed > UInt64.max - UInt64(count - 1) {

@@ -13,16 +13,20 @@ struct GenerateCommand: ParsableCommand {
               sdcluster generate "a red circle on a blue background"
               sdcluster generate "a large white cross" --count 4 --guidance-cutoff 0.5
               sdcluster generate --prompts prompts.jsonl --output out/
+              sdcluster generate "masterpiece, (red dress:1.3), [blurry], EasyNegative" --clip-skip 2 --embedding-dir embeddings/
             Each PNG carries its parameters in AUTOMATIC1111's `parameters` text; `sdcluster info` prints them.
             """)
 
     @Argument(help: "Prompts (each in quotes). Or use --prompts.")
     var prompts: [String] = []
 
-    @Option(name: .customLong("prompts"), help: ArgumentHelp("A prompt file: one prompt a line, or JSONL with one request object a line (fields named like the options: prompt, negative_prompt, seed, count, steps, guidance_scale, guidance_cutoff, late_pass, scheduler, width, height).", valueName: "FILE"))
+    @Option(name: .customLong("prompts"), help: ArgumentHelp("A prompt file: one prompt a line, or JSONL with one request object a line (fields named like the options: prompt, negative_prompt, seed, count, steps, guidance_scale, guidance_cutoff, late_pass, scheduler, width, height, prompt_syntax, clip_skip).", valueName: "FILE"))
     var promptsFile: String?
 
     @OptionGroup var model: ModelOptions
+
+    @Option(name: .long, help: ArgumentHelp("A folder of textual-inversion embeddings (A1111 / civitai .safetensors, sub-folders too): a prompt or negative prompt that writes a file's name (without .safetensors) gets its vectors there. Pickle files (.pt, .bin) are refused when a prompt names them. In a cluster, give every worker the same --embedding-dir.", valueName: "DIR"))
+    var embeddingDir: String?
 
     @OptionGroup var sampling: SamplingOptions
 
@@ -36,7 +40,11 @@ struct GenerateCommand: ParsableCommand {
     func run() throws {
         try engine.apply()
         let requests = try sampling.requests(prompts: prompts, file: promptsFile)
-        let pipeline = try model.loadPipeline(precision: engine.precision)
+        let pipeline = try model.loadPipeline(precision: engine.precision, embeddingDir: embeddingDir)
+        // Embedding names and clip skips are checked for every request before the first image.
+        for (index, request) in requests.enumerated() {
+            do { try pipeline.checkTexts(of: request) } catch { throw UnreadableRequestText(index: index, reason: "\(error)") }
+        }
         printError("\(requests.count) image(s) to make")
         var used = 0, plain = 0
         let start = Date()
@@ -49,7 +57,7 @@ struct GenerateCommand: ParsableCommand {
             }
             bar.finish()
             if image.truncatedTokens > 0 {
-                printError("warning: image \(index + 1): \(image.truncatedTokens) prompt tokens past CLIP's 75 were cut (see `sdcluster tokenize`)")
+                printError("warning: image \(index + 1): \(image.truncatedTokens) prompt tokens past CLIP's 75 were cut (literal prompt syntax; see `sdcluster tokenize`)")
             }
             let path = ImageOutput.path(for: index, seed: request.seed, output: output, total: requests.count)
             try ImageOutput.write(image, modelName: pipeline.location.name, to: path)
@@ -63,4 +71,13 @@ struct GenerateCommand: ParsableCommand {
                           requests.count, seconds, seconds / Double(requests.count), used, saved,
                           plain > 0 ? 100 * Double(saved) / Double(plain) : 0))
     }
+}
+
+/// A request whose texts the model cannot read (an unusable embedding, a clip skip past its
+/// text encoder's layers), found before the first image.
+struct UnreadableRequestText: Error, CustomStringConvertible {
+    let index: Int
+    let reason: String
+
+    var description: String { "request \(index + 1): \(reason); nothing was run" }
 }

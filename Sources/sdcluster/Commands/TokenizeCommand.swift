@@ -11,7 +11,9 @@ struct TokenizeCommand: AsyncParsableCommand {
             Prints one line per token (id and vocabulary string; `</w>` marks a word end; \
             non-ASCII tokens also show their text, U+FFFD for part of a character), then \
             the ids the text encoder receives (start token, at most LENGTH - 2 tokens, end \
-            token, padding). Tokens past the limit are listed as cut and counted in a warning.
+            token, padding). Tokens past the limit are listed as cut and counted in a warning. \
+            This is the literal reading (diffusers'); `--chunks` shows how `generate` reads the \
+            prompt by default (AUTOMATIC1111's syntax): its 75-token chunks and each token's weight.
             """)
 
     @Option(name: .long, help: ArgumentHelp(
@@ -27,6 +29,9 @@ struct TokenizeCommand: AsyncParsableCommand {
     @Flag(name: .long, help: "Print only the padded ids, as one JSON array.")
     var idsOnly = false
 
+    @Flag(name: .long, help: "Show the prompt read with AUTOMATIC1111's syntax, as generate reads it by default: its 75-token chunks (BREAK, the comma rule) and every token's emphasis weight.")
+    var chunks = false
+
     @Argument(help: "The prompt to tokenize (quote it).")
     var prompt: String
 
@@ -39,6 +44,7 @@ struct TokenizeCommand: AsyncParsableCommand {
     func run() async throws {
         let tokenizer = try CLIPTokenizer(directory: try Self.tokenizerFolder(model ?? DefaultModel.path))
         let length = self.length ?? tokenizer.modelMaxLength
+        if chunks { return try printChunks(tokenizer: tokenizer, length: length) }
         let tokenized = tokenizer.tokenize(prompt, length: length)
         if idsOnly {
             print("[" + tokenized.ids.map(String.init).joined(separator: ", ") + "]")

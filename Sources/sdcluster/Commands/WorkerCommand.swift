@@ -23,6 +23,9 @@ struct WorkerCommand: ParsableCommand {
 
     @OptionGroup var model: ModelOptions
 
+    @Option(name: .long, help: ArgumentHelp("Textual-inversion embeddings prompts may name, as for `generate --embedding-dir`. Every worker of a cluster needs the same files: the worker's model hash includes them, and the coordinator uses only workers with the copy it saw first.", valueName: "DIR"))
+    var embeddingDir: String?
+
     @OptionGroup var engineOptions: EngineOptions
 
     @Option(help: "Name shown in status and in the manifest (default: host name and process id).")
@@ -69,7 +72,7 @@ struct WorkerCommand: ParsableCommand {
         case .simulated:
             workerEngine = SimulatedEngine(unetSeconds: unetSeconds)
         case .pipeline:
-            workerEngine = PipelineEngine(pipeline: try model.loadPipeline(precision: engineOptions.precision))
+            workerEngine = PipelineEngine(pipeline: try model.loadPipeline(precision: engineOptions.precision, embeddingDir: embeddingDir))
         }
         let displayName = name ?? "\(ProcessInfo.processInfo.hostName)-\(getpid())"
         let options = WorkerOptions(coordinator: coordinator, name: displayName, threads: engineOptions.threads ?? Threads.count,

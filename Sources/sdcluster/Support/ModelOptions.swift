@@ -16,13 +16,17 @@ struct ModelOptions: ParsableArguments {
         valueName: "v_prediction|epsilon"))
     var predictionType: PredictionType?
 
-    /// Loads the model (the shipped one when none is named) and says on stderr how long it took.
-    func loadPipeline(precision: Precision) throws -> StableDiffusionPipeline {
+    /// Loads the model (the shipped one when none is named) and says on stderr how long it took;
+    /// `embeddingDir`: textual-inversion embeddings prompts may name (`generate --embedding-dir`).
+    func loadPipeline(precision: Precision, embeddingDir: String? = nil) throws -> StableDiffusionPipeline {
         let start = Date()
         let pipeline = try StableDiffusionPipeline(location: ModelLocation.open(model ?? DefaultModel.path, configDirectory: config,
                                                                                      predictionType: predictionType),
                                                    fallbackTokenizerDirectory: DefaultModel.tokenizerDirectory,
-                                                   precision: precision)
+                                                   precision: precision,
+                                                   textualInversions: embeddingDir.map { dir in
+                                                       { tokenizer, width in try TextualInversionLibrary(directory: dir, tokenizer: tokenizer, hiddenSize: width) }
+                                                   })
         printError("loaded \(pipeline.location.name) in \(String(format: "%.1f", Date().timeIntervalSince(start))) s (engine: \(pipeline.fingerprint))")
         return pipeline
     }

@@ -84,13 +84,23 @@ struct SamplingOptions: ParsableArguments {
     @Option(help: ArgumentHelp("Image height in pixels. Default: as --width.", valueName: "PIXELS"))
     var height: Int?
 
+    @Option(name: .long, help: ArgumentHelp(
+        "How prompts are read: 'a1111' (default: AUTOMATIC1111's emphasis (word) (word:1.3) [word], \\( escapes, BREAK, and prompts past 75 tokens in 75-token chunks) or 'literal' (every character is text, cut at 75 tokens, as diffusers). Plain prompts of up to 75 tokens give the same image either way.",
+        valueName: "a1111|literal"))
+    var promptSyntax: PromptSyntax?
+
+    @Option(name: .long, help: ArgumentHelp(
+        "A1111's 'Clip skip': 1 = the text encoder's last layer (default), 2 = the penultimate layer (then the final layer norm), as anime-style SD 1.x models expect. diffusers' clip_skip=1 is this 2.",
+        valueName: "N"))
+    var clipSkip: Int?
+
     /// The request that options alone describe, for `prompt` (a random `--seed` is drawn here).
     func request(prompt: String) -> GenerationRequest {
         GenerationRequest(prompt: prompt, negativePrompt: negativePrompt, seed: seed.value, steps: steps,
                           guidanceScale: guidanceScale, guidanceCutoff: guidanceCutoff, latePass: latePass,
                           scheduler: scheduler, width: width, height: height,
                           guidanceInterval: guidanceInterval?.interval, adaptiveGuidanceThreshold: adaptiveGuidance,
-                          guidanceRescale: guidanceRescale)
+                          guidanceRescale: guidanceRescale, promptSyntax: promptSyntax, clipSkip: clipSkip)
     }
 
     /// Requests from positional prompts and/or a prompt file, validated before anything runs.
@@ -108,4 +118,5 @@ struct SamplingOptions: ParsableArguments {
 }
 
 extension LatePass: ExpressibleByArgument {}
+extension PromptSyntax: ExpressibleByArgument {}
 extension SchedulerKind: ExpressibleByArgument {}

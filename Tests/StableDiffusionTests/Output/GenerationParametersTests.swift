@@ -119,8 +119,9 @@ final class GenerationParametersTests: XCTestCase {
         XCTAssertEqual(parameters.request.height, 768)
         XCTAssertEqual(parameters.request.model, "v1-5-pruned-emaonly")
         XCTAssertEqual(parameters.request.guidanceCutoff, 1)
-        XCTAssertEqual(parameters.otherFields.map(\.key), ["Model hash", "Clip skip", "Version"])
-        XCTAssertEqual(parameters.otherFields.map(\.value), ["6ce0161689", "2", "v1.10.1"])
+        XCTAssertEqual(parameters.request.clipSkip, 2, "the web UI's Clip skip is sdcluster's clip_skip")
+        XCTAssertEqual(parameters.otherFields.map(\.key), ["Model hash", "Version"])
+        XCTAssertEqual(parameters.otherFields.map(\.value), ["6ce0161689", "v1.10.1"])
     }
 
     func testQuotedWebUIValuesWithCommasAndColonsAreKeptWhole() throws {

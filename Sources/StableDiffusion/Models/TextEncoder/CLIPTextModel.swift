@@ -53,9 +53,16 @@ public final class CLIPTextModel {
     }
 
     /// Encodes token ids (one prompt, 1 to `maxPositions` ids) into `[T, hidden]`. Throws
-    /// `TextEncoderInputError` for no ids, too many, or an id outside the vocabulary;
-    /// `DNNLError`/`ShapeError` from the layers.
-    public func encode(_ ids: [Int]) throws -> Tensor {
+    /// `TextEncoderInputError` for no ids, too many, an id outside the vocabulary, a clip skip
+    /// the encoder has no layers for, or inserted rows that do not fit; `DNNLError`/`ShapeError`
+    /// from the layers.
+    /// - Parameters:
+    ///   - clipSkip: A1111's "Clip skip": 1 = the last layer's output (diffusers' default),
+    ///     N = the output of layer `layers - N + 1`, i.e. the last N - 1 layers are skipped; the
+    ///     final layer norm is applied in every case (diffusers' `clip_skip` is this minus 1).
+    ///   - insertions: token-embedding rows replaced by textual-inversion vectors (before the
+    ///     position embeddings are added, as A1111 and diffusers do).
+    public func encode(_ ids: [Int], clipSkip: Int = 1, insertions: [TextualInversionInsertion] = []) throws -> Tensor {
         let d = shape.hiddenSize
         guard !ids.isEmpty, ids.count <= shape.maxPositions else {
             throw TextEncoderInputError("the text encoder takes 1 to \(shape.maxPositions) tokens, got \(ids.count)")
@@ -63,13 +70,30 @@ public final class CLIPTextModel {
         if let bad = ids.first(where: { $0 < 0 || $0 >= shape.vocabSize }) {
             throw TextEncoderInputError("token id \(bad) is outside the vocabulary of \(shape.vocabSize)")
         }
+        guard clipSkip >= 1, clipSkip == 1 || clipSkip <= layers.count else {
+            throw TextEncoderInputError("clip skip \(clipSkip) needs a text encoder of at least \(clipSkip) layers; this one has \(layers.count) (use 1...\(layers.count))")
+        }
+        // Position -> the textual-inversion vector that replaces its token row.
+        var inserted: [Int: [Float]] = [:]
+        for insertion in insertions {
+            guard insertion.offset >= 0, insertion.offset + insertion.vectors.count <= ids.count,
+                  insertion.vectors.allSatisfy({ $0.count == d }) else {
+                throw TextEncoderInputError("embedding '\(insertion.name)': \(insertion.vectors.count) vectors at token \(insertion.offset) do not fit \(ids.count) tokens of width \(d)")
+            }
+            for (k, vector) in insertion.vectors.enumerated() { inserted[insertion.offset + k] = vector }
+        }
         let x = Tensor(uninitialized: [ids.count, d])
         for (i, id) in ids.enumerated() {
-            let tok = tokenEmbedding.pointer + id * d, pos = positionEmbedding.pointer + i * d, dst = x.pointer + i * d
-            for j in 0..<d { dst[j] = tok[j] + pos[j] }
+            let pos = positionEmbedding.pointer + i * d, dst = x.pointer + i * d
+            if let vector = inserted[i] {
+                for j in 0..<d { dst[j] = vector[j] + pos[j] }
+            } else {
+                let tok = tokenEmbedding.pointer + id * d
+                for j in 0..<d { dst[j] = tok[j] + pos[j] }
+            }
         }
         var h = x
-        for layer in layers { h = try layer(h) }
+        for layer in layers.prefix(layers.count - (clipSkip - 1)) { h = try layer(h) }
         return try finalNorm(h)
     }
 }
