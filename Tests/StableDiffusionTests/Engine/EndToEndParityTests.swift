@@ -8,31 +8,14 @@ import XCTest
 /// same prompt, negative prompt, seed, steps, scheduler, guidance scale and cut-off give the same
 /// image, each pixel within 2/255 (fixtures from scripts/fixtures/make_pipeline_fixtures.py).
 final class EndToEndParityTests: XCTestCase {
-    struct Case: Decodable {
-        let name, prompt, file: String
-        let negative_prompt: String
-        let seed: UInt64
-        let steps: Int
-        let guidance_scale, guidance_cutoff: Float
-        let late_pass, scheduler: String
-        let width, height: Int
-        let unet_evaluations: Int
-    }
 
     static let pipeline: StableDiffusionPipeline = {
         try! StableDiffusionPipeline(location: ModelLocation.open(Fixtures.path("tiny-sd")))
     }()
 
-    private func cases() throws -> [Case] {
-        try JSONDecoder().decode([Case].self, from: Data(contentsOf: URL(fileURLWithPath: Fixtures.path("e2e/cases.json"))))
-    }
+    private func cases() throws -> [DiffusersImageCase] { try DiffusersImageCase.load("e2e/cases.json") }
 
-    private func request(_ c: Case) -> GenerationRequest {
-        GenerationRequest(prompt: c.prompt, negativePrompt: c.negative_prompt, seed: c.seed, steps: c.steps,
-                          guidanceScale: c.guidance_scale, guidanceCutoff: c.guidance_cutoff,
-                          latePass: LatePass(rawValue: c.late_pass)!, scheduler: SchedulerKind(rawValue: c.scheduler)!,
-                          width: c.width, height: c.height)
-    }
+    private func request(_ c: DiffusersImageCase) -> GenerationRequest { c.request }
 
     /// diffusers' pipelines default to `unet.sample_size x vae_scale_factor`: 8 x 4 for tiny-sd.
     func testARequestWithoutASizeGetsTheModelsNativeSize() throws {

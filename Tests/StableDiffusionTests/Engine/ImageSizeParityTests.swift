@@ -10,15 +10,6 @@ import XCTest
 final class ImageSizeParityTests: XCTestCase {
     let tolerance: Float = 1e-4
 
-    struct Case: Decodable {
-        let name, model, prompt, negative_prompt, file, late_pass, scheduler: String
-        let seed: UInt64
-        let steps, width, height: Int
-        let guidance_scale, guidance_cutoff: Float
-        let latent_size: [Int]
-        let unet_up_factor: Int
-        let unet_evaluations: Int
-    }
 
     static var pipelines: [String: StableDiffusionPipeline] = [:]
 
@@ -29,16 +20,9 @@ final class ImageSizeParityTests: XCTestCase {
         return p
     }
 
-    private func cases() throws -> [Case] {
-        try JSONDecoder().decode([Case].self, from: Data(contentsOf: URL(fileURLWithPath: Fixtures.path("sizes/cases.json"))))
-    }
+    private func cases() throws -> [DiffusersImageCase] { try DiffusersImageCase.load("sizes/cases.json") }
 
-    private func request(_ c: Case) -> GenerationRequest {
-        GenerationRequest(prompt: c.prompt, negativePrompt: c.negative_prompt, seed: c.seed, steps: c.steps,
-                          guidanceScale: c.guidance_scale, guidanceCutoff: c.guidance_cutoff,
-                          latePass: LatePass(rawValue: c.late_pass)!, scheduler: SchedulerKind(rawValue: c.scheduler)!,
-                          width: c.width, height: c.height)
-    }
+    private func request(_ c: DiffusersImageCase) -> GenerationRequest { c.request }
 
     func testNearestResizeMatchesTorchInterpolate() throws {
         let io = try Fixtures.io("sizes")
@@ -99,10 +83,10 @@ final class ImageSizeParityTests: XCTestCase {
         XCTAssertEqual(all.map(\.name), ["tiny-sd-96x96", "tiny-sd-72x120", "tiny-sd15-96x96", "tiny-sd15-72x120"])
         let finals = try SafeTensorsFile(path: Fixtures.path("sizes/final-latents.safetensors"))
         for c in all {
-            let pipeline = try pipeline(c.model)
-            XCTAssertEqual(pipeline.unet.overallUpFactor, c.unet_up_factor, c.name)
+            let pipeline = try pipeline(c.model!)
+            XCTAssertEqual(pipeline.unet.overallUpFactor, c.unet_up_factor!, c.name)
             let state = try Sampler.prepare(request(c), model: pipeline.modelInfo)
-            XCTAssertEqual(Array(state.latentShape[2...]), c.latent_size, c.name)
+            XCTAssertEqual(Array(state.latentShape[2...]), c.latent_size!, c.name)
             let image = try pipeline.generate(request(c))
             let expected = try PNG.read(from: Fixtures.path("sizes/\(c.file)"))
             XCTAssertEqual([image.width, image.height], [c.width, c.height], c.name)

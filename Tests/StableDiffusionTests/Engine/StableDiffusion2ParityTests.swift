@@ -10,20 +10,6 @@ import XCTest
 /// config), from its diffusers folder and from an SD 2 single-file checkpoint whose text encoder is
 /// in OpenCLIP's layout.
 final class StableDiffusion2ParityTests: XCTestCase {
-    struct Case: Decodable {
-        let name, prompt, file: String
-        let negative_prompt: String
-        let seed: UInt64
-        let steps: Int
-        let guidance_scale, guidance_cutoff: Float
-        let late_pass, scheduler: String
-        let width, height: Int
-        let unet_evaluations: Int
-        /// The fixture folder: tiny-sd2, or tiny-sd2-zero-snr (its parts with zero terminal SNR).
-        let model: String
-        let guidance_rescale: Float
-    }
-
     static let zeroSNR: StableDiffusionPipeline = {
         try! StableDiffusionPipeline(location: ModelLocation.open(Fixtures.path("tiny-sd2-zero-snr")))
     }()
@@ -32,16 +18,9 @@ final class StableDiffusion2ParityTests: XCTestCase {
         try! StableDiffusionPipeline(location: ModelLocation.open(Fixtures.path("tiny-sd2")))
     }()
 
-    private func cases() throws -> [Case] {
-        try JSONDecoder().decode([Case].self, from: Data(contentsOf: URL(fileURLWithPath: Fixtures.path("sd2/cases.json"))))
-    }
+    private func cases() throws -> [DiffusersImageCase] { try DiffusersImageCase.load("sd2/cases.json") }
 
-    private func request(_ c: Case) -> GenerationRequest {
-        GenerationRequest(prompt: c.prompt, negativePrompt: c.negative_prompt, seed: c.seed, steps: c.steps,
-                          guidanceScale: c.guidance_scale, guidanceCutoff: c.guidance_cutoff,
-                          latePass: LatePass(rawValue: c.late_pass)!, scheduler: SchedulerKind(rawValue: c.scheduler)!,
-                          width: c.width, height: c.height, guidanceRescale: c.guidance_rescale)
-    }
+    private func request(_ c: DiffusersImageCase) -> GenerationRequest { c.request }
 
     private func assertMatchesDiffusers(_ pipeline: StableDiffusionPipeline, file: StaticString = #filePath, line: UInt = #line) throws {
         let all = try cases().filter { $0.model == "tiny-sd2" }
@@ -49,7 +28,7 @@ final class StableDiffusion2ParityTests: XCTestCase {
         try assertMatchesDiffusers(all, on: pipeline, file: file, line: line)
     }
 
-    private func assertMatchesDiffusers(_ all: [Case], on pipeline: StableDiffusionPipeline,
+    private func assertMatchesDiffusers(_ all: [DiffusersImageCase], on pipeline: StableDiffusionPipeline,
                                         file: StaticString = #filePath, line: UInt = #line) throws {
         for c in all {
             let image = try pipeline.generate(request(c))
@@ -91,7 +70,7 @@ final class StableDiffusion2ParityTests: XCTestCase {
     func testZeroTerminalSNRMatchesDiffusersForDDIMEulerAndDPMSolver() throws {
         let all = try cases().filter { $0.model == "tiny-sd2-zero-snr" }
         XCTAssertEqual(Set(all.map(\.scheduler)), ["ddim", "euler", "dpmpp-2m"])
-        XCTAssertTrue(all.contains { $0.guidance_rescale > 0 }, "with guidance rescale too")
+        XCTAssertTrue(all.contains { ($0.guidance_rescale ?? 0) > 0 }, "with guidance rescale too")
         try assertMatchesDiffusers(all, on: Self.zeroSNR)
         let config = Self.zeroSNR.modelInfo.schedulerConfig
         XCTAssertEqual(NoiseSchedule(try config.settings(for: .ddim)).alphasCumprod.last, 0)
