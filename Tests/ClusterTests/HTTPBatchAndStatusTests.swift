@@ -97,6 +97,14 @@ final class HTTPBatchAndStatusTests: XCTestCase {
         XCTAssertTrue(lines.contains("sdcluster_http_txt2img_seconds_count 1"), metrics.text)
         XCTAssertTrue(lines.contains("sdcluster_http_txt2img_images_total 2"), metrics.text)
         XCTAssertTrue(lines.contains { $0.hasPrefix("sdcluster_store_bytes ") && !$0.hasSuffix(" 0") }, metrics.text)
+        // The coordinator's own counters (STATUS-REPLY `counters`): both images' latencies, no task re-sent.
+        XCTAssertTrue(lines.contains("sdcluster_image_seconds_count 2"), metrics.text)
+        XCTAssertTrue(lines.contains("sdcluster_tasks_resent_total 0"), metrics.text)
+        let taskBuckets = metrics.text.split(separator: "\n").filter { $0.hasPrefix("sdcluster_unet_task_seconds_bucket") }
+            .compactMap { Double($0.split(separator: " ").last!) }
+        XCTAssertEqual(taskBuckets, taskBuckets.sorted(), "buckets are cumulative")
+        XCTAssertGreaterThan(taskBuckets.last ?? 0, 0, "UNet tasks were timed")
+        XCTAssertTrue(lines.contains("sdcluster_unet_task_seconds_count \(Int(taskBuckets.last ?? -1))"), "+Inf equals the count")
         let evaluations = lines.filter { $0.hasPrefix("sdcluster_worker_evaluations_total{") }
             .compactMap { Double($0.split(separator: " ").last!) }
         XCTAssertEqual(evaluations.count, 2)

@@ -8,7 +8,7 @@ import Foundation
 enum MetricsText {
     static let contentType = "text/plain; version=0.0.4; charset=utf-8"
 
-    static func render(status: StatusReply, gateway: GatewayMetrics.Snapshot, storeBytes: Int?) -> String {
+    static func render(status: StatusReply, workerRates: [String: Double], gateway: GatewayMetrics.Snapshot, storeBytes: Int?) -> String {
         var out = MetricsWriter()
         out.family("sdcluster_workers", "gauge", "Workers connected, by model and engine fingerprint.")
         var byModel: [[String]: Int] = [:]
@@ -26,6 +26,10 @@ enum MetricsText {
         for worker in status.workers {
             out.sample("sdcluster_worker_evaluations_total", ["worker": worker.name, "engine": worker.engine ?? "unknown"],
                        Double(worker.evaluationsDone))
+        }
+        out.family("sdcluster_worker_evaluations_per_second", "gauge", "A worker's UNet evaluations per second between this gateway's looks (up to a minute apart).")
+        for worker in status.workers {
+            if let rate = workerRates[worker.name] { out.sample("sdcluster_worker_evaluations_per_second", ["worker": worker.name], rate) }
         }
         out.family("sdcluster_evaluations_per_second", "gauge", "UNet evaluations per second over the last minute, all workers.")
         out.sample("sdcluster_evaluations_per_second", [:], status.evaluationsPerSecond)
@@ -47,6 +51,14 @@ enum MetricsText {
             out.sample("sdcluster_store_bytes", [:], Double(storeBytes))
         }
 
+        if let counters = status.counters {
+            out.family("sdcluster_tasks_resent_total", "counter", "Tasks put back to be sent again (worker lost or retired, deadline missed, result failed or refused).")
+            out.sample("sdcluster_tasks_resent_total", [:], Double(counters.tasksResent))
+            out.histogram("sdcluster_unet_task_seconds", "Send-to-answer time of accepted UNet tasks (one step of one or more images).",
+                          counters.unetTaskSeconds)
+            out.histogram("sdcluster_image_seconds", "Queued-to-written time of images finished since the coordinator started.",
+                          counters.imageSeconds)
+        }
         out.family("sdcluster_http_txt2img_seconds", "histogram", "Time from a txt2img call to its answer (all its images).")
         for bucket in gateway.buckets {
             out.sample("sdcluster_http_txt2img_seconds_bucket", ["le": MetricsWriter.number(bucket.bound)], Double(bucket.count))
@@ -94,6 +106,19 @@ struct MetricsWriter {
     mutating func sample(_ name: String, _ labels: [String: String], _ value: Double) {
         let rendered = labels.sorted { $0.key < $1.key }.map { "\($0.key)=\"\(Self.escaped($0.value))\"" }
         text += name + (rendered.isEmpty ? "" : "{\(rendered.joined(separator: ","))}") + " " + Self.number(value) + "\n"
+    }
+
+    /// A histogram family from the coordinator's per-bucket counts (the format wants them cumulative).
+    mutating func histogram(_ name: String, _ help: String, _ h: LatencyHistogram) {
+        family(name, "histogram", help)
+        var cumulative = 0
+        for (bound, count) in zip(h.bounds, h.counts) {
+            cumulative += count
+            sample(name + "_bucket", ["le": Self.number(bound)], Double(cumulative))
+        }
+        sample(name + "_bucket", ["le": "+Inf"], Double(h.count))
+        sample(name + "_sum", [:], h.sum)
+        sample(name + "_count", [:], Double(h.count))
     }
 
     static func escaped(_ value: String) -> String {

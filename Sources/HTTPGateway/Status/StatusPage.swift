@@ -1,7 +1,8 @@
 /// The status page at `/`: one self-contained HTML file (no build step, no external assets) that
 /// polls `/v1/status` every two seconds. Images are fetched with the API key and shown from blob
 /// URLs, since an `<img src>` cannot carry an `Authorization` header. ETAs come from the rate at
-/// which each batch's finished count grows between polls.
+/// which each batch's finished count grows between polls; workers' evaluations/s from the
+/// gateway (`WorkerRates`).
 enum StatusPage {
     static let html = #"""
 <!doctype html>
@@ -22,7 +23,8 @@ table{border-collapse:collapse;width:100%}td,th{text-align:left;padding:4px 6px;
 .bar div{height:100%;background:#3b6fd8}.bar .failed{background:#d33}
 .thumbs{display:grid;grid-template-columns:repeat(auto-fill,minmax(96px,1fr));gap:8px}
 .thumbs img{width:100%;aspect-ratio:1;object-fit:cover;border-radius:4px;background:#e7e9ee;image-rendering:pixelated}
-.problem{color:#b00;font-weight:600}.muted{color:#667}code{font-size:12px}
+.thumbs .muted{grid-column:1/-1}.problem{color:#b00;font-weight:600}.muted{color:#667}code{font-size:12px}
+@media (max-width:600px){.wide{display:none}main{padding:8px}section{padding:8px}}
 #key{display:none}input{font:inherit;padding:4px;width:260px;max-width:100%}
 </style></head>
 <body>
@@ -31,13 +33,13 @@ table{border-collapse:collapse;width:100%}td,th{text-align:left;padding:4px 6px;
 <section id="key"><h2>API key</h2><p>This gateway needs an API key.</p>
 <input id="keyInput" type="password" placeholder="key from --http-keys"> <button id="keySave">Use key</button></section>
 <section id="problems" hidden><h2>Problems</h2><div id="problemList"></div></section>
-<section><h2>Workers</h2><div class="scroll"><table><thead><tr><th>Worker</th><th>Model</th><th>Engine</th><th>State</th><th>Evaluations/s</th><th>Evaluations</th></tr></thead><tbody id="workers"></tbody></table></div></section>
+<section><h2>Workers</h2><div class="scroll"><table><thead><tr><th>Worker</th><th>Model</th><th class="wide">Engine</th><th>State</th><th>Evaluations/s</th><th class="wide">Evaluations</th></tr></thead><tbody id="workers"></tbody></table></div></section>
 <section><h2>Batches</h2><div class="scroll"><table><thead><tr><th>Batch</th><th>Progress</th><th>Done</th><th>ETA</th><th>State</th></tr></thead><tbody id="batches"></tbody></table></div></section>
 <section><h2>Latest images</h2><div class="thumbs" id="thumbs"></div></section>
 </main>
 <script>
 "use strict";
-const history = {}, workerHistory = {}, blobs = {};
+const history = {}, blobs = {};
 let key = localStorage.getItem("sdclusterKey") || "";
 const $ = id => document.getElementById(id);
 const esc = s => String(s).replace(/[&<>"']/g, c => ({"&":"&amp;","<":"&lt;",">":"&gt;",'"':"&quot;","'":"&#39;"}[c]));
@@ -75,16 +77,16 @@ async function poll() {
   $("problems").hidden = s.problems.length === 0;
   $("problemList").innerHTML = s.problems.map(p => `<p class="problem">${esc(p)}</p>`).join("");
   $("workers").innerHTML = s.workers.map(w => {
-    const r = rate(workerHistory, w.name, w.evaluations_done, now);
+    const r = w.evaluations_per_second;
     const state = w.retired ? "retired" : w.busy ? "busy" : "idle";
-    return `<tr><td>${esc(w.name)}</td><td>${esc(w.models.join(", "))}</td><td><code>${esc(w.engine)}</code></td>
-      <td><span class="dot ${state}"></span>${state}</td><td>${r === null ? "…" : r.toFixed(2)}</td><td>${w.evaluations_done}</td></tr>`;
+    return `<tr><td>${esc(w.name)}</td><td>${esc(w.models.join(", "))}</td><td class="wide"><code>${esc(w.engine)}</code></td>
+      <td><span class="dot ${state}"></span>${state}</td><td>${r === null ? "…" : r.toFixed(2)}</td><td class="wide">${w.evaluations_done}</td></tr>`;
   }).join("") || `<tr><td colspan="6" class="muted">no worker connected</td></tr>`;
   $("batches").innerHTML = s.batches.map(b => {
     const c = b.counts, finished = c.done + c.failed + c.cancelled, left = c.queued + c.running;
     const r = rate(history, b.id, finished, now);
     const when = left === 0 ? "" : eta(r ? left / r : null);
-    return `<tr><td>${esc(b.name)}<br><code class="muted">${esc(b.id)}</code></td>
+    return `<tr><td>${esc(b.name)}<br><code class="muted wide">${esc(b.id)}</code></td>
       <td><div class="bar"><div style="width:${100 * c.done / Math.max(1, c.total)}%"></div></div></td>
       <td>${c.done}/${c.total}${c.failed ? ` <span class="problem">${c.failed} failed</span>` : ""}</td><td>${when}</td><td>${esc(b.state)}</td></tr>`;
   }).join("") || `<tr><td colspan="5" class="muted">no batch yet</td></tr>`;
