@@ -77,6 +77,8 @@ final class HTTPBatchAndStatusTests: XCTestCase {
         XCTAssertEqual(Set(samplers.compactMap { $0["name"] as? String }), ["DPM++ 2M", "Euler a", "Euler", "DDIM", "PLMS"])
         let schedulers = try XCTUnwrap(try http.get("/sdapi/v1/schedulers").json() as? [[String: Any]])
         XCTAssertTrue(schedulers.contains { $0["label"] as? String == "Karras" })
+        XCTAssertEqual(try http.get("/sdapi/v1/options").object()["sd_model_checkpoint"] as? String, "tiny-sd",
+                       "before any choice, the model the coordinator would use")
         XCTAssertEqual(try http.post("/sdapi/v1/options", json: ["sd_model_checkpoint": "tiny-sd.safetensors [0123abcd]"]).status, 200)
         XCTAssertEqual(try http.get("/sdapi/v1/options").object()["sd_model_checkpoint"] as? String, "tiny-sd.safetensors [0123abcd]")
         XCTAssertEqual(try http.post("/sdapi/v1/options", json: ["sd_model_checkpoint": "other"]).status, 422)

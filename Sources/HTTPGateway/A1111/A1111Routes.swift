@@ -85,8 +85,16 @@ struct A1111Routes {
                                  "current_image": NSNull(), "textinfo": NSNull()])
     }
 
+    /// The options; without a chosen checkpoint, the model the coordinator would use (the first
+    /// hosted one by name), as A1111 always names its loaded checkpoint.
     func options() async -> Response {
-        HTTPAnswers.json(await settings.options())
+        var values = await settings.options()
+        if values["sd_model_checkpoint"] is NSNull,
+           let status = try? await link.call({ try $0.status() }),
+           let first = Set(status.workers.filter { $0.retired == nil }.flatMap(\.models)).sorted().first {
+            values["sd_model_checkpoint"] = first
+        }
+        return HTTPAnswers.json(values)
     }
 
     /// Sets options; `sd_model_checkpoint` must name a model a connected worker hosts and

@@ -29,7 +29,7 @@ struct Txt2ImgRun {
             let submission = SubmitBatch(clientBatchName: "txt2img", submissionId: UUID().uuidString, requests: requests)
             batchId = try await link.call { try $0.submit(submission) }.batchId
         } catch {
-            return Self.refusalAnswer(error)
+            return Self.refusalAnswer(error, modelNamed: request.model != nil)
         }
         if await !jobs.submitted(job, batchId: batchId) { _ = try? await link.call { try $0.cancel(batchId: batchId) } }
         var finished: [Int: Finished] = [:]
@@ -59,8 +59,9 @@ struct Txt2ImgRun {
         return Txt2ImgAnswer(request: request, seed: seed, images: images, batchId: batchId).response()
     }
 
-    /// The HTTP answer to a refused or failed SUBMIT.
-    static func refusalAnswer(_ error: any Error) -> Response {
+    /// The HTTP answer to a refused or failed SUBMIT. A model the workers do not host is A1111's
+    /// 404 "Model not found"; no worker at all (no model named) is a 503.
+    static func refusalAnswer(_ error: any Error, modelNamed: Bool) -> Response {
         guard let refusal = CoordinatorRefusal(error) else {
             return HTTPAnswers.a1111Error(.serviceUnavailable, "cannot reach the coordinator: \(error)")
         }
@@ -68,7 +69,8 @@ struct Txt2ImgRun {
         case "invalid-request", "bad-header":
             return HTTPAnswers.unprocessable([FieldProblem(type: "value_error", location: [], message: refusal.message, input: nil)])
         case "no-worker-for-model", "unknown-model":
-            return HTTPAnswers.a1111Error(.notFound, "Model not found: \(refusal.message)")
+            return modelNamed ? HTTPAnswers.a1111Error(.notFound, "Model not found: \(refusal.message)")
+                : HTTPAnswers.a1111Error(.serviceUnavailable, refusal.message)
         case "limit-exceeded":
             return HTTPAnswers.a1111Error(.tooManyRequests, refusal.message)
         case "not-authorized":
