@@ -173,7 +173,8 @@ extension Coordinator {
 
     /// RESULT messages from the cursor on (a bounded number), then PROGRESS with the next cursor.
     private func answer(_ request: FetchResults, client: [UInt8]) throws {
-        let results = try store.resultsSince(batchId: request.batchId, since: request.since, limit: Self.resultsPerFetch)
+        let results = try store.resultsSince(batchId: request.batchId, since: request.since,
+                                             limit: min(Self.resultsPerFetch, request.limit ?? Self.resultsPerFetch))
         for result in results {
             var png: [UInt8]?
             var error = result.error

@@ -55,7 +55,7 @@ actor BatchCatalog {
     func png(batchId: String, file: String) async throws -> [UInt8]? {
         if batches[batchId]?.files[file] == nil { _ = try await refresh(batchId) }
         guard let index = batches[batchId]?.files[file], let entry = batches[batchId]?.entries[index] else { return nil }
-        let answer = try await link.call { try $0.fetch(batchId: batchId, since: entry.sequence, waitSeconds: 0) }
+        let answer = try await link.call { try $0.fetch(batchId: batchId, since: entry.sequence, waitSeconds: 0, limit: 1) }
         return answer.results.first { $0.fileName == file }?.png
     }
 
