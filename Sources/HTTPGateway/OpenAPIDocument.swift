@@ -5,7 +5,7 @@ enum OpenAPIDocument {
 {
   "openapi": "3.0.3",
   "info": {"title": "sdcluster HTTP gateway", "version": "1",
-           "description": "The coordinator's HTTP front door. With API keys (--http-keys) every route but /metrics and / needs 'Authorization: Bearer KEY'."},
+           "description": "The coordinator's HTTP front door. With API keys (--http-keys) every route but /metrics and / needs 'Authorization: Bearer KEY'; without them (loopback only) none does."},
   "components": {
     "securitySchemes": {"bearer": {"type": "http", "scheme": "bearer"}},
     "schemas": {
@@ -33,15 +33,15 @@ enum OpenAPIDocument {
       "id": {"name": "id", "in": "path", "required": true, "schema": {"type": "string"}}
     }
   },
-  "security": [{"bearer": []}],
+  "security": [{"bearer": []}, {}],
   "paths": {
     "/v1/batches": {
       "post": {"summary": "Submit a prompt list (the lines `sdcluster submit` takes); answered once the batch is durable",
         "parameters": [
           {"name": "name", "in": "query", "schema": {"type": "string"}, "description": "A name for the batch"},
           {"name": "submission_id", "in": "query", "schema": {"type": "string"}, "description": "Makes a retried POST return the same batch (or the Idempotency-Key header)"}],
-        "requestBody": {"required": true, "content": {"application/jsonl": {"schema": {"type": "string"},
-          "example": "{\"prompt\": \"a red circle\", \"seed\": 1, \"count\": 4}\n"}, "text/plain": {"schema": {"type": "string"}}}},
+        "requestBody": {"required": true, "content": {"application/jsonl": {"schema": {"type": "string", "minLength": 1},
+          "example": "{\"prompt\": \"a red circle\", \"seed\": 1, \"count\": 4}\n"}, "text/plain": {"schema": {"type": "string", "minLength": 1}}}},
         "responses": {"201": {"description": "Accepted", "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Accepted"}}}},
                       "422": {"$ref": "#/components/responses/Error"}, "429": {"$ref": "#/components/responses/Error"},
                       "503": {"$ref": "#/components/responses/Error"}}},

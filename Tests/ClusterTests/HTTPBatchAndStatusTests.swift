@@ -46,6 +46,9 @@ final class HTTPBatchAndStatusTests: XCTestCase {
         XCTAssertEqual(try http.get("/v1/batches/\(id)/images/9999-1.png").status, 404)
         XCTAssertEqual(try http.get("/v1/batches/no-such-batch").status, 404)
 
+        let unnamed = try http.send("POST", "/v1/batches?name=&submission_id=", body: Data("a prompt\n".utf8), contentType: "text/plain")
+        XCTAssertEqual(unnamed.status, 201, "empty query values count as absent: \(unnamed.text)")
+        XCTAssertEqual(try unnamed.object()["name"] as? String, "http")
         let bad = try http.send("POST", "/v1/batches", body: Data("{\"prompt\": \"x\", \"steps\": 0}\n".utf8))
         XCTAssertEqual(bad.status, 422, bad.text)
         XCTAssertTrue(bad.text.contains("steps"), bad.text)

@@ -35,8 +35,10 @@ struct BatchRoutes {
         }
         let text = String(decoding: body.readableBytesView, as: UTF8.self)
         let query = request.uri.queryParameters
-        let name = query["name"].map(String.init) ?? "http"
-        let submissionId = request.headers.first(where: { $0.name.canonicalName == "idempotency-key" })?.value ?? query["submission_id"].map(String.init) ?? UUID().uuidString
+        // Empty values count as absent (a form that sends `?name=&submission_id=`).
+        let name = query["name"].map(String.init).flatMap { $0.isEmpty ? nil : $0 } ?? "http"
+        let given = request.headers.first(where: { $0.name.canonicalName == "idempotency-key" })?.value ?? query["submission_id"].map(String.init)
+        let submissionId = given.flatMap { $0.isEmpty ? nil : $0 } ?? UUID().uuidString
         let defaults = await settings.txt2imgDefaults
         var base = GenerationRequest(prompt: "", seed: 42, steps: 25, guidanceCutoff: defaults.guidanceCutoff, latePass: defaults.latePass)
         base.model = defaults.model
