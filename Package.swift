@@ -1,4 +1,4 @@
-// swift-tools-version:6.0
+// swift-tools-version:6.1
 // sdcluster: a distributed Stable Diffusion sampler for Linux CPUs.
 // Module layering (no upward arrows): C shims -> Compute -> StableDiffusion -> Cluster -> sdcluster.
 import PackageDescription
@@ -28,6 +28,9 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
         // 1.16: `LogHandler.log(event:)` (the older entry point is deprecated there).
         .package(url: "https://github.com/apple/swift-log", from: "1.16.0"),
+        // The HTTP front door (`coordinator --http`). Without its swift-configuration trait, which
+        // sdcluster does not use (one package fewer to build).
+        .package(url: "https://github.com/hummingbird-project/hummingbird", from: "2.28.1", traits: ["FullFoundation"]),
     ],
     targets: [
         // System libraries, from Debian packages (module maps only); oneDNN from .deps/onednn.
@@ -49,11 +52,15 @@ let package = Package(
         // ZeroMQ wrapper, wire protocol, coordinator, worker, client.
         .target(name: "Cluster", dependencies: ["Compute", "StableDiffusion", "ImageIO", "CZeroMQ", "CSQLite",
                                          .product(name: "Logging", package: "swift-log")], swiftSettings: optimize),
+        // The coordinator's HTTP front door: A1111-compatible API, batch API, metrics, status page.
+        // A client of the coordinator's client socket, so every rule of the cluster applies to it.
+        .target(name: "HTTPGateway", dependencies: ["Cluster", "StableDiffusion", "ImageIO",
+                                                    .product(name: "Hummingbird", package: "hummingbird")]),
         // The command-line tool.
         .executableTarget(
             name: "sdcluster",
             dependencies: [
-                "Compute", "StableDiffusion", "ImageIO", "ShapesWorld", "Cluster",
+                "Compute", "StableDiffusion", "ImageIO", "ShapesWorld", "Cluster", "HTTPGateway",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
             ],
@@ -64,7 +71,8 @@ let package = Package(
                     exclude: ["Fixtures", "Weights/Fixtures"], swiftSettings: oneDNNHeaders),
         .testTarget(name: "ImageIOTests", dependencies: ["ImageIO"]),
         .testTarget(name: "ShapesWorldTests", dependencies: ["ShapesWorld", "ImageIO"]),
-        .testTarget(name: "ClusterTests", dependencies: ["Cluster", "StableDiffusion"], swiftSettings: oneDNNHeaders),
+        // With the HTTP gateway's tests: they drive it over real HTTP against a coordinator and workers.
+        .testTarget(name: "ClusterTests", dependencies: ["Cluster", "StableDiffusion", "HTTPGateway"], swiftSettings: oneDNNHeaders),
         // The shipped default model (models/shapes): prompt adherence and bf16 fidelity.
         .testTarget(name: "DefaultModelTests", dependencies: ["StableDiffusion", "ShapesWorld", "ImageIO", "Compute"], swiftSettings: oneDNNHeaders),
     ],

@@ -10,7 +10,8 @@
 # the shipped model), --placement auto|split|pack, --port P (clients on P, workers on P+1;
 # default 7430), --bind ADDRESS (interface to listen on; default 127.0.0.1, this machine only:
 # the cluster has no authentication yet, so '*' exposes it to the network), --engine simulated --unet-seconds S (workers that only sleep), --bin PATH
-# (default: .build/release/sdcluster, built if missing).
+# (default: .build/release/sdcluster, built if missing), --http HOST:PORT (the coordinator's HTTP
+# front door, docs/http.md: A1111's API, /v1/batches, /metrics, a status page).
 # Then: sdcluster submit prompts.txt --coordinator tcp://127.0.0.1:7430 --wait
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -36,7 +37,7 @@ fi
 count="${1:?usage: scripts/local-cluster.sh N [options] | stop}"
 shift
 [[ "$count" =~ ^[0-9]+$ && "$count" -ge 1 ]] || { echo "N must be a number of workers >= 1, not '$count'" >&2; exit 2; }
-model="" placement=auto port=7430 bind=127.0.0.1 engine=pipeline unet_seconds=0 detach=0 bin=.build/release/sdcluster
+http="" model="" placement=auto port=7430 bind=127.0.0.1 engine=pipeline unet_seconds=0 detach=0 bin=.build/release/sdcluster
 extra=()
 while [[ $# -gt 0 ]]; do
   case "$1" in
@@ -48,6 +49,7 @@ while [[ $# -gt 0 ]]; do
     --engine) engine="$2"; shift 2 ;;
     --unet-seconds) unet_seconds="$2"; shift 2 ;;
     --bin) bin="$2"; shift 2 ;;
+    --http) http="$2"; shift 2 ;;
     --detach) detach=1; shift ;;
     --) shift; extra=("$@"); break ;;
     *) echo "unknown option $1 (see the comment at the top of $0)" >&2; exit 2 ;;
@@ -63,7 +65,7 @@ clients="tcp://127.0.0.1:$port"
 workers="tcp://127.0.0.1:$((port + 1))"
 
 "$bin" coordinator --clients "tcp://$bind:$port" --workers "tcp://$bind:$((port + 1))" --store "$dir/store" \
-  --output "$dir/output" --placement "$placement" > "$dir/logs/coordinator.out" 2> "$dir/logs/coordinator.log" &
+  --output "$dir/output" --placement "$placement" ${http:+--http "$http"} > "$dir/logs/coordinator.out" 2> "$dir/logs/coordinator.log" &
 echo $! > "$dir/pids"
 model_args=()
 [[ -n "$model" ]] && model_args=(--model "$model")
@@ -74,6 +76,7 @@ for i in $(seq 1 "$count"); do
 done
 echo "coordinator: clients $clients, workers $workers; $count worker(s) x $threads thread(s); logs in $dir/logs" >&2
 echo "submit with: $bin submit PROMPTS --coordinator $clients --wait" >&2
+[[ -n "$http" ]] && echo "HTTP: http://$http/ (status page), /sdapi/v1/txt2img, /v1/batches, /metrics" >&2
 [[ $detach == 1 ]] && exit 0
 
 trap '"$0" stop --dir "$dir"; exit 0' INT TERM

@@ -43,6 +43,21 @@ final class BatchFetchTests: XCTestCase {
         XCTAssertEqual(try lines(), 3)
     }
 
+    /// FETCH's `limit`: one result when asked for one (the HTTP gateway's image route), from the
+    /// cursor on; without it, up to the coordinator's bound.
+    func testAFetchLimitedToOneSendsOneResult() throws {
+        let cluster = try InProcessCluster(self)
+        try cluster.startWorker("w", engine: SimulatedEngine(unetSeconds: 0))
+        let client = try cluster.client()
+        let batch = try client.submit(SubmitBatch(clientBatchName: "f", submissionId: UUID().uuidString, requests: requests(3))).batchId
+        _ = try BatchWaiter(client: client, batchId: batch, outputDirectory: cluster.folder.appendingPathComponent("got").path).run()
+        XCTAssertEqual(try client.fetch(batchId: batch, since: 0, waitSeconds: 0).results.count, 3)
+        let one = try client.fetch(batchId: batch, since: 1, waitSeconds: 0, limit: 1)
+        XCTAssertEqual(one.results.map(\.sequence), [1])
+        XCTAssertEqual(one.progress.nextSince, 2)
+        XCTAssertNotNil(one.results.first?.png)
+    }
+
     func testAWaitWithoutProgressEndsAtItsBound() throws {
         let cluster = try InProcessCluster(self)
         try cluster.startWorker("slow", engine: SimulatedEngine(unetSeconds: 3))

@@ -40,6 +40,8 @@ final class LocalCluster {
     var store: String { folder.appendingPathComponent("store").path }
     var output: String { folder.appendingPathComponent("output").path }
     var coordinatorRuns = 0
+    /// The HTTP gateway's URL when the coordinator was started with `--http`.
+    var httpURL: String?
 
     init(_ test: XCTestCase) throws {
         binary = try Self.binary()
@@ -60,7 +62,16 @@ final class LocalCluster {
                                   "--store", store, "--output", output, "--heartbeat", "0.5"] + extra,
                                  log: "coordinator-\(coordinatorRuns)", stdout: out)
         coordinator = process
-        let line = try readLine(out.fileHandleForReading, within: 30)
+        let wantsHTTP = extra.contains("--http")
+        let lines = try readLines(out.fileHandleForReading, within: 30, count: wantsHTTP ? 2 : 1)
+        let line = lines[0]
+        if wantsHTTP {
+            let http = lines[1].split(separator: " ").map(String.init)
+            guard http.count == 2, http[0] == "http" else {
+                throw ClusterTestError.setup("coordinator printed '\(lines[1])' instead of its HTTP address; log: \(log("coordinator-\(coordinatorRuns)"))")
+            }
+            httpURL = http[1]
+        }
         let parts = line.split(separator: " ").map(String.init)
         guard parts.count == 4, parts[0] == "workers", parts[2] == "clients" else {
             throw ClusterTestError.setup("coordinator printed '\(line)'; log: \(log("coordinator-\(coordinatorRuns)"))")
@@ -122,15 +133,17 @@ final class LocalCluster {
         return process
     }
 
-    private func readLine(_ handle: FileHandle, within seconds: Double) throws -> String {
+    /// The first `count` lines the process prints.
+    private func readLines(_ handle: FileHandle, within seconds: Double, count: Int) throws -> [String] {
         var data = Data()
         let deadline = Date().addingTimeInterval(seconds)
         while Date() < deadline {
             let chunk = handle.availableData
             if chunk.isEmpty { break }
             data.append(chunk)
-            if let text = String(data: data, encoding: .utf8), let newline = text.firstIndex(of: "\n") {
-                return String(text[..<newline])
+            if let text = String(data: data, encoding: .utf8) {
+                let lines = text.split(separator: "\n", omittingEmptySubsequences: false).dropLast().map(String.init)
+                if lines.count >= count { return Array(lines.prefix(count)) }
             }
         }
         throw ClusterTestError.setup("the coordinator printed no endpoints; log: \(log("coordinator-\(coordinatorRuns)"))")

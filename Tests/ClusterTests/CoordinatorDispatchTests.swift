@@ -74,6 +74,7 @@ final class CoordinatorDispatchTests: XCTestCase {
         XCTAssertEqual(resentTask.items.map(\.slot), heldTask.items.map(\.slot))
         XCTAssertEqual(resentTask.items.map(\.step), heldTask.items.map(\.step))
         XCTAssertTrue(slow.tasks().isEmpty, "one copy of the work is out")
+        XCTAssertEqual(cluster.coordinator.counters.tasksResent, 1, "STATUS counts the re-sent task")
 
         slow.answer(held)   // the late answer
         try cluster.turn()
@@ -89,6 +90,11 @@ final class CoordinatorDispatchTests: XCTestCase {
         try cluster.finish(key, by: [fast, slow])
         XCTAssertEqual(try cluster.evaluationsRecorded(key), try planSteps(request()).reduce(0) { $0 + $1.slots.count },
                        "every evaluation counted once")
+        let counters = cluster.coordinator.counters
+        XCTAssertEqual(counters.unetTaskSeconds.count, try planSteps(request()).count, "one timed task a step; the late answer is not timed")
+        XCTAssertEqual(counters.imageSeconds.count, 1)
+        XCTAssertGreaterThanOrEqual(counters.imageSeconds.sum, 20.5, "the image waited out the deadline on the test's clock")
+        XCTAssertEqual(counters.tasksResent, 1)
     }
 
     func testAWorkerThatSaysDisconnectLosesItsTasksAtOnce() throws {

@@ -32,6 +32,7 @@ final class ProtocolRoundTripTests: XCTestCase {
         let messages: [ClientToCoordinator] = [
             .submit(Samples.submit), .status(StatusQuery()), .status(StatusQuery(batchId: "b1")),
             .cancel(CancelBatch(batchId: "b1")), .fetch(FetchResults(batchId: "b1", since: 4, waitMilliseconds: 1000)),
+            .fetch(FetchResults(batchId: "b1", since: 4, waitMilliseconds: 0, limit: 1)),
         ]
         for message in messages {
             XCTAssertEqual(try ClientToCoordinator.decode(message.encode()), message)

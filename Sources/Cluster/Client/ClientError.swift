@@ -26,3 +26,21 @@ enum ClientError: Error, Equatable, CustomStringConvertible {
         }
     }
 }
+
+/// A refusal from the coordinator as callers outside this module see it (the HTTP gateway turns
+/// its code into an HTTP status): the ERROR reply's code (`invalid-request`, `unknown-batch`,
+/// `limit-exceeded`, ...) and its message for people.
+public struct CoordinatorRefusal: Error, Sendable, Equatable, CustomStringConvertible {
+    public let code: String
+    public let message: String
+
+    /// The refusal inside an error thrown by `ClusterClient`, or nil when the error is of another
+    /// kind (no answer, a failed handshake).
+    public init?(_ error: any Error) {
+        guard case ClientError.refused(let reply) = error else { return nil }
+        code = reply.code.rawValue
+        message = reply.message
+    }
+
+    public var description: String { "\(message) (\(code))" }
+}

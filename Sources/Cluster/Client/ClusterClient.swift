@@ -53,9 +53,10 @@ public final class ClusterClient {
         return progress
     }
 
-    /// Finished images from the cursor `since` on, waiting up to `waitSeconds` for one.
-    public func fetch(batchId: String, since: Int, waitSeconds: Double) throws -> (results: [FinishedImage], progress: BatchProgress) {
-        let request = FetchResults(batchId: batchId, since: since, waitMilliseconds: Int(waitSeconds * 1000))
+    /// Finished images from the cursor `since` on, waiting up to `waitSeconds` for one; at most
+    /// `limit` of them when given (the coordinator's own bound otherwise).
+    public func fetch(batchId: String, since: Int, waitSeconds: Double, limit: Int? = nil) throws -> (results: [FinishedImage], progress: BatchProgress) {
+        let request = FetchResults(batchId: batchId, since: since, waitMilliseconds: Int(waitSeconds * 1000), limit: limit)
         let replies = try call(.fetch(request), extraWait: waitSeconds)
         guard case .progress(let progress) = replies.last else { throw Self.unexpected(replies) }
         let results = replies.compactMap { reply -> FinishedImage? in

@@ -142,13 +142,14 @@ extension Coordinator {
         let problems = outputTrouble.map { trouble in
             ["since \(Int(time - trouble.since)) s, \(held) finished image(s) held in memory because writing fails: \(trouble.message)"]
         }
-        return StatusReply(batches: summaries, workers: workerSummaries, evaluationsPerSecond: rate, problems: problems)
+        return StatusReply(batches: summaries, workers: workerSummaries, evaluationsPerSecond: rate, problems: problems,
+                           counters: counters)
     }
 
     private func cancel(_ request: CancelBatch, client: [UInt8], sender: Sender) throws {
         _ = try ownBatch(request.batchId, sender: sender)
         let cancelled = try store.cancel(batchId: request.batchId)
-        for key in waiting + active where key.batchId == request.batchId { jobs[key] = nil }
+        for key in waiting + active where key.batchId == request.batchId { jobs[key] = nil; queuedAt[key] = nil }
         waiting.removeAll { $0.batchId == request.batchId }
         active.removeAll { $0.batchId == request.batchId }
         // Their workers are free for other work at once; STATUS shows nothing of them in flight.
@@ -172,7 +173,8 @@ extension Coordinator {
 
     /// RESULT messages from the cursor on (a bounded number), then PROGRESS with the next cursor.
     private func answer(_ request: FetchResults, client: [UInt8]) throws {
-        let results = try store.resultsSince(batchId: request.batchId, since: request.since, limit: Self.resultsPerFetch)
+        let results = try store.resultsSince(batchId: request.batchId, since: request.since,
+                                             limit: min(Self.resultsPerFetch, request.limit ?? Self.resultsPerFetch))
         for result in results {
             var png: [UInt8]?
             var error = result.error

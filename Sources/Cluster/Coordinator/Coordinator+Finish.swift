@@ -34,6 +34,7 @@ extension Coordinator {
             job.holdUnwritten(image)
             return outputFailed("image \(job.imageId) is computed but could not be written: \(error)")
         }
+        if let queued = queuedAt[job.key] { counters.imageSeconds.observe(now() - queued) }
         forget(job)
         if let manifestFailed {
             // The image is durable; the manifest is rebuilt from the store once writing works.
@@ -105,6 +106,7 @@ extension Coordinator {
 
     private func forget(_ job: ImageJob) {
         jobs[job.key] = nil
+        queuedAt[job.key] = nil
         if let i = active.firstIndex(of: job.key) {
             active.remove(at: i)
         } else if let i = waiting.firstIndex(of: job.key) {

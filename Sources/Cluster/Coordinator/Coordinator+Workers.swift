@@ -129,6 +129,7 @@ extension Coordinator {
 
     /// Puts a task's work back in the queue (unless it was answered or cancelled meanwhile).
     func requeue(_ record: TaskRecord) {
+        counters.tasksResent += 1
         switch record.work {
         case .text(let key):
             jobs[key]?.requeueText(taskId: record.id)
@@ -158,6 +159,7 @@ extension Coordinator {
         if record.evaluationCount > 0 {
             worker.measured(seconds: computeSeconds, evaluations: record.evaluationCount)
             worker.evaluationsDone += record.evaluationCount
+            counters.unetTaskSeconds.observe(now() - record.sentAt)
             recentEvaluations.append((now(), record.evaluationCount))
         }
         log.debug("task \(record.id) answered by \(worker.name) in \(String(format: "%.3f", computeSeconds)) s: \(record.work.summary)",

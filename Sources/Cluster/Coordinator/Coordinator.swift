@@ -43,6 +43,10 @@ public final class Coordinator {
     var taskCounter = 0
     /// UNet evaluations answered, with their time, for STATUS's rate (last minute).
     var recentEvaluations: [(time: Double, count: Int)] = []
+    /// Re-sent tasks and latencies, for STATUS-REPLY.
+    var counters = CoordinatorCounters()
+    /// When each unfinished image of this run was queued (for `counters.imageSeconds`).
+    var queuedAt: [ImageKey: Double] = [:]
     let startedAt: Double
     private let poller = ZMQPoller()
     /// Held while this coordinator lives: a second one on the same store is refused.
@@ -137,6 +141,7 @@ public final class Coordinator {
     func enqueue(_ job: ImageJob) {
         jobs[job.key] = job
         waiting.append(job.key)
+        queuedAt[job.key] = now()
     }
 
     /// Serves until `stop` is raised; then tells the workers it is leaving and closes the store.

@@ -67,6 +67,9 @@ public struct StatusReply: Codable, Sendable, Equatable {
     /// What keeps the coordinator from finishing work, for its operator (e.g. an output folder
     /// it cannot write); nil or empty when nothing does. Optional: older coordinators omit it.
     public var problems: [String]? = nil
+    /// Re-sent tasks and latency histograms since the coordinator started. Optional: older
+    /// coordinators omit it (and older clients ignore it).
+    public var counters: CoordinatorCounters? = nil
 }
 
 /// ERROR (any direction): a refusal or failure, with a code to act on and a message to show.

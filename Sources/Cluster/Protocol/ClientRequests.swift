@@ -40,6 +40,9 @@ public struct FetchResults: Codable, Sendable, Equatable {
     public var batchId: String
     public var since: Int
     public var waitMilliseconds: Int = 0
+    /// Most RESULT messages wanted (the coordinator sends at most its own bound, 16, anyway):
+    /// 1 fetches one image. Optional: older coordinators ignore it and send up to their bound.
+    public var limit: Int? = nil
 }
 
 extension SubmitBatch: WireCodable {
@@ -101,6 +104,7 @@ extension FetchResults: HeaderOnlyMessage {
         try Check.nonEmpty(batchId, "batchId")
         try Check.range(since, 0...Int(Int64.max), "since")
         try Check.range(waitMilliseconds, 0...600_000, "waitMilliseconds")
+        if let limit { try Check.range(limit, 1...Int(Int32.max), "limit") }
     }
 }
 

@@ -32,6 +32,10 @@ public struct CoordinatorSecurity: Sendable {
         (self.workers, self.clients, self.admins) = (workers, clients, admins)
     }
 
+    /// The coordinator's public key (Z85): what its own clients, the HTTP gateway among them, need
+    /// to connect (`CurveCredentials(keyFile:coordinatorKey:)`).
+    public var publicKey: String { serverKeys.publicKey.z85 }
+
     /// One line for the log: how many keys each role admits.
     public var summary: String {
         "\(workers.names.count) worker key(s) from \(workersSource), \(clients.names.count) client key(s) from \(clientsSource)"

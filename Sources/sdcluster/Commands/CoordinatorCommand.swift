@@ -1,6 +1,7 @@
 import ArgumentParser
 import Cluster
 import Foundation
+import HTTPGateway
 import StableDiffusion
 
 /// `sdcluster coordinator`: the cluster's scheduler and job store.
@@ -18,6 +19,10 @@ struct CoordinatorCommand: ParsableCommand {
             Example: sdcluster coordinator --store state/ --output results/
             Example: sdcluster coordinator --curve-secret keys/coordinator.key \
             --authorized-workers keys/workers --authorized-clients keys/clients
+            With --http HOST:PORT it also serves HTTP (docs/http.md): AUTOMATIC1111's \
+            /sdapi/v1/txt2img, a batch API, /metrics and a status page at /. It is a client of \
+            the --clients port like `submit`; beyond 127.0.0.1 it needs --http-keys.
+            Example: sdcluster coordinator --http 127.0.0.1:7860
             """)
 
     @Option(help: ArgumentHelp("Endpoint workers connect to (default: tcp://*:7431 with --curve-secret, else tcp://127.0.0.1:7431).", valueName: "ENDPOINT"))
@@ -83,6 +88,18 @@ struct CoordinatorCommand: ParsableCommand {
     @Option(help: ArgumentHelp("Tasks a worker may have at once (run one after another): more hide a slow link's round trips; 1 sends a task only to an idle worker.", valueName: "N"))
     var tasksInFlight = 3
 
+    @Option(help: ArgumentHelp("Serve HTTP here (docs/http.md): A1111's /sdapi/v1 API, /v1/batches, /metrics, a status page at /. A bare PORT or :PORT binds 127.0.0.1. Off unless given.", valueName: "HOST:PORT"))
+    var http: String?
+
+    @Option(help: ArgumentHelp("API keys for --http, one a line ('KEY' or 'NAME KEY', 16+ characters): callers send 'Authorization: Bearer KEY'. Required when --http is not a loopback address; /metrics stays open.", valueName: "FILE"))
+    var httpKeys: String?
+
+    @Option(help: ArgumentHelp("With --curve-secret: the CURVE secret key (`sdcluster keygen`) the HTTP gateway connects to the --clients port with; its public key must be in --authorized-clients (it sees its own batches) or --admin-keys (every batch).", valueName: "FILE"))
+    var httpClientKey: String?
+
+    @Option(help: ArgumentHelp("Share of steps with full guidance for HTTP requests that give no guidance_cutoff (txt2img calls and /v1/batches lines), 0...1.", valueName: "F"))
+    var guidanceCutoff: Float = 1
+
     @OptionGroup var logging: LoggingOptions
 
     func validate() throws {
@@ -106,6 +123,19 @@ struct CoordinatorCommand: ParsableCommand {
         }
         guard (1...8).contains(tasksInFlight) else { throw ValidationError("--tasks-in-flight must be 1...8, not \(tasksInFlight)") }
         guard classGrace >= 0, classGrace.isFinite else { throw ValidationError("--class-grace must be >= 0 seconds") }
+        guard (0...1).contains(guidanceCutoff) else { throw ValidationError("--guidance-cutoff must be 0...1, not \(guidanceCutoff)") }
+        if http == nil, httpKeys != nil || httpClientKey != nil {
+            throw ValidationError("--http-keys and --http-client-key belong to --http; give --http HOST:PORT too")
+        }
+        if let http {
+            let address = try GatewayOptions.parseAddress(http)
+            if !GatewayOptions.isLoopback(address.host), httpKeys == nil {
+                throw ValidationError("--http \(http) reaches beyond this machine: give --http-keys FILE (API keys callers send as 'Authorization: Bearer KEY'), or bind to 127.0.0.1")
+            }
+            if curveSecret != nil, httpClientKey == nil {
+                throw ValidationError("with --curve-secret, --http needs --http-client-key FILE: a client key (`sdcluster keygen http`) whose public key is in --authorized-clients or --admin-keys, so the gateway's calls pass the same access rules as any client")
+            }
+        }
     }
 
     func run() throws {
@@ -132,8 +162,27 @@ struct CoordinatorCommand: ParsableCommand {
         reload.raiseOnHangUp()
         let coordinator = try Coordinator(options: options, context: context)
         print("workers \(coordinator.workersEndpoint) clients \(coordinator.clientsEndpoint)")
+        if let http {
+            print("http \(try startGateway(http, coordinator: coordinator, security: security, context: context))")
+        }
         fflush(stdout)
         try coordinator.run(until: stop, reload: reload)
+    }
+}
+
+extension CoordinatorCommand {
+    /// Starts the HTTP gateway as a client of the coordinator's client port; returns its URL.
+    private func startGateway(_ http: String, coordinator: Coordinator, security: CoordinatorSecurity?,
+                              context: ZMQContext) throws -> String {
+        let address = try GatewayOptions.parseAddress(http)
+        let credentials = try security.flatMap { security in
+            try httpClientKey.map { try CurveCredentials(keyFile: $0, coordinatorKey: security.publicKey) }
+        }
+        let link = CoordinatorLink(endpoint: coordinator.clientsEndpoint, context: context, credentials: credentials)
+        let options = GatewayOptions(host: address.host, port: address.port, keys: try httpKeys.map(APIKeys.load),
+                                     txt2img: Txt2ImgDefaults(guidanceCutoff: guidanceCutoff, model: defaultModel),
+                                     storeDirectory: store, maxBodyBytes: maxMessageMb << 20)
+        return try HTTPGateway(options: options, link: link).start()
     }
 }
 
