@@ -65,6 +65,20 @@ public final class SafeTensorsFile: @unchecked Sendable {
         return Data(bytes: mapping + start, count: min(count, size - start))
     }
 
+    /// SHA-256 (hex) of the file's bytes from `offset` to the end: `0` gives the whole file's digest
+    /// (what AUTOMATIC1111 shows as a VAE's hash), `dataOffset` that of the tensor data alone (the
+    /// "addnet" hash it shows for LoRAs, which ignores edits to the header's metadata). Reads the
+    /// whole file once, then drops its pages as `tensor` does.
+    func sha256Hex(from offset: Int) -> String {
+        let start = min(max(offset, 0), size)
+        let digest = SHA256.hex(UnsafeRawBufferPointer(start: mapping + start, count: size - start))
+        releasePages(from: start, to: size)
+        return digest
+    }
+
+    /// Byte offset where tensor data begins (after the length prefix and the JSON header).
+    var dataOffset: Int { header.dataStart }
+
     /// Reads a tensor and widens it to float32 (F32/F16/BF16 only).
     public func tensor(_ name: String) throws -> Tensor {
         guard let entry = header.entries[name] else { throw WeightError.missingKey(source: path, key: name) }
