@@ -97,6 +97,13 @@ extension Coordinator {
     /// against the model (`GenerationRequest.validated(for:)`).
     private func routable(_ request: GenerationRequest, index: Int) throws -> GenerationRequest {
         var request = request
+        // Workers hold one model with no LoRAs merged: a tag would be encoded as text and the
+        // image made without the LoRA. Refused until workers serve LoRA sets (docs/weights.md).
+        if !LoRATags.tagRanges(in: request.prompt).isEmpty {
+            throw ErrorReply(code: .invalidRequest,
+                             message: "request \(index): the cluster does not serve LoRAs (<lora:...> in the prompt, or JSONL loras) yet; make these images with `sdcluster generate --lora-dir DIR`",
+                             inReplyTo: MessageType.submit.rawValue)
+        }
         let hosted = Set(workers.values.filter(\.isUsable).flatMap { $0.ready.models.map(\.name) }).sorted()
         guard let name = resolvedModel(request.model) else {
             throw ErrorReply(code: .noWorkerForModel, message: "no worker is connected (or every connected one is retired), so no model can be served; start a worker (sdcluster worker --coordinator ... --model DIR) and submit again",

@@ -13,13 +13,14 @@ struct GenerateCommand: ParsableCommand {
               sdcluster generate "a red circle on a blue background"
               sdcluster generate "a large white cross" --count 4 --guidance-cutoff 0.5
               sdcluster generate --prompts prompts.jsonl --output out/
+              sdcluster generate "a cat <lora:myStyle:0.8>" --lora-dir loras/ --vae vae-ft-mse-840000-ema-pruned.safetensors
             Each PNG carries its parameters in AUTOMATIC1111's `parameters` text; `sdcluster info` prints them.
             """)
 
     @Argument(help: "Prompts (each in quotes). Or use --prompts.")
     var prompts: [String] = []
 
-    @Option(name: .customLong("prompts"), help: ArgumentHelp("A prompt file: one prompt a line, or JSONL with one request object a line (fields named like the options: prompt, negative_prompt, seed, count, steps, guidance_scale, guidance_cutoff, late_pass, scheduler, width, height).", valueName: "FILE"))
+    @Option(name: .customLong("prompts"), help: ArgumentHelp("A prompt file: one prompt a line, or JSONL with one request object a line (fields named like the options: prompt, negative_prompt, seed, count, steps, guidance_scale, guidance_cutoff, late_pass, scheduler, width, height, loras).", valueName: "FILE"))
     var promptsFile: String?
 
     @OptionGroup var model: ModelOptions
@@ -36,26 +37,35 @@ struct GenerateCommand: ParsableCommand {
     func run() throws {
         try engine.apply()
         let requests = try sampling.requests(prompts: prompts, file: promptsFile)
-        let pipeline = try model.loadPipeline(precision: engine.precision)
+        let base = try model.location()
+        // Every LoRA is found and matched to the model before the first image.
+        let groups = try LoRAGroups(requests, library: LoRALibrary(directory: model.loraDirectory), model: base)
         printError("\(requests.count) image(s) to make")
-        var used = 0, plain = 0
+        var used = 0, plain = 0, done = 0
         let start = Date()
-        for (index, request) in requests.enumerated() {
-            // Off a terminal: one line per finished image (a bar per step would flood logs of long lists).
-            let bar = ProgressBar(total: request.steps, label: "image \(index + 1)/\(requests.count)", linePercent: 100)
-            let image = try pipeline.generate(request) { progress in
-                bar.update(progress.completedSteps, detail: "\(progress.evaluationsUsed) UNet evals")
-                return true
+        for group in groups.groups {
+            // One model per LoRA set: the previous one is released before the next is built.
+            let pipeline = try model.loadPipeline(location: base.applyingLoRAs(group.loras), precision: engine.precision)
+            let weightFields = pipeline.location.weightParameterFields()
+            for index in group.indices {
+                let request = requests[index]
+                done += 1
+                // Off a terminal: one line per finished image (a bar per step would flood logs of long lists).
+                let bar = ProgressBar(total: request.steps, label: "image \(done)/\(requests.count)", linePercent: 100)
+                let image = try pipeline.generate(request) { progress in
+                    bar.update(progress.completedSteps, detail: "\(progress.evaluationsUsed) UNet evals")
+                    return true
+                }
+                bar.finish()
+                if image.truncatedTokens > 0 {
+                    printError("warning: image \(index + 1): \(image.truncatedTokens) prompt tokens past CLIP's 75 were cut (see `sdcluster tokenize`)")
+                }
+                let path = ImageOutput.path(for: index, seed: request.seed, output: output, total: requests.count)
+                try ImageOutput.write(image, modelName: pipeline.location.name, weightFields: weightFields, to: path)
+                print(path)
+                used += image.unetEvaluations
+                plain += image.plainGuidanceEvaluations
             }
-            bar.finish()
-            if image.truncatedTokens > 0 {
-                printError("warning: image \(index + 1): \(image.truncatedTokens) prompt tokens past CLIP's 75 were cut (see `sdcluster tokenize`)")
-            }
-            let path = ImageOutput.path(for: index, seed: request.seed, output: output, total: requests.count)
-            try ImageOutput.write(image, modelName: pipeline.location.name, to: path)
-            print(path)
-            used += image.unetEvaluations
-            plain += image.plainGuidanceEvaluations
         }
         let seconds = Date().timeIntervalSince(start)
         let saved = plain - used
