@@ -39,6 +39,7 @@ public final class WeightStore: @unchecked Sendable {
     private let lock = NSLock()
     /// Updates added to weights as they are read (merged LoRAs), by canonical name.
     private var updates: [String: [WeightUpdate]] = [:]
+    private var updateTime: Double = 0
 
     /// A store over weights located by name (used by the folder and single-file loaders).
     /// `canonicalName` maps names as modules may spell them onto the names in `locations`.
@@ -140,10 +141,22 @@ public final class WeightStore: @unchecked Sendable {
         used.insert(name)
         lock.unlock()
         guard let pending = updates[name] else { return result }
-        // A copy: an in-memory tensor may be shared with the plain model.
-        let merged = result.copy()
+        let start = Date()
+        // A tensor read from a file is this call's own; one held in memory may be shared with
+        // the plain model, so it is copied before the update is added.
+        let merged = locations[name] != nil ? result : result.copy()
         for update in pending { try update.add(to: merged) }
+        lock.lock()
+        updateTime += Date().timeIntervalSince(start)
+        lock.unlock()
         return merged
+    }
+
+    /// Seconds spent adding updates (merging LoRAs) so far, reading their factors included.
+    public var updateSeconds: Double {
+        lock.lock()
+        defer { lock.unlock() }
+        return updateTime
     }
 
     /// Names that were never requested, excluding harmless buffers.

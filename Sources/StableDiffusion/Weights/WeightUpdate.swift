@@ -54,8 +54,10 @@ public struct WeightUpdate: Sendable {
             && WeightStore.sameLayout(Array(downShape.dropFirst()), Array(shape.dropFirst()))
     }
 
-    /// Adds `scale * up @ down` to `weight` in place (float32, rank-by-rank in a fixed order, so
-    /// the same update always gives the same bits).
+    /// Adds `scale * up @ down` to `weight` in place, in float32. The product runs on the
+    /// engine's matmul (`Linear`: `(scale * up) @ down`, accumulated into the weight), whose
+    /// tiling is fixed by the shapes, so the same update gives the same bits with any thread
+    /// count; a plain loop took 5 s for a rank-32 LoRA on SD 1.5 (docs/weights.md).
     func add(to weight: Tensor) throws {
         guard fits(weight.shape), let rank else {
             throw WeightError.wrongShape(source: origin, key: "lora_up \(up.shape) x lora_down \(down.shape)",
@@ -64,15 +66,14 @@ public struct WeightUpdate: Sendable {
         }
         let upValues = try up.read(), downValues = try down.read()
         let rows = weight.shape[0], columns = weight.count / rows
-        let w = weight.pointer, u = upValues.pointer, d = downValues.pointer
-        for row in 0..<rows {
-            let target = w + row * columns
-            for k in 0..<rank {
-                let factor = scale * u[row * rank + k]
-                if factor == 0 { continue }
-                let source = d + k * columns
-                for column in 0..<columns { target[column] += factor * source[column] }
-            }
+        // Linear computes x W^T: x = scale * up [rows, rank], W = down^T [columns, rank].
+        let scaledUp = Tensor(uninitialized: [rows, rank])
+        for i in 0..<rows * rank { scaledUp.pointer[i] = scale * upValues.pointer[i] }
+        let downT = Tensor(uninitialized: [columns, rank])
+        for k in 0..<rank {
+            for column in 0..<columns { downT.pointer[column * rank + k] = downValues.pointer[k * columns + column] }
         }
+        let product = try Linear(weight: downT, bias: nil, precision: .fp32)
+        try product.apply(scaledUp.pointer, rows: rows, into: weight.pointer, accumulate: true)
     }
 }

@@ -59,6 +59,9 @@ struct WorkerCommand: ParsableCommand {
         guard embeddingCache >= 1 else { throw ValidationError("--embedding-cache must be at least 1") }
         guard unetSeconds >= 0, heartbeat > 0 else { throw ValidationError("--unet-seconds must be >= 0 and --heartbeat > 0") }
         guard (2...1000).contains(liveness) else { throw ValidationError("--liveness must be 2...1000 heartbeat intervals, not \(liveness)") }
+        guard model.loraDirectory == nil else {
+            throw ValidationError("--lora-dir: workers do not serve LoRAs yet (the coordinator refuses requests that name them); use `sdcluster generate --lora-dir DIR` for those images")
+        }
     }
 
     func run() throws {

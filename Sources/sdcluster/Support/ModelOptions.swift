@@ -36,8 +36,11 @@ struct ModelOptions: ParsableArguments {
                                                    fallbackTokenizerDirectory: DefaultModel.tokenizerDirectory,
                                                    precision: precision)
         let vaeNote = (pipeline.location.externalVAE.map { " with VAE \($0.name)" } ?? "")
-            + (pipeline.location.loras.map { " with " + $0.references.map(\.tag).joined(separator: " ") } ?? "")
-        printError("loaded \(pipeline.location.name)\(vaeNote) in \(String(format: "%.1f", Date().timeIntervalSince(start))) s (engine: \(pipeline.fingerprint))")
+            + (pipeline.location.loras.map { loras in
+                let merge = pipeline.location.unet.weights.updateSeconds + pipeline.location.textEncoder.weights.updateSeconds
+                return " with " + loras.references.map(\.tag).joined(separator: " ") + String(format: " (merging took %.2f s)", merge)
+            } ?? "")
+        printError("loaded \(pipeline.location.name)\(vaeNote) in \(String(format: "%.2f", Date().timeIntervalSince(start))) s (engine: \(pipeline.fingerprint))")
         return pipeline
     }
 }
