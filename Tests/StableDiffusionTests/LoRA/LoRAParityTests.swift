@@ -109,4 +109,16 @@ final class LoRAParityTests: XCTestCase {
         XCTAssertEqual(parsed.request.prompt, "x <lora:peft:1.0>")
         XCTAssertEqual(parsed.otherFields.first { $0.key == "Lora hashes" }?.value, "kohya-locon: 7e69a2f472ea, peft: 91bb42898753")
     }
+
+    /// The same LoRAs on the single-file CompVis checkpoint of tiny-sd (same fp16 weights, other
+    /// key names) give the same bits: layers are matched against the model's diffusers names,
+    /// whichever file layout they were read from.
+    func testASingleFileModelTakesTheSameLoRAsWithTheSameBits() throws {
+        let c = try cases()[2]
+        let folderImage = try pipeline(for: request(c)).generate(request(c)).rgb
+        let single = try ModelLocation.open(Fixtures.path("tiny-sd.safetensors"), configDirectory: Fixtures.path("tiny-sd"))
+        let groups = try LoRAGroups([request(c)], library: Self.library, model: single)
+        let image = try StableDiffusionPipeline(location: single.applyingLoRAs(groups.groups[0].loras)).generate(request(c)).rgb
+        XCTAssertEqual(image, folderImage)
+    }
 }
