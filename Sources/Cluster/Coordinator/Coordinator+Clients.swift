@@ -97,13 +97,6 @@ extension Coordinator {
     /// against the model (`GenerationRequest.validated(for:)`).
     private func routable(_ request: GenerationRequest, index: Int) throws -> GenerationRequest {
         var request = request
-        // Workers hold one model with no LoRAs merged: a tag would be encoded as text and the
-        // image made without the LoRA. Refused until workers serve LoRA sets (docs/weights.md).
-        if !LoRATags.tagRanges(in: request.prompt).isEmpty {
-            throw ErrorReply(code: .invalidRequest,
-                             message: "request \(index): the cluster does not serve LoRAs (<lora:...> in the prompt, or JSONL loras) yet; make these images with `sdcluster generate --lora-dir DIR`",
-                             inReplyTo: MessageType.submit.rawValue)
-        }
         let hosted = Set(workers.values.filter(\.isUsable).flatMap { $0.ready.models.map(\.name) }).sorted()
         guard let name = resolvedModel(request.model) else {
             throw ErrorReply(code: .noWorkerForModel, message: "no worker is connected (or every connected one is retired), so no model can be served; start a worker (sdcluster worker --coordinator ... --model DIR) and submit again",
@@ -113,6 +106,12 @@ extension Coordinator {
             throw ErrorReply(code: .noWorkerForModel,
                              message: "request \(index): no connected worker hosts model '\(name)' (connected workers host: \(hosted.isEmpty ? "nothing" : hosted.joined(separator: ", "))); start a worker with that model or name one of those",
                              inReplyTo: MessageType.submit.rawValue)
+        }
+        do { _ = try LoRASet.references(for: request) } catch {
+            throw ErrorReply(code: .invalidRequest, message: "request \(index): \(error)", inReplyTo: MessageType.submit.rawValue)
+        }
+        if let problem = loraProblem(request, model: name, hash: known.contentHash) {
+            throw ErrorReply(code: .noWorkerForModel, message: "request \(index): \(problem)", inReplyTo: MessageType.submit.rawValue)
         }
         request.model = name
         // Checked with the model's rules and completed with its defaults (size, guidance scale)

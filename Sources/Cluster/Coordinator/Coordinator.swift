@@ -27,6 +27,8 @@ public final class Coordinator {
 
     var workers: [[UInt8]: WorkerRecord] = [:]
     var models: [String: KnownModel] = [:]
+    /// LoRA name -> content hash, fixed by the first worker announcing it (as models are).
+    var knownLoRAs: [String: String] = [:]
     var jobs: [ImageKey: ImageJob] = [:]
     /// Unfinished images not yet prepared, oldest batch first, in index order.
     var waiting: [ImageKey] = []

@@ -14,6 +14,18 @@ public struct HostedModel: Codable, Sendable, Equatable {
     public var info: SamplingModelInfo?
 }
 
+/// A LoRA file a worker can merge into its model (`worker --lora-dir`): the name prompts use and
+/// a hash of the file, so a LoRA goes only to workers whose copies are identical.
+public struct HostedLoRA: Codable, Sendable, Equatable {
+    public var name: String
+    public var contentHash: String
+
+    public init(name: String, contentHash: String) {
+        self.name = name
+        self.contentHash = contentHash
+    }
+}
+
 /// READY (worker -> coordinator): the worker is up and says what it can do.
 struct WorkerReady: Codable, Sendable, Equatable {
     var name: String
@@ -24,6 +36,8 @@ struct WorkerReady: Codable, Sendable, Equatable {
     /// Its engine fingerprint (`EngineFingerprint.description`: oneDNN version, ISA, kernels,
     /// precision): what decides the bits it computes. Optional in protocol version 1.
     var engine: String?
+    /// The LoRAs it can merge into its model; absent (or empty) when it serves none.
+    var loras: [HostedLoRA]? = nil
 
     func validate(_ limits: ProtocolLimits) throws {
         try Check.nonEmpty(name, "name")
@@ -34,6 +48,10 @@ struct WorkerReady: Codable, Sendable, Equatable {
         try Check.range(threads, 1...4096, "threads")
         try Check.range(maxBatch, 1...limits.maxBatchItems, "maxBatch")
         if let engine { try Check.nonEmpty(engine, "engine") }
+        for (i, lora) in (loras ?? []).enumerated() {
+            try Check.nonEmpty(lora.name, "loras[\(i)].name")
+            try Check.nonEmpty(lora.contentHash, "loras[\(i)].contentHash")
+        }
     }
 }
 

@@ -37,7 +37,9 @@ final class TaskRunner {
             if let cached = cache.lookup(output.embeddingId) {
                 tensor = cached
             } else {
-                tensor = try engine.encode(text: output.slot == .cond ? task.prompt : task.negativePrompt, model: task.model)
+                // The prompt's <lora:...> tags are not text (as in `generate`); task.model names the set.
+                tensor = try engine.encode(text: output.slot == .cond ? LoRATags.removed(from: task.prompt) : task.negativePrompt,
+                                           model: task.model)
                 cache.insert(tensor, id: output.embeddingId)
             }
             return EncodedText(slot: output.slot, embeddingId: output.embeddingId, embedding: WireTensor(tensor))

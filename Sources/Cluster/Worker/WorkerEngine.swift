@@ -8,6 +8,8 @@ public protocol WorkerEngine: AnyObject {
     var models: [HostedModel] { get }
     /// The engine fingerprint READY reports (nil for engines that compute nothing real).
     var fingerprint: String? { get }
+    /// The LoRAs it can merge into its models (none by default).
+    var loras: [HostedLoRA] { get }
     /// The text embedding `[1, tokens, width]` of one text.
     func encode(text: String, model: String?) throws -> Tensor
     /// One UNet call over a batch: per item its latent `[1, C, h, w]`, timestep and text
@@ -20,6 +22,7 @@ public protocol WorkerEngine: AnyObject {
 
 extension WorkerEngine {
     public var fingerprint: String? { nil }
+    public var loras: [HostedLoRA] { [] }
 }
 
 /// Why a worker could not run a task. The message goes back to the coordinator in ERROR.

@@ -28,6 +28,15 @@ public final class LoRALibrary: @unchecked Sendable {
         return file
     }
 
+    /// The names of every LoRA in the folder that a name finds unambiguously (file stems that
+    /// occur once), sorted: what a worker offers.
+    public func availableNames() -> [String] {
+        lock.lock()
+        defer { lock.unlock() }
+        guard directory != nil else { return [] }
+        return stemIndex().filter { $0.value.count == 1 }.keys.sorted()
+    }
+
     private func path(of name: String) throws -> String {
         guard let directory else { throw LoRAError.notFound(name: name, directory: nil, detail: "") }
         var isFolder: ObjCBool = false

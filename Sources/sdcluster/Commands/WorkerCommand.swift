@@ -59,9 +59,6 @@ struct WorkerCommand: ParsableCommand {
         guard embeddingCache >= 1 else { throw ValidationError("--embedding-cache must be at least 1") }
         guard unetSeconds >= 0, heartbeat > 0 else { throw ValidationError("--unet-seconds must be >= 0 and --heartbeat > 0") }
         guard (2...1000).contains(liveness) else { throw ValidationError("--liveness must be 2...1000 heartbeat intervals, not \(liveness)") }
-        guard model.loraDirectory == nil else {
-            throw ValidationError("--lora-dir: workers do not serve LoRAs yet (the coordinator refuses requests that name them); use `sdcluster generate --lora-dir DIR` for those images")
-        }
     }
 
     func run() throws {
@@ -72,7 +69,10 @@ struct WorkerCommand: ParsableCommand {
         case .simulated:
             workerEngine = SimulatedEngine(unetSeconds: unetSeconds)
         case .pipeline:
-            workerEngine = PipelineEngine(pipeline: try model.loadPipeline(precision: engineOptions.precision))
+            let precision = engineOptions.precision
+            workerEngine = try PipelineEngine(pipeline: try model.loadPipeline(precision: precision),
+                                              loraLibrary: model.loraDirectory.map { LoRALibrary(directory: $0) },
+                                              build: { [model] in try model.loadPipeline(location: $0, precision: precision) })
         }
         let displayName = name ?? "\(ProcessInfo.processInfo.hostName)-\(getpid())"
         let options = WorkerOptions(coordinator: coordinator, name: displayName, threads: engineOptions.threads ?? Threads.count,
