@@ -61,6 +61,13 @@ final class ClusterLoRATests: XCTestCase {
             let file = try XCTUnwrap(entry["file"] as? String)
             let image = try PNG.read(from: cluster.waitedInto + "/" + file)
             XCTAssertEqual(image.pixels, try local(requests[index]), "image \(index) differs from generate's")
+            // The PNG's parameters are generate's: the tags in the prompt and the LoRA hashes.
+            let text = try XCTUnwrap(PNG.textChunks(at: cluster.waitedInto + "/" + file).first { $0.0 == "parameters" }?.1)
+            let parameters = try GenerationParameters(parsing: text)
+            XCTAssertEqual(parameters.request.prompt, requests[index].prompt)
+            let expectedHashes = ["a red circle <lora:peft:1.0>": "peft: 91bb42898753", "a red circle": nil,
+                                  "a blue square <lora:kohya-locon:0.6> <lora:peft:-0.7>": "kohya-locon: 7e69a2f472ea, peft: 91bb42898753"]
+            XCTAssertEqual(parameters.otherFields.first { $0.key == "Lora hashes" }?.value, expectedHashes[requests[index].prompt] ?? nil)
             if requests[index].prompt.contains("peft") {
                 XCTAssertEqual(entry["workers"] as? [String], ["w1"], "image \(index): only w1 has the cluster's peft")
             }

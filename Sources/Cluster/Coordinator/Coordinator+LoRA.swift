@@ -29,7 +29,18 @@ extension Coordinator {
             files.append((reference, hash))
         }
         return KnownModel(name: LoRAVariant.name(model: name, loras: references),
-                          contentHash: LoRAVariant.contentHash(modelHash: known.contentHash, loras: files), info: known.info)
+                          contentHash: LoRAVariant.contentHash(modelHash: known.contentHash, loras: files), info: known.info,
+                          vae: known.vae)
+    }
+
+    /// The PNG fields `generate` writes for the request's LoRAs and the model's external VAE
+    /// (`Lora hashes` only when every LoRA's worker reported its hash).
+    func weightFields(_ request: GenerationRequest) -> [GenerationParameters.Field] {
+        let known = resolvedModel(request.model).flatMap { models[$0] }
+        let references = loras(of: request)
+        let hashes = references.compactMap { reference in loraShortHashes[reference.name].map { (reference.name, $0) } }
+        return GenerationParameters.weightFields(loraHashes: hashes.count == references.count ? hashes : [],
+                                                 vae: known?.vae.map { ($0.name, $0.shortHash) })
     }
 
     /// Whether `worker` hosts the job's model (the cluster's copy) and the cluster's copy of each
@@ -40,7 +51,7 @@ extension Coordinator {
         let offered = worker.ready.loras ?? []
         return loras(of: job.request).allSatisfy { reference in
             guard let hash = knownLoRAs[reference.name] else { return false }
-            return offered.contains(HostedLoRA(name: reference.name, contentHash: hash))
+            return offered.contains { $0.name == reference.name && $0.contentHash == hash }
         }
     }
 
@@ -52,7 +63,7 @@ extension Coordinator {
         let usable = workers.values.filter { $0.isUsable && $0.hosts(name, hash: hash) }
         for reference in references {
             guard let known = knownLoRAs[reference.name],
-                  usable.contains(where: { ($0.ready.loras ?? []).contains(HostedLoRA(name: reference.name, contentHash: known)) }) else {
+                  usable.contains(where: { ($0.ready.loras ?? []).contains { $0.name == reference.name && $0.contentHash == known } }) else {
                 return "no connected worker with model '\(name)' has LoRA '\(reference.name)'; start workers with --lora-dir DIR holding \(reference.name).safetensors"
             }
         }

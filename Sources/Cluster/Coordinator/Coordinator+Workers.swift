@@ -110,7 +110,7 @@ extension Coordinator {
                                 metadata: .about(worker: ready.name))
                 }
             } else {
-                models[model.name] = KnownModel(name: model.name, contentHash: model.contentHash, info: info)
+                models[model.name] = KnownModel(name: model.name, contentHash: model.contentHash, info: info, vae: model.vae)
             }
         }
         for lora in ready.loras ?? [] {
@@ -119,6 +119,7 @@ extension Coordinator {
                             metadata: .about(worker: ready.name))
             } else {
                 knownLoRAs[lora.name] = lora.contentHash
+                if let short = lora.shortHash { loraShortHashes[lora.name] = short }
             }
         }
         log.info("worker \(ready.name) ready: \(ready.models.map(\.name).joined(separator: ", ")), \(ready.threads) thread(s), batches up to \(ready.maxBatch); \(workers.count) worker(s)",

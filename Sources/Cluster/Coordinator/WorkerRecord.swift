@@ -59,6 +59,8 @@ struct KnownModel {
     let name: String
     let contentHash: String
     let info: SamplingModelInfo
+    /// Its external VAE (part of what `contentHash` covers), for the PNGs' `VAE` fields.
+    var vae: HostedVAE? = nil
 }
 
 /// Workers whose READY carries the same engine fingerprint compute the same bits for the same

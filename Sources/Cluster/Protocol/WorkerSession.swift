@@ -12,6 +12,20 @@ public struct HostedModel: Codable, Sendable, Equatable {
     /// factor, scheduler config): the coordinator loads no model itself. Optional in version 1;
     /// a model announced without it cannot be sampled by this coordinator.
     public var info: SamplingModelInfo?
+    /// The external VAE it decodes with (`worker --vae`), for the PNGs' `VAE` fields; optional in
+    /// version 1.
+    public var vae: HostedVAE? = nil
+}
+
+/// A worker's external VAE as AUTOMATIC1111 names it: file name and 10-digit SHA-256.
+public struct HostedVAE: Codable, Sendable, Equatable {
+    public var name: String
+    public var shortHash: String
+
+    public init(name: String, shortHash: String) {
+        self.name = name
+        self.shortHash = shortHash
+    }
 }
 
 /// A LoRA file a worker can merge into its model (`worker --lora-dir`): the name prompts use and
@@ -19,10 +33,14 @@ public struct HostedModel: Codable, Sendable, Equatable {
 public struct HostedLoRA: Codable, Sendable, Equatable {
     public var name: String
     public var contentHash: String
+    /// AUTOMATIC1111's hash of the file (12 digits of the SHA-256 of its tensor data), for the
+    /// PNGs' `Lora hashes`; optional.
+    public var shortHash: String?
 
-    public init(name: String, contentHash: String) {
+    public init(name: String, contentHash: String, shortHash: String? = nil) {
         self.name = name
         self.contentHash = contentHash
+        self.shortHash = shortHash
     }
 }
 

@@ -21,10 +21,13 @@ public final class PipelineEngine: WorkerEngine {
                 build: ((ModelLocation) throws -> StableDiffusionPipeline)? = nil) throws {
         self.pipeline = pipeline
         models = [HostedModel(name: pipeline.location.name, contentHash: pipeline.location.contentHash,
-                              info: pipeline.modelInfo)]
+                              info: pipeline.modelInfo,
+                              vae: pipeline.location.externalVAE.map { HostedVAE(name: $0.name, shortHash: $0.shortHash()) })]
         library = loraLibrary
+        // Each file is read once here for its AUTOMATIC1111 hash (about a second per 150 MB).
         loras = try (loraLibrary?.availableNames() ?? []).map { name in
-            HostedLoRA(name: name, contentHash: try loraLibrary!.file(named: name).contentHash)
+            let file = try loraLibrary!.file(named: name)
+            return HostedLoRA(name: name, contentHash: file.contentHash, shortHash: file.shortHash())
         }
         let precision = pipeline.precision
         self.build = build ?? { try StableDiffusionPipeline(location: $0, precision: precision) }

@@ -70,8 +70,8 @@ public struct LoRASet: Sendable {
     /// AUTOMATIC1111's `Lora hashes` value: `name: hash, name: hash` (12-digit data SHA-256 each).
     /// Reads every file once.
     public func parameterHashes() -> String {
-        zip(references, files).map { "\($0.name.replacingOccurrences(of: ",", with: "_")): \($1.shortHash())" }
-            .joined(separator: ", ")
+        GenerationParameters.weightFields(loraHashes: zip(references, files).map { ($0.name, $1.shortHash()) }, vae: nil)
+            .first?.value ?? ""
     }
 }
 

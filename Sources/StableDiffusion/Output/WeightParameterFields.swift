@@ -7,11 +7,26 @@ extension ModelLocation {
     /// The LoRAs themselves are in the prompt as `<lora:...>` tags. Reads those files whole:
     /// call once per model, not per image.
     public func weightParameterFields() -> [GenerationParameters.Field] {
-        var fields: [GenerationParameters.Field] = []
-        if let loras, !loras.isEmpty { fields.append(.init(key: "Lora hashes", value: loras.parameterHashes())) }
-        if let externalVAE {
-            fields.append(.init(key: "VAE hash", value: externalVAE.shortHash()))
-            fields.append(.init(key: "VAE", value: externalVAE.name))
+        GenerationParameters.weightFields(
+            loraHashes: loras.map { loras in zip(loras.references, loras.files).map { ($0.name, $1.shortHash()) } } ?? [],
+            vae: externalVAE.map { ($0.name, $0.shortHash()) })
+    }
+}
+
+extension GenerationParameters {
+    /// The weight fields in the order and spelling `generate` and the coordinator both write:
+    /// `Lora hashes` (`"name: hash, ..."`, LoRAs sorted by name; commas in names become `_`, as
+    /// AUTOMATIC1111 writes them), then `VAE hash` and `VAE`.
+    public static func weightFields(loraHashes: [(name: String, hash: String)], vae: (name: String, hash: String)?) -> [Field] {
+        var fields: [Field] = []
+        if !loraHashes.isEmpty {
+            let value = loraHashes.sorted { $0.name < $1.name }
+                .map { "\($0.name.replacingOccurrences(of: ",", with: "_")): \($0.hash)" }.joined(separator: ", ")
+            fields.append(Field(key: "Lora hashes", value: value))
+        }
+        if let vae {
+            fields.append(Field(key: "VAE hash", value: vae.hash))
+            fields.append(Field(key: "VAE", value: vae.name))
         }
         return fields
     }
