@@ -42,11 +42,18 @@ struct GenerateCommand: ParsableCommand {
         let groups = try LoRAGroups(requests, library: LoRALibrary(directory: model.loraDirectory), model: base)
         printError("\(requests.count) image(s) to make")
         var used = 0, plain = 0, done = 0
+        var loading = 0.0  // model builds and file hashing: not part of the per-image time
         let start = Date()
         for group in groups.groups {
+            let loadStart = Date()
             // One model per LoRA set: the previous one is released before the next is built.
             let pipeline = try model.loadPipeline(location: base.applyingLoRAs(group.loras), precision: engine.precision)
+            let hashStart = Date()
             let weightFields = pipeline.location.weightParameterFields()
+            if !weightFields.isEmpty {
+                printError(String(format: "hashed the LoRA / VAE files for the PNG parameters in %.2f s", Date().timeIntervalSince(hashStart)))
+            }
+            loading += Date().timeIntervalSince(loadStart)
             for index in group.indices {
                 let request = requests[index]
                 done += 1
@@ -67,7 +74,7 @@ struct GenerateCommand: ParsableCommand {
                 plain += image.plainGuidanceEvaluations
             }
         }
-        let seconds = Date().timeIntervalSince(start)
+        let seconds = Date().timeIntervalSince(start) - loading
         let saved = plain - used
         printError(String(format: "%d image(s) in %.2f s (%.2f s each); %d UNet evaluations, %d fewer than plain guidance (%.0f%% saved)",
                           requests.count, seconds, seconds / Double(requests.count), used, saved,
