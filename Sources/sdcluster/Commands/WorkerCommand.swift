@@ -14,6 +14,7 @@ struct WorkerCommand: ParsableCommand {
             Reconnects with back-off when the coordinator goes away; SIGTERM (or Ctrl-C) finishes \
             the running task, says DISCONNECT and exits.
             Example: sdcluster worker --coordinator tcp://10.0.0.5:7431 --model models/shapes --threads 8
+            With --lora-dir DIR it also serves requests naming the LoRAs in DIR (<lora:NAME:WEIGHT>).
             """)
 
     @Option(help: ArgumentHelp("The coordinator's worker endpoint.", valueName: "ENDPOINT"))
