@@ -85,7 +85,7 @@ final class WorkerTaskRunnerTests: XCTestCase {
     /// task-failed naming the shapes, and the worker serves the next, valid task.
     func testThePipelineEngineAnswersTasksItCannotTakeWithTaskFailedAndServesTheNext() throws {
         guard let pipeline = LocalReference.pipeline else { throw ClusterTestError.setup("cannot load \(LocalCluster.tinyModel)") }
-        let runner = TaskRunner(engine: PipelineEngine(pipeline: pipeline), cacheCapacity: 8)
+        let runner = TaskRunner(engine: try PipelineEngine(pipeline: pipeline), cacheCapacity: 8)
         let width = pipeline.textEncoder.shape.hiddenSize, channels = pipeline.modelInfo.latentChannels
         func task(_ id: String, latents: [[Int]], embeddings: [[Int]]) -> CoordinatorToWorker {
             let items = latents.enumerated().map { i, shape in

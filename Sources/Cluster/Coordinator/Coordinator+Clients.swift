@@ -107,6 +107,12 @@ extension Coordinator {
                              message: "request \(index): no connected worker hosts model '\(name)' (connected workers host: \(hosted.isEmpty ? "nothing" : hosted.joined(separator: ", "))); start a worker with that model or name one of those",
                              inReplyTo: MessageType.submit.rawValue)
         }
+        do { _ = try LoRASet.references(for: request) } catch {
+            throw ErrorReply(code: .invalidRequest, message: "request \(index): \(error)", inReplyTo: MessageType.submit.rawValue)
+        }
+        if let problem = loraProblem(request, model: name, hash: known.contentHash) {
+            throw ErrorReply(code: .noWorkerForModel, message: "request \(index): \(problem)", inReplyTo: MessageType.submit.rawValue)
+        }
         request.model = name
         // Checked with the model's rules and completed with its defaults (size, guidance scale)
         // here: stored jobs and the decoded-image check need the size before any worker samples.

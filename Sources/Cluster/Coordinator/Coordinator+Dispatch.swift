@@ -54,7 +54,7 @@ extension Coordinator {
         kept.reserveCapacity(waiting.count)
         for key in waiting {
             guard let job = jobs[key] else { continue }
-            guard active.count < window, let model = resolvedModel(job.request.model), let known = models[model] else {
+            guard active.count < window, let known = knownModel(job.request) else {
                 kept.append(key)
                 continue
             }
@@ -77,16 +77,41 @@ extension Coordinator {
         name ?? options.defaultModel ?? workers.values.filter(\.isUsable).flatMap { $0.ready.models.map(\.name) }.min()
     }
 
-    func serves(_ worker: WorkerRecord, _ job: ImageJob) -> Bool {
-        guard let name = resolvedModel(job.request.model), let known = models[name] else { return false }
-        return worker.hosts(name, hash: known.contentHash)
+
+    /// A worker's next task. Work of the LoRA set it holds now (or of the plain model) comes
+    /// first: each other set costs it a model build (about 5 s for SD 1.5, docs/weights.md).
+    private func nextTask(for worker: WorkerRecord, idleWorkers: Int) -> (CoordinatorToWorker, TaskRecord.Work)? {
+        // VAE decoding runs on the plain model's VAE (no LoRA changes it): always cheap.
+        let cheap = nextTask(for: worker, idleWorkers: idleWorkers) { job in
+            let key = self.modelKey(job.request)
+            return job.phase == .needsDecode || key == worker.loadedVariant || key == self.resolvedModel(job.request.model)
+        }
+        if let cheap { return cheap }
+        // Its set's images still need text or steps (their work is out, answers come soon):
+        // waiting a round trip costs less than building another set and coming back.
+        if let loaded = worker.loadedVariant, active.contains(where: { key in
+            guard let job = jobs[key], [.needsText, .sampling].contains(job.phase) || { if case .encoding = job.phase { return true } else { return false } }() else { return false }
+            return modelKey(job.request) == loaded && job.accepts(worker.engineClass) && serves(worker, job)
+        }) {
+            return nil
+        }
+        guard let (message, work) = nextTask(for: worker, idleWorkers: idleWorkers, where: { _ in true }) else { return nil }
+        let model: String?
+        switch message {
+        case .textEncodeTask(let task): model = task.model
+        case .unetTask(let task): model = task.model
+        default: model = nil
+        }
+        if let model, model.contains(" <lora:") { worker.loadedVariant = model }
+        return (message, work)
     }
 
-    private func nextTask(for worker: WorkerRecord, idleWorkers: Int) -> (CoordinatorToWorker, TaskRecord.Work)? {
+    private func nextTask(for worker: WorkerRecord, idleWorkers: Int,
+                          where eligible: (ImageJob) -> Bool) -> (CoordinatorToWorker, TaskRecord.Work)? {
         var sampling: [ImageJob] = []
         var textJob: ImageJob?
         for key in active {
-            guard let job = jobs[key], job.accepts(worker.engineClass), serves(worker, job) else { continue }
+            guard let job = jobs[key], job.accepts(worker.engineClass), serves(worker, job), eligible(job) else { continue }
             switch job.phase {
             case .needsDecode:
                 return vaeTask(job)
@@ -116,7 +141,7 @@ extension Coordinator {
         let id = nextTaskId()
         job.startEncoding(taskId: id)
         let outputs = job.slotsNeeded.map { TextEncodeTask.TextOutput(slot: $0, embeddingId: job.embeddingId($0)) }
-        let task = TextEncodeTask(taskId: id, imageId: job.imageId, model: resolvedModel(job.request.model),
+        let task = TextEncodeTask(taskId: id, imageId: job.imageId, model: modelKey(job.request),
                                   prompt: job.request.prompt, negativePrompt: job.request.negativePrompt, outputs: outputs,
                                   promptSyntax: job.request.promptSyntax, clipSkip: job.request.clipSkip)
         return (.textEncodeTask(task), .text(job.key))
@@ -124,10 +149,11 @@ extension Coordinator {
 
     private func unetTask(_ sampling: [ImageJob], for worker: WorkerRecord, idleWorkers: Int) -> (CoordinatorToWorker, TaskRecord.Work)? {
         guard let first = sampling.first else { return nil }
-        // One UNet call takes one latent size and one model: batch only images like the first.
+        // One UNet call takes one latent size and one model (LoRA set included): batch only
+        // images like the first.
         let shape = first.state?.latentShape
-        let model = resolvedModel(first.request.model)
-        let alike = sampling.filter { $0.state?.latentShape == shape && resolvedModel($0.request.model) == model }
+        let model = modelKey(first.request)
+        let alike = sampling.filter { $0.state?.latentShape == shape && modelKey($0.request) == model }
         let waiting = alike.enumerated().map { Placement.Waiting(image: $0.offset, slots: $0.element.waitingSlots) }
         let chosen = Placement.choose(waiting, policy: options.placement, idleWorkers: idleWorkers,
                                       maxBatch: worker.ready.maxBatch)

@@ -15,7 +15,8 @@ extension Coordinator {
         do {
             // The state's request: it holds what the model filled in (guidance scale, size).
             try writer.writePNG(rgb: image.rgb, width: image.width, height: image.height, request: state.request, unetEvaluations: state.evaluationsUsed,
-                                engine: job.engineDescription, batchId: job.key.batchId, fileName: fileName)
+                                engine: job.engineDescription, weightFields: weightFields(state.request),
+                                batchId: job.key.batchId, fileName: fileName)
             let line = try ImageWriter.manifestLine(key: job.key, request: state.request, fileName: fileName,
                                                     unetEvaluations: state.evaluationsUsed,
                                                     plainGuidanceEvaluations: state.plan.plainGuidanceEvaluations,

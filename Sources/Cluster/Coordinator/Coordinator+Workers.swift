@@ -110,7 +110,16 @@ extension Coordinator {
                                 metadata: .about(worker: ready.name))
                 }
             } else {
-                models[model.name] = KnownModel(name: model.name, contentHash: model.contentHash, info: info)
+                models[model.name] = KnownModel(name: model.name, contentHash: model.contentHash, info: info, vae: model.vae)
+            }
+        }
+        for lora in ready.loras ?? [] {
+            if let known = knownLoRAs[lora.name], known != lora.contentHash {
+                log.warning("worker \(ready.name) has a different copy of LoRA \(lora.name) (hash \(lora.contentHash), cluster uses \(known)); not used for it",
+                            metadata: .about(worker: ready.name))
+            } else {
+                knownLoRAs[lora.name] = lora.contentHash
+                if let short = lora.shortHash { loraShortHashes[lora.name] = short }
             }
         }
         log.info("worker \(ready.name) ready: \(ready.models.map(\.name).joined(separator: ", ")), \(ready.threads) thread(s), batches up to \(ready.maxBatch); \(workers.count) worker(s)",

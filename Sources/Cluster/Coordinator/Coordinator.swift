@@ -27,6 +27,10 @@ public final class Coordinator {
 
     var workers: [[UInt8]: WorkerRecord] = [:]
     var models: [String: KnownModel] = [:]
+    /// LoRA name -> content hash, fixed by the first worker announcing it (as models are).
+    var knownLoRAs: [String: String] = [:]
+    /// LoRA name -> AUTOMATIC1111 hash of the cluster's copy, for PNGs (when its worker sent one).
+    var loraShortHashes: [String: String] = [:]
     var jobs: [ImageKey: ImageJob] = [:]
     /// Unfinished images not yet prepared, oldest batch first, in index order.
     var waiting: [ImageKey] = []

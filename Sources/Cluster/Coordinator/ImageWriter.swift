@@ -15,8 +15,9 @@ struct ImageWriter {
 
     /// Writes the PNG atomically (a temporary file renamed into place).
     func writePNG(rgb: [UInt8], width: Int, height: Int, request: GenerationRequest, unetEvaluations: Int,
-                  engine: String?, batchId: String, fileName: String) throws {
-        let parameters = GenerationParameters(request: request, unetEvaluations: unetEvaluations, engine: engine)
+                  engine: String?, weightFields: [GenerationParameters.Field] = [], batchId: String, fileName: String) throws {
+        let parameters = GenerationParameters(request: request, unetEvaluations: unetEvaluations, engine: engine,
+                                              otherFields: weightFields)
         try folder.writePNG(RGBImage(width: width, height: height, pixels: rgb), parameters: parameters.text,
                             fileName: fileName, in: batchId)
     }

@@ -8,6 +8,9 @@ final class WorkerRecord {
     var liveness: PeerLiveness
     /// Embedding ids it was sent or computed (it may have evicted some: MISSING-EMBEDDING).
     var knownEmbeddings: Set<String> = []
+    /// The LoRA set (model variant name) of the last text or UNet task sent to it: the pipeline
+    /// it has built, which its next tasks should keep using (another set means a rebuild).
+    var loadedVariant: String?
     var evaluationsDone = 0
     /// Tasks of any kind it answered and the coordinator accepted: one proves it is not stuck.
     var tasksAnswered = 0
@@ -56,6 +59,8 @@ struct KnownModel {
     let name: String
     let contentHash: String
     let info: SamplingModelInfo
+    /// Its external VAE (part of what `contentHash` covers), for the PNGs' `VAE` fields.
+    var vae: HostedVAE? = nil
 }
 
 /// Workers whose READY carries the same engine fingerprint compute the same bits for the same

@@ -12,6 +12,36 @@ public struct HostedModel: Codable, Sendable, Equatable {
     /// factor, scheduler config): the coordinator loads no model itself. Optional in version 1;
     /// a model announced without it cannot be sampled by this coordinator.
     public var info: SamplingModelInfo?
+    /// The external VAE it decodes with (`worker --vae`), for the PNGs' `VAE` fields; optional in
+    /// version 1.
+    public var vae: HostedVAE? = nil
+}
+
+/// A worker's external VAE as AUTOMATIC1111 names it: file name and 10-digit SHA-256.
+public struct HostedVAE: Codable, Sendable, Equatable {
+    public var name: String
+    public var shortHash: String
+
+    public init(name: String, shortHash: String) {
+        self.name = name
+        self.shortHash = shortHash
+    }
+}
+
+/// A LoRA file a worker can merge into its model (`worker --lora-dir`): the name prompts use and
+/// a hash of the file, so a LoRA goes only to workers whose copies are identical.
+public struct HostedLoRA: Codable, Sendable, Equatable {
+    public var name: String
+    public var contentHash: String
+    /// AUTOMATIC1111's hash of the file (12 digits of the SHA-256 of its tensor data), for the
+    /// PNGs' `Lora hashes`; optional.
+    public var shortHash: String?
+
+    public init(name: String, contentHash: String, shortHash: String? = nil) {
+        self.name = name
+        self.contentHash = contentHash
+        self.shortHash = shortHash
+    }
 }
 
 /// READY (worker -> coordinator): the worker is up and says what it can do.
@@ -24,6 +54,8 @@ struct WorkerReady: Codable, Sendable, Equatable {
     /// Its engine fingerprint (`EngineFingerprint.description`: oneDNN version, ISA, kernels,
     /// precision): what decides the bits it computes. Optional in protocol version 1.
     var engine: String?
+    /// The LoRAs it can merge into its model; absent (or empty) when it serves none.
+    var loras: [HostedLoRA]? = nil
 
     func validate(_ limits: ProtocolLimits) throws {
         try Check.nonEmpty(name, "name")
@@ -34,6 +66,10 @@ struct WorkerReady: Codable, Sendable, Equatable {
         try Check.range(threads, 1...4096, "threads")
         try Check.range(maxBatch, 1...limits.maxBatchItems, "maxBatch")
         if let engine { try Check.nonEmpty(engine, "engine") }
+        for (i, lora) in (loras ?? []).enumerated() {
+            try Check.nonEmpty(lora.name, "loras[\(i)].name")
+            try Check.nonEmpty(lora.contentHash, "loras[\(i)].contentHash")
+        }
     }
 }
 

@@ -37,8 +37,9 @@ final class TaskRunner {
             if let cached = cache.lookup(output.embeddingId) {
                 tensor = cached
             } else {
-                tensor = try engine.encode(text: output.slot == .cond ? task.prompt : task.negativePrompt, model: task.model,
-                                           encoding: task.encoding)
+                // The prompt's <lora:...> tags are not text (as in `generate`); task.model names the set.
+                tensor = try engine.encode(text: output.slot == .cond ? LoRATags.removed(from: task.prompt) : task.negativePrompt,
+                                           model: task.model, encoding: task.encoding)
                 cache.insert(tensor, id: output.embeddingId)
             }
             return EncodedText(slot: output.slot, embeddingId: output.embeddingId, embedding: WireTensor(tensor))

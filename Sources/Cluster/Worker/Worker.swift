@@ -208,7 +208,8 @@ public final class Worker {
 
     private func sendReady() throws {
         let ready = WorkerReady(name: options.name, models: runner.engine.models, threads: options.threads,
-                                maxBatch: options.maxBatch, engine: runner.engine.fingerprint)
+                                maxBatch: options.maxBatch, engine: runner.engine.fingerprint,
+                                loras: runner.engine.loras.isEmpty ? nil : runner.engine.loras)
         try send(WorkerToCoordinator.ready(ready).encode())
     }
 

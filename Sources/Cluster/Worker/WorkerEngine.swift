@@ -8,6 +8,8 @@ public protocol WorkerEngine: AnyObject {
     var models: [HostedModel] { get }
     /// The engine fingerprint READY reports (nil for engines that compute nothing real).
     var fingerprint: String? { get }
+    /// The LoRAs it can merge into its models (none by default).
+    var loras: [HostedLoRA] { get }
     /// The text embedding `[1, tokens, width]` of one text read with `encoding` (tokens = 77 k
     /// for A1111-style long prompts).
     func encode(text: String, model: String?, encoding: TextEncoding) throws -> Tensor
@@ -21,6 +23,7 @@ public protocol WorkerEngine: AnyObject {
 
 extension WorkerEngine {
     public var fingerprint: String? { nil }
+    public var loras: [HostedLoRA] { [] }
 }
 
 /// Why a worker could not run a task. The message goes back to the coordinator in ERROR.

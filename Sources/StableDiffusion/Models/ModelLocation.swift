@@ -33,6 +33,10 @@ public struct ModelLocation: Sendable {
     public let contentHash: String
     /// For single files: keys that are not model weights and were skipped (EMA, schedule buffers).
     public let skippedKeys: [String]
+    /// The VAE given with `--vae` in place of the model's own (`replacingVAE`), if any.
+    public internal(set) var externalVAE: ExternalVAE? = nil
+    /// The LoRAs merged into this model's UNet and text encoder (`applyingLoRAs`), if any.
+    public internal(set) var loras: LoRASet? = nil
 
     /// `scheduler_config.json` parsed as a JSON object.
     public var schedulerConfigJSON: [String: Any]? {

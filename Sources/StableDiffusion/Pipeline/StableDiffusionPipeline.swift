@@ -110,7 +110,8 @@ public final class StableDiffusionPipeline {
     /// throw (`DNNLError`, `UNetInputError`, `ShapeError`, `AllocationError`).
     public func generate(_ request: GenerationRequest, progress: ((SamplingProgress) -> Bool)? = nil) throws -> GeneratedImage {
         let state = try Sampler.prepare(request, model: modelInfo)
-        let cond = try embed(request.prompt, encoding: request.textEncoding)
+        try checkLoRAs(of: request)
+        let cond = try embed(LoRATags.removed(from: request.prompt), encoding: request.textEncoding)
         var embeddings: [TextSlot: Tensor] = [.cond: cond.embedding]
         var truncated = cond.truncatedTokens
         if state.plan.steps.contains(where: { $0.slots.contains(.uncond) }) {

@@ -23,7 +23,7 @@ public enum PromptFile {
     public static let fieldNames = ["prompt", "negative_prompt", "seed", "count", "steps", "guidance_scale",
                                     "guidance_cutoff", "late_pass", "scheduler", "width", "height", "model",
                                     "guidance_interval", "adaptive_guidance_threshold", "guidance_rescale",
-                                    "prompt_syntax", "clip_skip"]
+                                    "prompt_syntax", "clip_skip", "loras"]
 
     /// Reads the file at `path`; a `.jsonl` name means JSONL, a `.txt` name plain text.
     /// - Throws: `PromptFileError` listing every problem, or it when the file cannot be read.
@@ -195,6 +195,17 @@ private struct JSONLine {
                 return "guidance_interval must be [sigma_low, sigma_high] (two numbers) or {\"sigma_low\": ..., \"sigma_high\": ...}, not \(value)"
             }
             request.guidanceInterval = GuidanceInterval(sigmaLow: low, sigmaHigh: high)
+        case "loras":
+            // Written into the prompt as AUTOMATIC1111 tags, which is where the image records them.
+            guard case .array(let items) = value else { return "loras must be a list of {\"name\": ..., \"weight\": ...}, not \(value)" }
+            for item in items {
+                guard case .object(let fields) = item, case .string(let name)? = fields["name"],
+                      Set(fields.keys).isSubset(of: ["name", "weight"]), fields["weight"].map({ $0.float != nil }) ?? true else {
+                    return "each entry of loras must be {\"name\": string, \"weight\": number}, not \(item)"
+                }
+                let tag = LoRAReference(name: name, weight: fields["weight"]?.float ?? 1).tag
+                request.prompt += request.prompt.isEmpty ? tag : " " + tag
+            }
         case "adaptive_guidance_threshold":
             if case .null = value { request.adaptiveGuidanceThreshold = nil; return nil }
             return value.number(key).map { request.adaptiveGuidanceThreshold = $0 }.problem

@@ -76,7 +76,7 @@ public struct CompVisCheckpoint {
 
     /// Records `key` under its diffusers name, or under its own name when unmapped (so that it
     /// surfaces as surplus rather than vanishing).
-    private static func place(_ key: String, as name: String?, shape: [Int], file: SafeTensorsFile,
+    static func place(_ key: String, as name: String?, shape: [Int], file: SafeTensorsFile,
                               into locations: inout [String: WeightStore.Location]) throws {
         let target = name ?? key
         guard locations[target] == nil else { throw WeightError.duplicateKey(source: file.path, key: target) }
@@ -84,7 +84,7 @@ public struct CompVisCheckpoint {
     }
 
     /// diffusers' VAE attention projections are linear layers; CompVis stores them as 1x1 convolutions.
-    private static func isVAEAttentionProjection(_ name: String, _ map: CompVisKeyMap) -> Bool {
+    static func isVAEAttentionProjection(_ name: String, _ map: CompVisKeyMap) -> Bool {
         guard map.rule(forDiffusers: name)?.suffixes == .vaeAttention else { return false }
         return ["to_q.weight", "to_k.weight", "to_v.weight", "to_out.0.weight"].contains { name.hasSuffix($0) }
     }

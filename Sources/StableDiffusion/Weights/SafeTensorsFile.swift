@@ -14,6 +14,9 @@ public final class SafeTensorsFile: @unchecked Sendable {
     public let metadata: [String: String]
     private let header: SafeTensorsHeader
     private let mapping: UnsafeRawPointer
+    /// SHA-256 digests computed so far, by start offset.
+    private var digests: [Int: String] = [:]
+    private let digestLock = NSLock()
 
     /// Maps the file and validates its header (JSON, offsets in range, sizes match shapes).
     /// Refuses pickle checkpoints by extension before touching their contents.
@@ -64,6 +67,24 @@ public final class SafeTensorsFile: @unchecked Sendable {
         let start = min(max(offset, 0), size)
         return Data(bytes: mapping + start, count: min(count, size - start))
     }
+
+    /// SHA-256 (hex) of the file's bytes from `offset` to the end: `0` gives the whole file's digest
+    /// (what AUTOMATIC1111 shows as a VAE's hash), `dataOffset` that of the tensor data alone (the
+    /// "addnet" hash it shows for LoRAs, which ignores edits to the header's metadata). Reads the
+    /// whole file once (later calls answer from memory), then drops its pages as `tensor` does.
+    func sha256Hex(from offset: Int) -> String {
+        let start = min(max(offset, 0), size)
+        digestLock.lock()
+        defer { digestLock.unlock() }
+        if let known = digests[start] { return known }
+        let digest = SHA256.hex(UnsafeRawBufferPointer(start: mapping + start, count: size - start))
+        releasePages(from: start, to: size)
+        digests[start] = digest
+        return digest
+    }
+
+    /// Byte offset where tensor data begins (after the length prefix and the JSON header).
+    var dataOffset: Int { header.dataStart }
 
     /// Reads a tensor and widens it to float32 (F32/F16/BF16 only).
     public func tensor(_ name: String) throws -> Tensor {

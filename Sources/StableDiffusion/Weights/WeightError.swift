@@ -21,6 +21,8 @@ public enum WeightError: Error, CustomStringConvertible, Equatable {
     /// Two sources claim the same tensor name.
     case duplicateKey(source: String, key: String)
     case modelNotFound(path: String, detail: String)
+    /// LoRA layers aimed at weights that the model never read.
+    case unappliedUpdates(source: String, keys: [String])
     case badConfig(file: String, key: String, detail: String)
     /// An SD 2.x single file without a config folder: whether it predicts v or epsilon is not in it.
     case predictionTypeNeeded(file: String)
@@ -56,6 +58,9 @@ public enum WeightError: Error, CustomStringConvertible, Equatable {
                 + "The config describes a smaller model than the weights; use the config.json that came with them."
         case .duplicateKey(let source, let key):
             return "\(source): weight '\(key)' appears more than once across the weight files. Remove the duplicate file."
+        case .unappliedUpdates(let source, let keys):
+            return "\(source): LoRA layers for \(keys.prefix(8).joined(separator: ", "))\(keys.count > 8 ? " and \(keys.count - 8) more" : "") "
+                + "were never applied: the model does not read these weights. The LoRA was made for another model."
         case .modelNotFound(let path, let detail):
             return "\(path): \(detail)"
         case .badConfig(let file, let key, let detail):

@@ -53,6 +53,9 @@ public final class WeightStore: @unchecked Sendable {
     private let canonical: @Sendable (String) -> String
     private var used: Set<String> = []
     private let lock = NSLock()
+    /// Updates added to weights as they are read (merged LoRAs), by canonical name.
+    private var updates: [String: [WeightUpdate]] = [:]
+    private var updateTime: Double = 0
 
     /// A store over weights located by name (used by the folder and single-file loaders).
     /// `canonicalName` maps names as modules may spell them onto the names in `locations`.
@@ -63,6 +66,18 @@ public final class WeightStore: @unchecked Sendable {
         self.source = source
         self.shapeHint = shapeHint
         self.canonical = canonicalName
+    }
+
+    /// A store over the same files (and names) as `base` whose weights get `updates` added as
+    /// they are read. Keys of `updates` are names as `base` knows them (`canonicalName`).
+    /// Nothing of `base` is modified; it stays usable for the plain model.
+    public init(base: WeightStore, updates: [String: [WeightUpdate]], source: String) {
+        self.locations = base.locations
+        self.memory = base.memory
+        self.source = source
+        self.shapeHint = base.shapeHint
+        self.canonical = base.canonical
+        self.updates = updates
     }
 
     private init(memory: [String: Tensor], source: String) {
@@ -98,6 +113,9 @@ public final class WeightStore: @unchecked Sendable {
 
     /// All diffusers names, sorted.
     public var names: [String] { (Array(locations.keys) + Array(memory.keys)).sorted() }
+
+    /// `name` as this store keys it (modules may spell some names two ways).
+    public func canonicalName(_ name: String) -> String { canonical(name) }
 
     public func contains(_ name: String) -> Bool {
         let name = canonical(name)
@@ -138,7 +156,23 @@ public final class WeightStore: @unchecked Sendable {
         lock.lock()
         used.insert(name)
         lock.unlock()
-        return result
+        guard let pending = updates[name] else { return result }
+        let start = Date()
+        // A tensor read from a file is this call's own; one held in memory may be shared with
+        // the plain model, so it is copied before the update is added.
+        let merged = locations[name] != nil ? result : result.copy()
+        for update in pending { try update.add(to: merged) }
+        lock.lock()
+        updateTime += Date().timeIntervalSince(start)
+        lock.unlock()
+        return merged
+    }
+
+    /// Seconds spent adding updates (merging LoRAs) so far, reading their factors included.
+    public var updateSeconds: Double {
+        lock.lock()
+        defer { lock.unlock() }
+        return updateTime
     }
 
     /// Names that were never requested, excluding harmless buffers.
@@ -150,9 +184,19 @@ public final class WeightStore: @unchecked Sendable {
         }
     }
 
+    /// Names with an update (a LoRA layer) that no module read, so the update never took effect.
+    public var unappliedUpdates: [String] {
+        lock.lock()
+        defer { lock.unlock() }
+        return updates.keys.filter { !used.contains($0) }.sorted()
+    }
+
     /// Throws `WeightError.surplusKeys` listing every weight no module asked for.
     public func checkAllUsed() throws {
         let surplus = unusedNames
+        // The LoRA message first: it names the cause when a surplus weight carries an update.
+        let unapplied = unappliedUpdates
+        if !unapplied.isEmpty { throw WeightError.unappliedUpdates(source: source, keys: unapplied) }
         if !surplus.isEmpty { throw WeightError.surplusKeys(source: source, keys: surplus) }
     }
 

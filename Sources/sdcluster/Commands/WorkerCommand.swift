@@ -14,6 +14,7 @@ struct WorkerCommand: ParsableCommand {
             Reconnects with back-off when the coordinator goes away; SIGTERM (or Ctrl-C) finishes \
             the running task, says DISCONNECT and exits.
             Example: sdcluster worker --coordinator tcp://10.0.0.5:7431 --model models/shapes --threads 8
+            With --lora-dir DIR it also serves requests naming the LoRAs in DIR (<lora:NAME:WEIGHT>).
             """)
 
     @Option(help: ArgumentHelp("The coordinator's worker endpoint.", valueName: "ENDPOINT"))
@@ -72,7 +73,12 @@ struct WorkerCommand: ParsableCommand {
         case .simulated:
             workerEngine = SimulatedEngine(unetSeconds: unetSeconds)
         case .pipeline:
-            workerEngine = PipelineEngine(pipeline: try model.loadPipeline(precision: engineOptions.precision, embeddingDir: embeddingDir))
+            let precision = engineOptions.precision
+            workerEngine = try PipelineEngine(pipeline: try model.loadPipeline(precision: precision, embeddingDir: embeddingDir),
+                                              loraLibrary: model.loraDirectory.map { LoRALibrary(directory: $0) },
+                                              build: { [model, embeddingDir] in
+                                                  try model.loadPipeline(location: $0, precision: precision, embeddingDir: embeddingDir)
+                                              })
         }
         let displayName = name ?? "\(ProcessInfo.processInfo.hostName)-\(getpid())"
         let options = WorkerOptions(coordinator: coordinator, name: displayName, threads: engineOptions.threads ?? Threads.count,

@@ -10,11 +10,13 @@ enum ImageOutput {
         OutputFolder.path(for: index, seed: seed, output: output, total: total)
     }
 
-    static func write(_ image: GeneratedImage, modelName: String, to path: String) throws {
+    /// `weightFields`: the model's `weightParameterFields()` (VAE, LoRA hashes), if any.
+    static func write(_ image: GeneratedImage, modelName: String, weightFields: [GenerationParameters.Field] = [],
+                      to path: String) throws {
         var request = image.request
         request.model = modelName
         let parameters = GenerationParameters(request: request, unetEvaluations: image.unetEvaluations,
-                                              engine: image.engine.description)
+                                              engine: image.engine.description, otherFields: weightFields)
         try OutputFolder.writePNG(RGBImage(width: image.width, height: image.height, pixels: image.rgb),
                                   parameters: parameters.text, to: path)
     }
