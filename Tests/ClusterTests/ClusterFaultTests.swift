@@ -143,7 +143,7 @@ final class ClusterFaultTests: XCTestCase {
             replacing(good, at: 0, with: bytes("SDC9")),
             WorkerToCoordinator.heartbeat.encode(),
             replacing(WorkerToCoordinator.ready(Samples.ready).encode(), at: 2, with: bytes(#"{"taskId":"t2"}"#)),
-            [bytes("SDC2"), bytes("RESULT-UNET")],
+            [bytes("SDC3"), bytes("RESULT-UNET")],
         ]
         for frames in cases {
             XCTAssertNil(WorkerToCoordinator.answeredTaskId(frames), "\(frames.prefix(3).map { String(decoding: $0, as: UTF8.self) })")

@@ -38,10 +38,11 @@ final class ClusterRobustnessTests: XCTestCase {
         let cluster = try simulatedCluster(workers: 1)
         let context = try ZMQContext()
         let socket = try dealer(context, cluster.clientsEndpoint)
-        let sig = bytes("SDC2")
+        let sig = bytes("SDC3")
         let cases: [([[UInt8]], String)] = [
             ([bytes("garbage")], "bad-frames"),
             ([bytes("SDC1"), bytes("STATUS"), bytes("{}")], "unsupported-version"),
+            ([bytes("SDC2"), bytes("STATUS"), bytes("{}")], "unsupported-version"),  // the version before
             ([sig, bytes("NOPE"), bytes("{}")], "unknown-type"),
             ([sig, bytes("STATUS"), [UInt8](repeating: 32, count: 70_000)], "header-too-large"),
             ([sig, bytes("SUBMIT"), bytes("{not json")], "bad-header"),
@@ -76,7 +77,7 @@ final class ClusterRobustnessTests: XCTestCase {
         let cluster = try simulatedCluster(workers: 1)
         let context = try ZMQContext()
         let socket = try dealer(context, cluster.workersEndpoint)
-        let sig = bytes("SDC2")
+        let sig = bytes("SDC3")
         let result = UNetEvalResult(taskId: "t1", items: [UNetPrediction(imageId: "b/0", step: 0, slot: .cond,
                                                                            prediction: WireTensor(Tensor(zeros: [1, 4, 2, 2])))],
                                     computeSeconds: 0.1)

@@ -53,7 +53,7 @@ final class ProtocolRoundTripTests: XCTestCase {
 
     func testFrameLayoutIsSignatureTypeHeaderThenPayloadsInHeaderOrder() throws {
         let frames = CoordinatorToWorker.unetTask(Samples.unetTask).encode()
-        XCTAssertEqual(frames[0], Array("SDC2".utf8))
+        XCTAssertEqual(frames[0], Array("SDC3".utf8))
         XCTAssertEqual(frames[1], Array("TASK-UNET".utf8))
         let header = try JSONSerialization.jsonObject(with: Data(frames[2])) as? [String: Any]
         XCTAssertEqual((header?["items"] as? [Any])?.count, 3)

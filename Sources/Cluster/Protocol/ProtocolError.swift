@@ -58,9 +58,9 @@ enum ProtocolError: Error, Equatable, Sendable, CustomStringConvertible {
         case .tooManyFrames(let n, let limit):
             return "message has \(n) frames, more than the limit of \(limit); send smaller batches"
         case .badSignature(let found):
-            return "frame 0 is \(Self.show(found)), not the protocol signature \"SDC2\"; is this an sdcluster peer?"
+            return "frame 0 is \(Self.show(found)), not the protocol signature \"\(String(decoding: ProtocolSignature.frame, as: UTF8.self))\"; is this an sdcluster peer?"
         case .unsupportedVersion(let v):
-            return "protocol version \(v) is not supported (this build speaks \"SDC2\"); run the same sdcluster version everywhere"
+            return "protocol version \(v) is not supported (this build speaks \"\(String(decoding: ProtocolSignature.frame, as: UTF8.self))\"); run the same sdcluster version everywhere"
         case .unknownMessageType(let t):
             return "unknown message type \"\(t)\""
         case .unexpectedMessageType(let t, let socket):

@@ -84,12 +84,13 @@ extension ModelLocation {
         hash.add("\(contentHash)|lora|\(loras.contentHash)")
         let label = loras.references.map(\.tag).joined()
         var result = ModelLocation(
-            layout: layout,
+            layout: layout, family: family,
             unet: ModelComponent(config: unet.config, weights: WeightStore(
                 base: unet.weights, updates: loras.unetUpdates, source: "\(unet.weights.source) with \(label)")),
             textEncoder: ModelComponent(config: textEncoder.config, weights: WeightStore(
                 base: textEncoder.weights, updates: loras.textEncoderUpdates, source: "\(textEncoder.weights.source) with \(label)")),
-            vae: vae, tokenizerDirectory: tokenizerDirectory, schedulerConfigData: schedulerConfigData,
+            vae: vae, tokenizerDirectory: tokenizerDirectory, tokenizerPadToken: tokenizerPadToken,
+            schedulerConfigData: schedulerConfigData,
             recommendations: recommendations, name: name, contentHash: hash.hex, skippedKeys: skippedKeys)
         result.externalVAE = externalVAE
         result.loras = loras

@@ -106,8 +106,9 @@ extension ModelLocation {
         }
         var hash = ModelContentHash()
         hash.add("\(contentHash)|vae|\(vae.contentHash)")
-        var result = ModelLocation(layout: layout, unet: unet, textEncoder: textEncoder, vae: vae.component,
-                                   tokenizerDirectory: tokenizerDirectory, schedulerConfigData: schedulerConfigData,
+        var result = ModelLocation(layout: layout, family: family, unet: unet, textEncoder: textEncoder, vae: vae.component,
+                                   tokenizerDirectory: tokenizerDirectory, tokenizerPadToken: tokenizerPadToken,
+                                   schedulerConfigData: schedulerConfigData,
                                    recommendations: recommendations, name: name, contentHash: hash.hex,
                                    skippedKeys: skippedKeys)
         result.externalVAE = vae
