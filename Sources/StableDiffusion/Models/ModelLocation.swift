@@ -33,6 +33,14 @@ public struct ModelLocation: Sendable {
     public let contentHash: String
     /// For single files: keys that are not model weights and were skipped (EMA, schedule buffers).
     public let skippedKeys: [String]
+    /// SDXL: `text_encoder_2` (OpenCLIP ViT-bigG as a `CLIPTextModelWithProjection`, with
+    /// `text_projection`); nil for SD 1.x/2.x.
+    public var textEncoder2: ModelComponent<CLIPTextConfig>? = nil
+    /// SDXL: the folder of the second tokenizer (`tokenizer_2/`, which pads with "!").
+    public var tokenizer2Directory: String? = nil
+    /// SDXL's `force_zeros_for_empty_prompt` (`model_index.json`, true unless it says otherwise):
+    /// an empty negative prompt conditions on zeros instead of the encoded empty text.
+    public var forceZerosForEmptyPrompt: Bool = false
 
     /// `scheduler_config.json` parsed as a JSON object.
     public var schedulerConfigJSON: [String: Any]? {
@@ -81,17 +89,20 @@ public struct ModelLocation: Sendable {
         let unetFiles = try DiffusersFolder.weightFiles(root: root, component: "unet")
         let clipFiles = try DiffusersFolder.weightFiles(root: root, component: "text_encoder")
         let vaeFiles = try DiffusersFolder.weightFiles(root: root, component: "vae")
+        let sdxl = try SDXLFolderParts.open(root: root, name: name)
         var hash = ModelContentHash()
         for file in unetFiles + clipFiles + vaeFiles { hash.add(file: file) }
         hash.add(config: unetConfig)
         hash.add(config: clipConfig)
         hash.add(config: vaeConfig)
+        if let sdxl { sdxl.addToHash(&hash) }
         let recommendations = try SamplingRecommendations.load(root: root)
         if let recommendations { hash.add(config: recommendations) }
         if let predictionType { hash.add("prediction_type=\(predictionType.rawValue)") }
-        return ModelLocation(
+        var location = ModelLocation(
             layout: .diffusersFolder,
-            family: clipConfig.hiddenAct == "gelu" && unetConfig.useLinearProjection ? .stableDiffusion2 : .stableDiffusion1,
+            family: sdxl != nil ? .stableDiffusionXL
+                : clipConfig.hiddenAct == "gelu" && unetConfig.useLinearProjection ? .stableDiffusion2 : .stableDiffusion1,
             unet: ModelComponent(config: unetConfig, weights: try WeightStore(files: unetFiles, source: "\(name)/unet")),
             textEncoder: ModelComponent(config: clipConfig,
                                         weights: try WeightStore(files: clipFiles, source: "\(name)/text_encoder",
@@ -101,6 +112,12 @@ public struct ModelLocation: Sendable {
             tokenizerDirectory: DiffusersFolder.tokenizerDirectory(root: root), tokenizerPadToken: nil,
             schedulerConfigData: try schedulerConfig(DiffusersFolder.schedulerConfig(root: root), predicting: predictionType),
             recommendations: recommendations, name: name, contentHash: hash.hex, skippedKeys: [])
+        if let sdxl {
+            location.textEncoder2 = sdxl.textEncoder2
+            location.tokenizer2Directory = sdxl.tokenizer2Directory
+            location.forceZerosForEmptyPrompt = sdxl.forceZerosForEmptyPrompt
+        }
+        return location
     }
 
     private static func openSingleFile(_ path: String, configDirectory: String?,

@@ -72,7 +72,9 @@ struct WorkerCommand: ParsableCommand {
         case .simulated:
             workerEngine = SimulatedEngine(unetSeconds: unetSeconds)
         case .pipeline:
-            workerEngine = PipelineEngine(pipeline: try model.loadPipeline(precision: engineOptions.precision, embeddingDir: embeddingDir))
+            let pipeline = try model.loadPipeline(precision: engineOptions.precision, embeddingDir: embeddingDir)
+            try PipelineEngine.checkClusterSupport(pipeline)  // SDXL: generate only, said before connecting
+            workerEngine = PipelineEngine(pipeline: pipeline)
         }
         let displayName = name ?? "\(ProcessInfo.processInfo.hostName)-\(getpid())"
         let options = WorkerOptions(coordinator: coordinator, name: displayName, threads: engineOptions.threads ?? Threads.count,
