@@ -5,7 +5,7 @@ import Foundation
 ///
 /// Two layouts are accepted: a diffusers folder (`model_index.json`, `unet/`, `text_encoder/`,
 /// `vae/`, each with `config.json` and safetensors weights, plus `tokenizer/` and `scheduler/`),
-/// or a single-file CompVis/LDM SD 1.x or 2.x `.safetensors` checkpoint, whose keys are mapped
+/// or a single-file CompVis/LDM SD 1.x, 2.x or SDXL `.safetensors` checkpoint, whose keys are mapped
 /// onto the diffusers names. Weights are memory-mapped here and read when modules ask for them.
 public struct ModelLocation: Sendable {
     public enum Layout: String, Sendable {
@@ -131,6 +131,10 @@ public struct ModelLocation: Sendable {
         var padToken: String?
         var scheduler: Data? = Data(stableDiffusion15SchedulerConfig.utf8)
         var recommendations: SamplingRecommendations?
+        let isXL = family == .stableDiffusionXL
+        var clip2Config: CLIPTextConfig? = isXL ? .stableDiffusionXL2 : nil
+        var tokenizer2: String?
+        var forceZeros = isXL
         if let root = configDirectory {
             guard DiffusersFolder.isFolder(root) else {
                 throw WeightError.modelNotFound(path: root, detail: "config folder does not exist")
@@ -141,8 +145,19 @@ public struct ModelLocation: Sendable {
             tokenizer = DiffusersFolder.tokenizerDirectory(root: root)
             scheduler = DiffusersFolder.schedulerConfig(root: root) ?? scheduler
             recommendations = try SamplingRecommendations.load(root: root)
+            if isXL {
+                clip2Config = try DiffusersFolder.config(CLIPTextConfig.self, root: root, component: "text_encoder_2")
+                tokenizer2 = DiffusersFolder.tokenizerDirectory(root: root, name: "tokenizer_2")
+                forceZeros = try SDXLFolderParts.forceZeros(root: root)
+            }
         } else {
-            vaeConfig = .stableDiffusion15
+            vaeConfig = isXL ? .stableDiffusionXL : .stableDiffusion15
+            if isXL {
+                // SDXL's text_encoder is CLIP ViT-L as in SD 1.5; tokenizer_2 falls back to the
+                // first tokenizer's vocabulary padded with "!" (the pipeline does that).
+                unetConfig = .stableDiffusionXL
+                scheduler = Data(stableDiffusionXLSchedulerConfig.utf8)
+            }
             if family == .stableDiffusion2 {
                 guard let predictionType else { throw WeightError.predictionTypeNeeded(file: path) }
                 unetConfig = .stableDiffusion2(sampleSize: predictionType == .vPrediction ? 96 : 64)
@@ -154,15 +169,21 @@ public struct ModelLocation: Sendable {
         scheduler = try schedulerConfig(scheduler, predicting: predictionType)
         try validate(unetConfig, clipConfig, vaeConfig,
                      source: configDirectory ?? "built-in \(family.rawValue) config")
-        let checkpoint = try CompVisCheckpoint(file: file, unet: unetConfig, vae: vaeConfig, textEncoder: clipConfig)
+        try clip2Config?.validate(file: (configDirectory ?? "built-in SDXL config") + "/text_encoder_2/config.json")
+        let checkpoint = try CompVisCheckpoint(file: file, unet: unetConfig, vae: vaeConfig, textEncoder: clipConfig,
+                                               textEncoder2: clip2Config)
         var hash = ModelContentHash()
         hash.add(file: file)
         hash.add(config: unetConfig)
         hash.add(config: clipConfig)
         hash.add(config: vaeConfig)
+        if let clip2Config {
+            hash.add(config: clip2Config)
+            hash.add("force_zeros_for_empty_prompt=\(forceZeros)")
+        }
         if let recommendations { hash.add(config: recommendations) }
         if let predictionType { hash.add("prediction_type=\(predictionType.rawValue)") }
-        return ModelLocation(
+        var location = ModelLocation(
             layout: .singleFile, family: family,
             unet: ModelComponent(config: unetConfig, weights: checkpoint.unet),
             textEncoder: ModelComponent(config: clipConfig, weights: checkpoint.textEncoder),
@@ -171,6 +192,12 @@ public struct ModelLocation: Sendable {
             recommendations: recommendations,
             name: ((path as NSString).lastPathComponent as NSString).deletingPathExtension,
             contentHash: hash.hex, skippedKeys: checkpoint.skippedKeys)
+        if let clip2Config, let weights = checkpoint.textEncoder2 {
+            location.textEncoder2 = ModelComponent(config: clip2Config, weights: weights)
+            location.tokenizer2Directory = tokenizer2
+            location.forceZerosForEmptyPrompt = forceZeros
+        }
+        return location
     }
 
     private static func validate(_ unet: UNetConfig, _ clip: CLIPTextConfig, _ vae: VAEConfig, source: String) throws {

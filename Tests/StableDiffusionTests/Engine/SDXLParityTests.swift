@@ -53,12 +53,12 @@ final class SDXLParityTests: XCTestCase {
     func testTheFolderIsReadAsSDXL() throws {
         let location = Self.folder.location
         XCTAssertEqual(location.family, .stableDiffusionXL)
-        XCTAssertEqual(location.textEncoder2?.config.projectionDim, 16)
+        XCTAssertEqual(location.textEncoder2?.config.projectionDim, 24)
         XCTAssertTrue(location.forceZerosForEmptyPrompt)
         XCTAssertFalse(Self.noZeros.location.forceZerosForEmptyPrompt)
         XCTAssertEqual(location.vae.config.scalingFactor, 0.13025)
         XCTAssertTrue(Self.folder.unet.needsAddedConditioning)
-        XCTAssertEqual(Self.folder.unet.crossAttentionDim, 64, "both encoders' widths")
+        XCTAssertEqual(Self.folder.unet.crossAttentionDim, 48, "both encoders' widths: 32 + 16")
         let text = try XCTUnwrap(Self.folder.sdxlText)
         XCTAssertEqual(text.first.tokenizer.padID, 49407, "CLIP ViT-L pads with the end token")
         XCTAssertEqual(text.second.tokenizer.padID, 0, "OpenCLIP ViT-bigG pads with '!'")
@@ -98,17 +98,19 @@ final class SDXLParityTests: XCTestCase {
     func testTheContextIsBothEncodersPenultimateStatesSideBySide() throws {
         let text = try XCTUnwrap(Self.folder.sdxlText)
         let encoded = try text.encode("a red circle", encoding: .literal)
-        XCTAssertEqual(encoded.context.shape, [1, 77, 64])
-        XCTAssertEqual(encoded.pooled.count, 16)
+        XCTAssertEqual(encoded.context.shape, [1, 77, 48])
+        XCTAssertEqual(encoded.pooled.count, 24)
         let ids1 = text.first.tokenizer.tokenize("a red circle", length: 77).ids
         let ids2 = text.second.tokenizer.tokenize("a red circle", length: 77).ids
         XCTAssertNotEqual(ids1, ids2, "different padding")
+        XCTAssertNotEqual(encoded.pooled, try text.second.textEncoder.encodePenultimate(ids2, poolAt: 4).pooled!.values,
+                          "the pooled output goes through text_projection (16 -> 24 wide)")
         let left = try text.first.textEncoder.encodePenultimate(ids1).hidden.values
         let right = try text.second.textEncoder.encodePenultimate(ids2).hidden.values
         let context = encoded.context.values
         for token in [0, 3, 76] {
-            XCTAssertEqual(Array(context[(token * 64)..<(token * 64 + 32)]), Array(left[(token * 32)..<(token * 32 + 32)]))
-            XCTAssertEqual(Array(context[(token * 64 + 32)..<(token * 64 + 64)]), Array(right[(token * 32)..<(token * 32 + 32)]))
+            XCTAssertEqual(Array(context[(token * 48)..<(token * 48 + 32)]), Array(left[(token * 32)..<(token * 32 + 32)]))
+            XCTAssertEqual(Array(context[(token * 48 + 32)..<(token * 48 + 48)]), Array(right[(token * 16)..<(token * 16 + 16)]))
         }
         // The penultimate state is not the last layer's output after the final norm (SD 1.x's).
         let last = try text.first.textEncoder.encode(ids1).values
@@ -126,13 +128,13 @@ final class SDXLParityTests: XCTestCase {
     func testTheUNetRefusesToRunWithoutThePooledTextAndTimeIds() throws {
         let unet = Self.folder.unet
         let sample = Tensor(shape: [1, 4, 8, 8], values: [Float](repeating: 0.1, count: 256))
-        let context = Tensor(shape: [1, 77, 64], values: [Float](repeating: 0.1, count: 77 * 64))
+        let context = Tensor(shape: [1, 77, 48], values: [Float](repeating: 0.1, count: 77 * 48))
         XCTAssertThrowsError(try unet(sample: sample, timesteps: [500], context: context)) { error in
             XCTAssertTrue("\(error)".contains("time ids"), "\(error)")
         }
-        let short = AddedConditioning(pooledText: [Float](repeating: 0, count: 15), timeIds: [32, 32, 0, 0, 32, 32])
+        let short = AddedConditioning(pooledText: [Float](repeating: 0, count: 23), timeIds: [32, 32, 0, 0, 32, 32])
         XCTAssertThrowsError(try unet(sample: sample, timesteps: [500], context: context, added: [short])) { error in
-            XCTAssertTrue("\(error)".contains("16"), "\(error)")
+            XCTAssertTrue("\(error)".contains("24"), "\(error)")
         }
     }
 
@@ -141,9 +143,9 @@ final class SDXLParityTests: XCTestCase {
         let unet = Self.folder.unet
         var generator = TorchGenerator(seed: 7)
         let latents = (0..<2).map { _ in Tensor(shape: [1, 4, 8, 12], values: generator.randn(count: 4 * 8 * 12)) }
-        let contexts = (0..<2).map { _ in Tensor(shape: [1, 77, 64], values: generator.randn(count: 77 * 64)) }
-        let added = [AddedConditioning(pooledText: generator.randn(count: 16), timeIds: [32, 48, 0, 0, 32, 48]),
-                     AddedConditioning(pooledText: [Float](repeating: 0, count: 16), timeIds: [64, 64, 8, 8, 32, 48])]
+        let contexts = (0..<2).map { _ in Tensor(shape: [1, 77, 48], values: generator.randn(count: 77 * 48)) }
+        let added = [AddedConditioning(pooledText: generator.randn(count: 24), timeIds: [32, 48, 0, 0, 32, 48]),
+                     AddedConditioning(pooledText: [Float](repeating: 0, count: 24), timeIds: [64, 64, 8, 8, 32, 48])]
         let both = try unet.predictions(latents: latents, timesteps: [801, 301], contexts: contexts, added: added)
         for i in 0..<2 {
             let alone = try unet.predictions(latents: [latents[i]], timesteps: [[801, 301][i]], contexts: [contexts[i]], added: [added[i]])
@@ -151,5 +153,48 @@ final class SDXLParityTests: XCTestCase {
         }
         XCTAssertNotEqual(try unet.predictions(latents: [latents[0]], timesteps: [801], contexts: [contexts[0]], added: [added[1]])[0].values,
                           both[0].values, "the time ids and pooled text change the prediction")
+    }
+
+    // MARK: single-file checkpoints (tiny-sdxl.safetensors: conditioner.embedders.0/1)
+
+    /// The single file with the folder as config: the same weights, so the same bits as the folder.
+    func testTheSingleFileWithItsConfigFolderGivesTheFoldersImagesBitForBit() throws {
+        let location = try ModelLocation.open(Fixtures.path("tiny-sdxl.safetensors"), configDirectory: Fixtures.path("tiny-sdxl"))
+        XCTAssertEqual(location.family, .stableDiffusionXL)
+        XCTAssertTrue(location.forceZerosForEmptyPrompt)
+        let single = try StableDiffusionPipeline(location: location)
+        try XCTUnwrap(location.textEncoder2).weights.checkAllUsed()
+        for c in try cases() where c.model == "tiny-sdxl" {
+            XCTAssertEqual(try single.generate(request(c)).rgb, try Self.folder.generate(request(c)).rgb, c.name)
+        }
+    }
+
+    /// OpenCLIP stores `text_projection` as `[width, projection]`; the linear weight is its transpose.
+    func testTheStoredProjectionIsTransposedIntoTheLinearWeight() throws {
+        let file = try SafeTensorsFile(path: Fixtures.path("tiny-sdxl.safetensors"))
+        let stored = try file.tensor("conditioner.embedders.1.model.text_projection")
+        XCTAssertEqual(stored.shape, [16, 24])
+        let location = try ModelLocation.open(Fixtures.path("tiny-sdxl.safetensors"), configDirectory: Fixtures.path("tiny-sdxl"))
+        let weight = try XCTUnwrap(location.textEncoder2).weights.tensor("text_projection.weight")
+        XCTAssertEqual(weight.shape, [24, 16])
+        for (i, j) in [(0, 0), (3, 7), (15, 23)] { XCTAssertEqual(weight.values[j * 16 + i], stored.values[i * 24 + j]) }
+        let folder = try XCTUnwrap(Self.folder.location.textEncoder2).weights.tensor("text_projection.weight")
+        XCTAssertEqual(weight.values, folder.values)
+    }
+
+    /// Without a config folder an SDXL file is read with SDXL 1.0 base's built-in configs: the tiny
+    /// file does not fit them, and the message says to pass the config folder.
+    func testAnSDXLSingleFileIsReadWithSDXLsBuiltInConfigsByDefault() throws {
+        let location = try ModelLocation.open(Fixtures.path("tiny-sdxl.safetensors"))
+        XCTAssertEqual(location.family, .stableDiffusionXL)
+        XCTAssertEqual(location.unet.config, .stableDiffusionXL)
+        XCTAssertEqual(location.textEncoder2?.config.numHiddenLayers, 32)
+        XCTAssertEqual(location.vae.config.scalingFactor, 0.13025)
+        XCTAssertEqual(location.schedulerConfigJSON?["_class_name"] as? String, "EulerDiscreteScheduler")
+        XCTAssertEqual(UNetConfig.stableDiffusionXL.nativeImageSize(vaeScaleFactor: 8)?.width, 1024)
+        XCTAssertThrowsError(try StableDiffusionPipeline(location: location,
+                                                         fallbackTokenizerDirectory: Fixtures.path("tiny-sd/tokenizer"))) { error in
+            XCTAssertTrue("\(error)".contains("config folder"), "\(error)")
+        }
     }
 }
