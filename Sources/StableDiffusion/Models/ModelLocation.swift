@@ -13,7 +13,8 @@ public struct ModelLocation: Sendable {
     }
 
     public let layout: Layout
-    /// SD 1.x or 2.x: for a single file, what its keys say; for a folder, what its text encoder is.
+    /// SD 1.x, 2.x or SDXL: for a single file, what its keys say; for a folder, SDXL when it has
+    /// `text_encoder_2/`, else what its text encoder is.
     public let family: ModelFamily
     public let unet: ModelComponent<UNetConfig>
     public let textEncoder: ModelComponent<CLIPTextConfig>
@@ -49,7 +50,7 @@ public struct ModelLocation: Sendable {
 
     /// Resolves `path` (a diffusers folder or a `.safetensors` checkpoint). For a single file,
     /// `configDirectory` is a diffusers folder whose configs, tokenizer and scheduler to use;
-    /// without it the built-in configs of the file's family apply (SD 1.5's, or SD 2.1's, for
+    /// without it the built-in configs of the file's family apply (SD 1.5's, SDXL 1.0 base's, or SD 2.1's, for
     /// which `predictionType` must be given: the file does not say whether it is a 768-v or a
     /// 512-base model). `predictionType` overrides the scheduler config's for any model.
     public static func open(_ path: String, configDirectory: String? = nil,
