@@ -94,6 +94,7 @@ extension ModelLocation {
             recommendations: recommendations, name: name, contentHash: hash.hex, skippedKeys: skippedKeys)
         result.externalVAE = externalVAE
         result.loras = loras
+        result.copySDXLParts(from: self)
         return result
     }
 }

@@ -5,7 +5,7 @@ import Foundation
 enum DiffusersFolder {
     /// Weight file base names per component folder (diffusers models vs transformers models).
     static let weightBaseNames = ["unet": "diffusion_pytorch_model", "vae": "diffusion_pytorch_model",
-                                  "text_encoder": "model"]
+                                  "text_encoder": "model", "text_encoder_2": "model"]
 
     static func isFolder(_ path: String) -> Bool {
         var isDirectory: ObjCBool = false
@@ -59,8 +59,8 @@ enum DiffusersFolder {
     }
 
     /// `tokenizer/` when it holds `vocab.json` and `merges.txt`.
-    static func tokenizerDirectory(root: String) -> String? {
-        let folder = root + "/tokenizer"
+    static func tokenizerDirectory(root: String, name: String = "tokenizer") -> String? {
+        let folder = root + "/" + name
         return isFile(folder + "/vocab.json") && isFile(folder + "/merges.txt") ? folder : nil
     }
 

@@ -113,6 +113,7 @@ extension ModelLocation {
                                    skippedKeys: skippedKeys)
         result.externalVAE = vae
         result.loras = loras
+        result.copySDXLParts(from: self)
         return result
     }
 }

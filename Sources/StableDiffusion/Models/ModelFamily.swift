@@ -9,6 +9,9 @@ public enum ModelFamily: String, Sendable {
     /// SD 2.0 / 2.1 (512-base and 768-v) and their fine-tunes: OpenCLIP ViT-H text (penultimate
     /// layer), linear projections and per-block heads in the UNet, epsilon or v prediction.
     case stableDiffusion2 = "SD 2.x"
+    /// SDXL 1.0 base and its fine-tunes: two text encoders (CLIP ViT-L and OpenCLIP ViT-bigG,
+    /// penultimate layers, the second's pooled projection), the UNet's `text_time` conditioning.
+    case stableDiffusionXL = "SDXL"
 }
 
 extension UNetConfig {

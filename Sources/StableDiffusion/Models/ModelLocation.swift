@@ -5,7 +5,7 @@ import Foundation
 ///
 /// Two layouts are accepted: a diffusers folder (`model_index.json`, `unet/`, `text_encoder/`,
 /// `vae/`, each with `config.json` and safetensors weights, plus `tokenizer/` and `scheduler/`),
-/// or a single-file CompVis/LDM SD 1.x or 2.x `.safetensors` checkpoint, whose keys are mapped
+/// or a single-file CompVis/LDM SD 1.x, 2.x or SDXL `.safetensors` checkpoint, whose keys are mapped
 /// onto the diffusers names. Weights are memory-mapped here and read when modules ask for them.
 public struct ModelLocation: Sendable {
     public enum Layout: String, Sendable {
@@ -13,7 +13,8 @@ public struct ModelLocation: Sendable {
     }
 
     public let layout: Layout
-    /// SD 1.x or 2.x: for a single file, what its keys say; for a folder, what its text encoder is.
+    /// SD 1.x, 2.x or SDXL: for a single file, what its keys say; for a folder, SDXL when it has
+    /// `text_encoder_2/`, else what its text encoder is.
     public let family: ModelFamily
     public let unet: ModelComponent<UNetConfig>
     public let textEncoder: ModelComponent<CLIPTextConfig>
@@ -37,6 +38,22 @@ public struct ModelLocation: Sendable {
     public internal(set) var externalVAE: ExternalVAE? = nil
     /// The LoRAs merged into this model's UNet and text encoder (`applyingLoRAs`), if any.
     public internal(set) var loras: LoRASet? = nil
+    /// SDXL: `text_encoder_2` (OpenCLIP ViT-bigG as a `CLIPTextModelWithProjection`, with
+    /// `text_projection`); nil for SD 1.x/2.x.
+    public var textEncoder2: ModelComponent<CLIPTextConfig>? = nil
+    /// SDXL: the folder of the second tokenizer (`tokenizer_2/`, which pads with "!").
+    public var tokenizer2Directory: String? = nil
+    /// SDXL's `force_zeros_for_empty_prompt` (`model_index.json`, true unless it says otherwise):
+    /// an empty negative prompt conditions on zeros instead of the encoded empty text.
+    public var forceZerosForEmptyPrompt: Bool = false
+
+    /// Takes SDXL's second text encoder, tokenizer and empty-prompt rule from `other`: the
+    /// locations made from this one (`replacingVAE`, `applyingLoRAs`) keep them.
+    mutating func copySDXLParts(from other: ModelLocation) {
+        textEncoder2 = other.textEncoder2
+        tokenizer2Directory = other.tokenizer2Directory
+        forceZerosForEmptyPrompt = other.forceZerosForEmptyPrompt
+    }
 
     /// `scheduler_config.json` parsed as a JSON object.
     public var schedulerConfigJSON: [String: Any]? {
@@ -45,7 +62,7 @@ public struct ModelLocation: Sendable {
 
     /// Resolves `path` (a diffusers folder or a `.safetensors` checkpoint). For a single file,
     /// `configDirectory` is a diffusers folder whose configs, tokenizer and scheduler to use;
-    /// without it the built-in configs of the file's family apply (SD 1.5's, or SD 2.1's, for
+    /// without it the built-in configs of the file's family apply (SD 1.5's, SDXL 1.0 base's, or SD 2.1's, for
     /// which `predictionType` must be given: the file does not say whether it is a 768-v or a
     /// 512-base model). `predictionType` overrides the scheduler config's for any model.
     public static func open(_ path: String, configDirectory: String? = nil,
@@ -85,17 +102,20 @@ public struct ModelLocation: Sendable {
         let unetFiles = try DiffusersFolder.weightFiles(root: root, component: "unet")
         let clipFiles = try DiffusersFolder.weightFiles(root: root, component: "text_encoder")
         let vaeFiles = try DiffusersFolder.weightFiles(root: root, component: "vae")
+        let sdxl = try SDXLFolderParts.open(root: root, name: name)
         var hash = ModelContentHash()
         for file in unetFiles + clipFiles + vaeFiles { hash.add(file: file) }
         hash.add(config: unetConfig)
         hash.add(config: clipConfig)
         hash.add(config: vaeConfig)
+        if let sdxl { sdxl.addToHash(&hash) }
         let recommendations = try SamplingRecommendations.load(root: root)
         if let recommendations { hash.add(config: recommendations) }
         if let predictionType { hash.add("prediction_type=\(predictionType.rawValue)") }
-        return ModelLocation(
+        var location = ModelLocation(
             layout: .diffusersFolder,
-            family: clipConfig.hiddenAct == "gelu" && unetConfig.useLinearProjection ? .stableDiffusion2 : .stableDiffusion1,
+            family: sdxl != nil ? .stableDiffusionXL
+                : clipConfig.hiddenAct == "gelu" && unetConfig.useLinearProjection ? .stableDiffusion2 : .stableDiffusion1,
             unet: ModelComponent(config: unetConfig, weights: try WeightStore(files: unetFiles, source: "\(name)/unet")),
             textEncoder: ModelComponent(config: clipConfig,
                                         weights: try WeightStore(files: clipFiles, source: "\(name)/text_encoder",
@@ -105,6 +125,12 @@ public struct ModelLocation: Sendable {
             tokenizerDirectory: DiffusersFolder.tokenizerDirectory(root: root), tokenizerPadToken: nil,
             schedulerConfigData: try schedulerConfig(DiffusersFolder.schedulerConfig(root: root), predicting: predictionType),
             recommendations: recommendations, name: name, contentHash: hash.hex, skippedKeys: [])
+        if let sdxl {
+            location.textEncoder2 = sdxl.textEncoder2
+            location.tokenizer2Directory = sdxl.tokenizer2Directory
+            location.forceZerosForEmptyPrompt = sdxl.forceZerosForEmptyPrompt
+        }
+        return location
     }
 
     private static func openSingleFile(_ path: String, configDirectory: String?,
@@ -118,6 +144,10 @@ public struct ModelLocation: Sendable {
         var padToken: String?
         var scheduler: Data? = Data(stableDiffusion15SchedulerConfig.utf8)
         var recommendations: SamplingRecommendations?
+        let isXL = family == .stableDiffusionXL
+        var clip2Config: CLIPTextConfig? = isXL ? .stableDiffusionXL2 : nil
+        var tokenizer2: String?
+        var forceZeros = isXL
         if let root = configDirectory {
             guard DiffusersFolder.isFolder(root) else {
                 throw WeightError.modelNotFound(path: root, detail: "config folder does not exist")
@@ -128,8 +158,19 @@ public struct ModelLocation: Sendable {
             tokenizer = DiffusersFolder.tokenizerDirectory(root: root)
             scheduler = DiffusersFolder.schedulerConfig(root: root) ?? scheduler
             recommendations = try SamplingRecommendations.load(root: root)
+            if isXL {
+                clip2Config = try DiffusersFolder.config(CLIPTextConfig.self, root: root, component: "text_encoder_2")
+                tokenizer2 = DiffusersFolder.tokenizerDirectory(root: root, name: "tokenizer_2")
+                forceZeros = try SDXLFolderParts.forceZeros(root: root)
+            }
         } else {
-            vaeConfig = .stableDiffusion15
+            vaeConfig = isXL ? .stableDiffusionXL : .stableDiffusion15
+            if isXL {
+                // SDXL's text_encoder is CLIP ViT-L as in SD 1.5; tokenizer_2 falls back to the
+                // first tokenizer's vocabulary padded with "!" (the pipeline does that).
+                unetConfig = .stableDiffusionXL
+                scheduler = Data(stableDiffusionXLSchedulerConfig.utf8)
+            }
             if family == .stableDiffusion2 {
                 guard let predictionType else { throw WeightError.predictionTypeNeeded(file: path) }
                 unetConfig = .stableDiffusion2(sampleSize: predictionType == .vPrediction ? 96 : 64)
@@ -141,15 +182,21 @@ public struct ModelLocation: Sendable {
         scheduler = try schedulerConfig(scheduler, predicting: predictionType)
         try validate(unetConfig, clipConfig, vaeConfig,
                      source: configDirectory ?? "built-in \(family.rawValue) config")
-        let checkpoint = try CompVisCheckpoint(file: file, unet: unetConfig, vae: vaeConfig, textEncoder: clipConfig)
+        try clip2Config?.validate(file: (configDirectory ?? "built-in SDXL config") + "/text_encoder_2/config.json")
+        let checkpoint = try CompVisCheckpoint(file: file, unet: unetConfig, vae: vaeConfig, textEncoder: clipConfig,
+                                               textEncoder2: clip2Config)
         var hash = ModelContentHash()
         hash.add(file: file)
         hash.add(config: unetConfig)
         hash.add(config: clipConfig)
         hash.add(config: vaeConfig)
+        if let clip2Config {
+            hash.add(config: clip2Config)
+            hash.add("force_zeros_for_empty_prompt=\(forceZeros)")
+        }
         if let recommendations { hash.add(config: recommendations) }
         if let predictionType { hash.add("prediction_type=\(predictionType.rawValue)") }
-        return ModelLocation(
+        var location = ModelLocation(
             layout: .singleFile, family: family,
             unet: ModelComponent(config: unetConfig, weights: checkpoint.unet),
             textEncoder: ModelComponent(config: clipConfig, weights: checkpoint.textEncoder),
@@ -158,6 +205,12 @@ public struct ModelLocation: Sendable {
             recommendations: recommendations,
             name: ((path as NSString).lastPathComponent as NSString).deletingPathExtension,
             contentHash: hash.hex, skippedKeys: checkpoint.skippedKeys)
+        if let clip2Config, let weights = checkpoint.textEncoder2 {
+            location.textEncoder2 = ModelComponent(config: clip2Config, weights: weights)
+            location.tokenizer2Directory = tokenizer2
+            location.forceZerosForEmptyPrompt = forceZeros
+        }
+        return location
     }
 
     private static func validate(_ unet: UNetConfig, _ clip: CLIPTextConfig, _ vae: VAEConfig, source: String) throws {

@@ -26,12 +26,14 @@ public final class StableDiffusionPipeline {
     public let textEncoder: CLIPTextModel
     /// Prompt text to text embeddings: A1111's syntax, long prompts, clip skip, embeddings.
     public let promptEncoder: PromptEncoder
+    /// SDXL's two text encoders (nil for SD 1.x/2.x): `generate` conditions through them.
+    public let sdxlText: SDXLPromptEncoder?
     public let unet: UNet2DConditionModel
     public let vae: AutoencoderKL
     public let modelInfo: SamplingModelInfo
     public let precision: Precision
     /// Prompt embeddings by `EmbeddingKey` (this model, the text), the most recent few.
-    private var embeddingCache: EmbeddingCache
+    var embeddingCache: EmbeddingCache
 
     /// Prompt embeddings a pipeline keeps unless told otherwise (about 15 MiB at SD 1.5's width).
     public static let standardEmbeddingCacheCapacity = 64
@@ -58,6 +60,9 @@ public final class StableDiffusionPipeline {
                                       embeddings: try textualInversions?(tokenizer, textEncoder.shape.hiddenSize))
         unet = try UNet2DConditionModel(config: location.unet.config, weights: location.unet.weights, precision: precision)
         vae = try AutoencoderKL(config: location.vae.config, weights: location.vae.weights, precision: precision)
+        sdxlText = try Self.sdxlPromptEncoder(location: location, firstTokenizer: tokenizer, firstTokenizerDirectory: tokenizerDirectory,
+                                              firstEncoder: textEncoder,
+                                              unet: unet, precision: precision, textualInversions: textualInversions != nil)
         for store in [location.unet.weights, location.textEncoder.weights, location.vae.weights] { try store.checkAllUsed() }
         let schedulerConfig = try location.schedulerConfigData.map { try JSONDecoder().decode(SchedulerConfig.self, from: $0) }
             ?? SchedulerConfig.stableDiffusion15
@@ -100,6 +105,9 @@ public final class StableDiffusionPipeline {
     public func checkTexts(of request: GenerationRequest) throws {
         for text in [request.prompt, request.negativePrompt] { _ = try promptEncoder.prepare(text, syntax: request.textEncoding.syntax) }
         let layers = textEncoder.shape.layers, clipSkip = request.textEncoding.clipSkip
+        if sdxlText != nil, clipSkip != 1 {
+            throw TextEncoderInputError("clip skip \(clipSkip) is not supported for SDXL, which always conditions on the text encoders' penultimate layers; use clip skip 1")
+        }
         guard clipSkip == 1 || clipSkip <= layers else {
             throw TextEncoderInputError("clip skip \(clipSkip) needs a text encoder of at least \(clipSkip) layers; this one has \(layers) (use 1...\(layers))")
         }
@@ -109,6 +117,7 @@ public final class StableDiffusionPipeline {
     /// Throws `SamplingError` for a request the model cannot sample, and whatever the networks
     /// throw (`DNNLError`, `UNetInputError`, `ShapeError`, `AllocationError`).
     public func generate(_ request: GenerationRequest, progress: ((SamplingProgress) -> Bool)? = nil) throws -> GeneratedImage {
+        if let sdxlText { return try generateSDXL(request, text: sdxlText, progress: progress) }
         let state = try Sampler.prepare(request, model: modelInfo)
         try checkLoRAs(of: request)
         let cond = try embed(LoRATags.removed(from: request.prompt), encoding: request.textEncoding)

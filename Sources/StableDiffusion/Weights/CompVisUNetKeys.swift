@@ -10,6 +10,10 @@ extension CompVisKeyMap {
         var map = CompVisKeyMap()
         map.add("time_embed.0.", "time_embedding.linear_1.")
         map.add("time_embed.2.", "time_embedding.linear_2.")
+        if config.additionEmbedType == "text_time" {  // SDXL: LDM's label_emb is diffusers' add_embedding
+            map.add("label_emb.0.0.", "add_embedding.linear_1.")
+            map.add("label_emb.0.2.", "add_embedding.linear_2.")
+        }
         map.add("input_blocks.0.0.", "conv_in.")
         map.add("out.0.", "conv_norm_out.")
         map.add("out.2.", "conv_out.")

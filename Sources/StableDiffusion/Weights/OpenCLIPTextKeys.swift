@@ -19,6 +19,7 @@ enum OpenCLIPTextKeys {
         let name: String
         let shape: [Int]
         let rows: Range<Int>?
+        var transposed = false
     }
 
     enum Mapping: Equatable {
@@ -44,8 +45,13 @@ enum OpenCLIPTextKeys {
 
     /// How the tensor `name` (relative to `prefix`) of shape `shape` maps, for a text encoder of
     /// `layers` transformer layers.
-    static func mapping(_ name: String, shape: [Int], layers: Int) -> Mapping {
+    /// `keepProjection`: SDXL's second encoder uses `text_projection` (`[width, projection]`),
+    /// which becomes `text_projection.weight` transposed, as diffusers' converter does.
+    static func mapping(_ name: String, shape: [Int], layers: Int, keepProjection: Bool = false) -> Mapping {
         if let whole = wholeNames[name] { return .parts([Part(name: whole, shape: shape, rows: nil)]) }
+        if keepProjection, name == "text_projection", shape.count == 2 {
+            return .parts([Part(name: "text_projection.weight", shape: [shape[1], shape[0]], rows: nil, transposed: true)])
+        }
         if notWeights.contains(name) { return .skipped }
         let layerPrefix = "transformer.resblocks."
         guard name.hasPrefix(layerPrefix) else { return .unknown }

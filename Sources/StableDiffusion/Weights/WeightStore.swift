@@ -20,17 +20,28 @@ public final class WeightStore: @unchecked Sendable {
         /// Where the weight is one block of rows (along the first dimension) of a stored tensor:
         /// OpenCLIP keeps a layer's query, key and value projections in one `in_proj_weight`.
         public let rows: Range<Int>?
+        /// Where the weight is the stored 2-D tensor transposed: OpenCLIP keeps `text_projection`
+        /// as `[width, projection]` (used as `x @ P`), a linear layer's weight is `[projection, width]`.
+        public let transposed: Bool
 
-        public init(file: SafeTensorsFile, key: String, shape: [Int], rows: Range<Int>? = nil) {
+        public init(file: SafeTensorsFile, key: String, shape: [Int], rows: Range<Int>? = nil, transposed: Bool = false) {
             self.file = file
             self.key = key
             self.shape = shape
             self.rows = rows
+            self.transposed = transposed
         }
 
         /// Reads the weight as float32 in `shape`.
         func read() throws -> Tensor {
             let stored = try file.tensor(key)
+            if transposed {
+                precondition(stored.shape.count == 2 && shape == [stored.shape[1], stored.shape[0]], "\(key) \(stored.shape) transposed is not \(shape)")
+                let (r, c) = (stored.shape[0], stored.shape[1])
+                let out = Tensor(uninitialized: shape)
+                for i in 0..<r { for j in 0..<c { out.pointer[j * r + i] = stored.pointer[i * c + j] } }
+                return out
+            }
             guard let rows else { return stored.reshaped(shape) }
             let rowSize = stored.shape.dropFirst().reduce(1, *)
             let out = Tensor(uninitialized: shape)

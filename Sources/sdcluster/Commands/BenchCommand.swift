@@ -19,7 +19,7 @@ struct BenchOptions: ParsableArguments {
     @Option(name: .customLong("repeat"), help: "Timed runs per case, after one untimed warm-up run (which creates oneDNN's primitives).")
     var repeats: Int = 2
 
-    @Option(help: "Model config: 'sd15' or 'sd2' (SD 1.5's or SD 2.1's, built in) or a diffusers model folder whose configs to use (its weights are not loaded).")
+    @Option(help: "Model config: 'sd15', 'sd2' or 'sdxl' (SD 1.5's, SD 2.1's or SDXL 1.0 base's, built in) or a diffusers model folder whose configs to use (its weights are not loaded). For sdxl the text encoder bench runs the first (CLIP ViT-L) encoder.")
     var config: String = "sd15"
 
     @Flag(help: "Print the time spent per operation (slowest first).")
@@ -88,6 +88,7 @@ struct BenchOptions: ParsableArguments {
     func configs() throws -> (UNetConfig, CLIPTextConfig, VAEConfig) {
         if config == "sd15" { return (.stableDiffusion15, .stableDiffusion15, .stableDiffusion15) }
         if config == "sd2" { return (.stableDiffusion2(sampleSize: 96), .stableDiffusion2, .stableDiffusion15) }
+        if config == "sdxl" { return (.stableDiffusionXL, .stableDiffusion15, .stableDiffusionXL) }
         let location = try ModelLocation.open(config)
         return (location.unet.config, location.textEncoder.config, location.vae.config)
     }
@@ -121,8 +122,15 @@ struct BenchUNet: ParsableCommand {
                 let random = saveOutputs != nil
                 let sample = random ? Self.randn(sampleShape, seed: 1) : Tensor(zeros: sampleShape)
                 let context = random ? Self.randn(contextShape, seed: 2) : Tensor(zeros: contextShape)
+                // SDXL's UNet also takes the pooled text embedding and the time ids (a 1024x1024 image's).
+                let added = unet.pooledTextChannels.map { width in
+                    Array(repeating: AddedConditioning(pooledText: [Float](repeating: 0.1, count: width),
+                                                       timeIds: AddedConditioning.defaultTimeIds(width: 1024, height: 1024)), count: batch)
+                }
                 var last: Tensor?
-                let result = try options.time { last = try unet(sample: sample, timesteps: Array(repeating: 500, count: batch), context: context) }
+                let result = try options.time {
+                    last = try unet(sample: sample, timesteps: Array(repeating: 500, count: batch), context: context, added: added)
+                }
                 options.report("unet \(size)x\(size) batch \(batch)", result)
                 if let last { outputs.add("unet_\(size)_b\(batch)", last) }
             }

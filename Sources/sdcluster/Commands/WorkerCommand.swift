@@ -74,7 +74,9 @@ struct WorkerCommand: ParsableCommand {
             workerEngine = SimulatedEngine(unetSeconds: unetSeconds)
         case .pipeline:
             let precision = engineOptions.precision
-            workerEngine = try PipelineEngine(pipeline: try model.loadPipeline(precision: precision, embeddingDir: embeddingDir),
+            let pipeline = try model.loadPipeline(precision: precision, embeddingDir: embeddingDir)
+            try PipelineEngine.checkClusterSupport(pipeline)  // SDXL: generate only, said before connecting
+            workerEngine = try PipelineEngine(pipeline: pipeline,
                                               loraLibrary: model.loraDirectory.map { LoRALibrary(directory: $0) },
                                               build: { [model, embeddingDir] in
                                                   try model.loadPipeline(location: $0, precision: precision, embeddingDir: embeddingDir)

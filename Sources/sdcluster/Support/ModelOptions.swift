@@ -5,10 +5,10 @@ import StableDiffusion
 
 /// The model options `generate` and `worker` share, and loading the pipeline from them.
 struct ModelOptions: ParsableArguments {
-    @Option(help: ArgumentHelp("A diffusers model folder or a single-file SD 1.x / 2.x .safetensors checkpoint (default: the shipped shapes model).", valueName: "DIR|FILE"))
+    @Option(help: ArgumentHelp("A diffusers model folder or a single-file .safetensors checkpoint, SD 1.x, 2.x or SDXL (default: the shipped shapes model). SDXL runs in generate only: a worker refuses it.", valueName: "DIR|FILE"))
     var model: String?
 
-    @Option(help: ArgumentHelp("For a single-file checkpoint: a diffusers folder whose configs and tokenizer to use (default: the built-in SD 1.5 or SD 2.1 configs, by the file's keys).", valueName: "DIR"))
+    @Option(help: ArgumentHelp("For a single-file checkpoint: a diffusers folder whose configs and tokenizer to use (default: the built-in SD 1.5, SD 2.1 or SDXL 1.0 base configs, by the file's keys).", valueName: "DIR"))
     var config: String?
 
     @Option(name: .customLong("prediction-type"), help: ArgumentHelp(

@@ -41,4 +41,16 @@ final class ThreadInvarianceTests: XCTestCase {
             XCTAssertTrue(one == two, "seed \(request.seed): \(zip(one, two).filter { $0 != $1 }.count) bytes differ between 1 and 2 threads")
         }
     }
+
+    /// SDXL: both text encoders, the pooled text and time ids, zeros for the empty negative prompt.
+    func testAnSDXLImageGivesTheSameBitsOnOneAndTwoThreads() throws {
+        let request = GenerationRequest(prompt: "a red circle on a blue background", seed: 9, steps: 5, guidanceCutoff: 0.6,
+                                        scheduler: .dpmpp2mKarras, width: 48, height: 32)
+        let (one, two) = try onOneAndTwoThreads { () throws -> [UInt8] in
+            let pipeline = try StableDiffusionPipeline(location: ModelLocation.open(Fixtures.path("tiny-sdxl")))
+            return try pipeline.generate(request).rgb
+        }
+        XCTAssertEqual(one.count, 48 * 32 * 3)
+        XCTAssertTrue(one == two, "\(zip(one, two).filter { $0 != $1 }.count) bytes differ between 1 and 2 threads")
+    }
 }

@@ -46,6 +46,10 @@ public struct UNetConfig: ModelConfig, Equatable {
     public var midBlockOnlyCrossAttention: Bool?
     public var crossAttentionNorm: String?
     public var encoderHidDim: Int?
+    /// SDXL (`addition_embed_type: "text_time"`): width of the sinusoidal features of each time id.
+    public var additionTimeEmbedDim: Int?
+    /// SDXL: input width of `add_embedding`, the pooled text width + 6 x `addition_time_embed_dim`.
+    public var projectionClassEmbeddingsInputDim: Int?
 
     enum CodingKeys: String, CodingKey {
         case sampleSize = "sample_size", inChannels = "in_channels", outChannels = "out_channels"
@@ -66,6 +70,8 @@ public struct UNetConfig: ModelConfig, Equatable {
         case timeCondProjDim = "time_cond_proj_dim", convInKernel = "conv_in_kernel", convOutKernel = "conv_out_kernel"
         case attentionType = "attention_type", midBlockOnlyCrossAttention = "mid_block_only_cross_attention"
         case crossAttentionNorm = "cross_attention_norm", encoderHidDim = "encoder_hid_dim"
+        case additionTimeEmbedDim = "addition_time_embed_dim"
+        case projectionClassEmbeddingsInputDim = "projection_class_embeddings_input_dim"
     }
 
     public init(from decoder: Decoder) throws {
@@ -115,6 +121,8 @@ public struct UNetConfig: ModelConfig, Equatable {
         midBlockOnlyCrossAttention = try c.decodeIfPresent(Bool.self, forKey: .midBlockOnlyCrossAttention)
         crossAttentionNorm = try c.decodeIfPresent(String.self, forKey: .crossAttentionNorm)
         encoderHidDim = try c.decodeIfPresent(Int.self, forKey: .encoderHidDim)
+        additionTimeEmbedDim = try c.decodeIfPresent(Int.self, forKey: .additionTimeEmbedDim)
+        projectionClassEmbeddingsInputDim = try c.decodeIfPresent(Int.self, forKey: .projectionClassEmbeddingsInputDim)
     }
 }
 

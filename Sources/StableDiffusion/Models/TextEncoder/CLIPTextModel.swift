@@ -63,16 +63,30 @@ public final class CLIPTextModel {
     ///   - insertions: token-embedding rows replaced by textual-inversion vectors (before the
     ///     position embeddings are added, as A1111 and diffusers do).
     public func encode(_ ids: [Int], clipSkip: Int = 1, insertions: [TextualInversionInsertion] = []) throws -> Tensor {
-        let d = shape.hiddenSize
+        try checkIDs(ids)
+        guard clipSkip >= 1, clipSkip == 1 || clipSkip <= layers.count else {
+            throw TextEncoderInputError("clip skip \(clipSkip) needs a text encoder of at least \(clipSkip) layers; this one has \(layers.count) (use 1...\(layers.count))")
+        }
+        let x = try inputEmbeddings(ids, insertions: insertions)
+        var h = x
+        for layer in layers.prefix(layers.count - (clipSkip - 1)) { h = try layer(h) }
+        return try finalNorm(h)
+    }
+
+    /// Throws `TextEncoderInputError` for no ids, too many, or one outside the vocabulary.
+    func checkIDs(_ ids: [Int]) throws {
         guard !ids.isEmpty, ids.count <= shape.maxPositions else {
             throw TextEncoderInputError("the text encoder takes 1 to \(shape.maxPositions) tokens, got \(ids.count)")
         }
         if let bad = ids.first(where: { $0 < 0 || $0 >= shape.vocabSize }) {
             throw TextEncoderInputError("token id \(bad) is outside the vocabulary of \(shape.vocabSize)")
         }
-        guard clipSkip >= 1, clipSkip == 1 || clipSkip <= layers.count else {
-            throw TextEncoderInputError("clip skip \(clipSkip) needs a text encoder of at least \(clipSkip) layers; this one has \(layers.count) (use 1...\(layers.count))")
-        }
+    }
+
+    /// Token plus position embeddings `[T, hidden]`, with textual-inversion rows in place of
+    /// their tokens' (ids already checked).
+    func inputEmbeddings(_ ids: [Int], insertions: [TextualInversionInsertion]) throws -> Tensor {
+        let d = shape.hiddenSize
         // Position -> the textual-inversion vector that replaces its token row.
         var inserted: [Int: [Float]] = [:]
         for insertion in insertions {
@@ -92,9 +106,7 @@ public final class CLIPTextModel {
                 for j in 0..<d { dst[j] = tok[j] + pos[j] }
             }
         }
-        var h = x
-        for layer in layers.prefix(layers.count - (clipSkip - 1)) { h = try layer(h) }
-        return try finalNorm(h)
+        return x
     }
 }
 

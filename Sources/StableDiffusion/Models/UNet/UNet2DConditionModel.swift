@@ -1,6 +1,6 @@
 import Compute
 
-/// diffusers' `UNet2DConditionModel` for SD v1-style configs, on the engine's operations.
+/// diffusers' `UNet2DConditionModel` for SD 1.x, 2.x and SDXL-style configs, on the engine's operations.
 ///
 /// Every sample of a batch runs through the network on its own, so its result is bit-identical
 /// whatever else is in the batch; each sample also has its own timestep.
@@ -8,6 +8,8 @@ public final class UNet2DConditionModel {
     let layout: UNetLayout
     let convIn: Conv2D
     let time: TimestepEmbedding
+    /// SDXL's `add_embedding` (`addition_embed_type: "text_time"`); nil for SD 1.x/2.x.
+    let textTime: TextTimeEmbedding?
     let down: [UNetBlock]
     let mid: UNetMidBlock?
     let up: [UNetBlock]
@@ -16,6 +18,10 @@ public final class UNet2DConditionModel {
 
     public var inChannels: Int { layout.inChannels }
     public var crossAttentionDim: Int { layout.crossAttentionDim }
+    /// Whether the UNet needs `AddedConditioning` with every sample (SDXL).
+    public var needsAddedConditioning: Bool { textTime != nil }
+    /// The pooled text width SDXL's additional conditioning must have (nil without it).
+    public var pooledTextChannels: Int? { layout.textTime?.pooledTextChannels }
 
     init(_ w: WeightScope, layout: UNetLayout) throws {
         self.layout = layout
@@ -23,6 +29,10 @@ public final class UNet2DConditionModel {
         convIn = try .load(w("conv_in"), in: layout.inChannels, out: c0, kernel: 3)
         time = try TimestepEmbedding(w("time_embedding"), channels: c0, embeddingChannels: layout.timeEmbeddingChannels,
                                      flipSinToCos: layout.flipSinToCos, freqShift: layout.freqShift)
+        textTime = try layout.textTime.map {
+            try TextTimeEmbedding(w("add_embedding"), shape: $0, embeddingChannels: layout.timeEmbeddingChannels,
+                                  flipSinToCos: layout.flipSinToCos, freqShift: layout.freqShift)
+        }
         var skipChannels = [c0]
         var channels = c0
         var down: [UNetBlock] = []
@@ -67,25 +77,40 @@ public final class UNet2DConditionModel {
     }
 
     /// Predicts noise. `sample`: `[N, C, H, W]` (PyTorch layout), any H, W >= 1; `timesteps`:
-    /// one per sample; `context`: text embeddings `[N, S, D]`. Returns `[N, outChannels, H, W]`.
+    /// one per sample; `context`: text embeddings `[N, S, D]`; `added`: one `AddedConditioning` per
+    /// sample for SDXL's UNet (nil for the others). Returns `[N, outChannels, H, W]`.
     ///
     /// Throws `UNetInputError` for inputs the UNet cannot take (checked first, see
     /// `checkInputs`), and passes on what its layers throw: `DNNLError` when oneDNN fails,
     /// `AllocationError` when memory runs out. Nothing is left half-done: the model can be
     /// called again.
-    public func callAsFunction(sample: Tensor, timesteps: [Float], context: Tensor) throws -> Tensor {
+    public func callAsFunction(sample: Tensor, timesteps: [Float], context: Tensor, added: [AddedConditioning]? = nil) throws -> Tensor {
         try checkInputs(sampleShape: sample.shape, timestepCount: timesteps.count, contextShape: context.shape)
         let n = sample.shape[0]
+        if let textTime {
+            guard let added, added.count == n else {
+                throw UNetInputError("a batch of \(n) needs \(n) SDXL conditionings (pooled text and time ids), got \(added?.count ?? 0)")
+            }
+            for each in added { try textTime.check(each) }
+        } else if added != nil {
+            throw UNetInputError("this UNet takes no pooled text embedding or time ids (it has no addition_embed_type)")
+        }
         let outputs = try (0..<n).map { i in
             try predict(sample.sample(i).nchwToNHWC(), timestep: timesteps[i],
-                        context: context.sample(i).reshaped([context.shape[1], context.shape[2]]))
+                        context: context.sample(i).reshaped([context.shape[1], context.shape[2]]), added: added?[i])
         }
         return try Tensor.concatenateBatch(outputs).nhwcToNCHW()
     }
 
     /// One sample, channels-last `[1, H, W, C]`.
-    func predict(_ x: Tensor, timestep: Float, context: Tensor) throws -> Tensor {
-        let t = try time.activated(timestep)
+    func predict(_ x: Tensor, timestep: Float, context: Tensor, added: AddedConditioning? = nil) throws -> Tensor {
+        let t: Tensor
+        if let textTime, let added {
+            // diffusers: emb = time_embedding(t) + add_embedding(...), then each ResNet's SiLU.
+            t = Elementwise.silu(try Elementwise.add(time.embedding(timestep), textTime(added)))
+        } else {
+            t = try time.activated(timestep)
+        }
         var h = try convIn(x)
         var skips = [h]
         for block in down { h = try block(h, time: t, context: context, skips: &skips) }

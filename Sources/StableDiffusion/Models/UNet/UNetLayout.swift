@@ -24,6 +24,8 @@ struct UNetLayout: Equatable {
     var freqShift: Float
     var linearProjection: Bool
     var downsamplePadding: Int
+    /// SDXL's additional conditioning (`addition_embed_type: "text_time"`), nil for SD 1.x/2.x.
+    var textTime: TextTimeShape? = nil
 
     var timeChannels: Int { down[0].outChannels }
     var timeEmbeddingChannels: Int { 4 * down[0].outChannels }
@@ -34,7 +36,7 @@ public struct UnsupportedModelError: Error, CustomStringConvertible {
     public let component: String
     public let detail: String
     public var description: String {
-        "\(component): \(detail). sdcluster runs Stable Diffusion v1.x-style models (SD 1.4/1.5 and smaller models of the same structure)."
+        "\(component): \(detail). sdcluster runs Stable Diffusion 1.x, 2.x and SDXL-style models (and smaller models of the same structure)."
     }
 }
 
@@ -47,7 +49,19 @@ extension UNetLayout {
         guard c.downBlockTypes.count == n, c.upBlockTypes.count == n else {
             throw unsupported("down_block_types and up_block_types need one entry per block_out_channels entry (\(n))")
         }
-        if c.classEmbedType != nil || c.additionEmbedType != nil { throw unsupported("class/addition embeddings (SD-XL style) are not supported") }
+        if c.classEmbedType != nil { throw unsupported("class_embed_type '\(c.classEmbedType!)' is not supported") }
+        var textTime: TextTimeShape?
+        switch c.additionEmbedType {
+        case nil: break
+        case "text_time":
+            guard let timeDim = c.additionTimeEmbedDim, let inputDim = c.projectionClassEmbeddingsInputDim,
+                  timeDim > 0, timeDim % 2 == 0, inputDim > TextTimeShape.timeIdCount * timeDim else {
+                throw unsupported("addition_embed_type 'text_time' needs an even addition_time_embed_dim and a "
+                    + "projection_class_embeddings_input_dim larger than 6 x it (SDXL: 256 and 2816)")
+            }
+            textTime = TextTimeShape(timeChannels: timeDim, inputChannels: inputDim)
+        case let other?: throw unsupported("addition_embed_type '\(other)' is not supported (only SDXL's 'text_time')")
+        }
         if c.timeCondProjDim != nil { throw unsupported("time_cond_proj_dim (LCM) is not supported") }
         if c.resnetTimeScaleShift != "default" { throw unsupported("resnet_time_scale_shift '\(c.resnetTimeScaleShift)' is not supported") }
         if c.timeEmbeddingType != "positional" { throw unsupported("time_embedding_type '\(c.timeEmbeddingType)' is not supported") }
@@ -83,6 +97,7 @@ extension UNetLayout {
         self.init(inChannels: c.inChannels, outChannels: c.outChannels, down: down, up: up,
                   midHeads: heads[n - 1], midTransformerLayers: transformerLayers[n - 1], hasMidBlock: c.midBlockType != nil,
                   crossAttentionDim: crossDim, groups: groups, epsilon: Float(c.normEps), flipSinToCos: c.flipSinToCos,
-                  freqShift: Float(c.freqShift), linearProjection: c.useLinearProjection, downsamplePadding: c.downsamplePadding)
+                  freqShift: Float(c.freqShift), linearProjection: c.useLinearProjection, downsamplePadding: c.downsamplePadding,
+                  textTime: textTime)
     }
 }

@@ -6,9 +6,11 @@ extension UNet2DConditionModel {
     /// prompts, `77 k` tokens) cannot share one `[N, tokens, D]` context, so they run in one call
     /// per token count, in order of first appearance. The UNet computes every sample of a batch
     /// on its own (batch invariance is tested bit for bit), so the grouping changes no bits.
-    /// Throws what `callAsFunction` throws.
-    public func predictions(latents: [Tensor], timesteps: [Float], contexts: [Tensor]) throws -> [Tensor] {
-        precondition(latents.count == timesteps.count && latents.count == contexts.count, "one timestep and context per latent")
+    /// `added`: SDXL's conditioning per item (nil for other models). Throws what `callAsFunction` throws.
+    public func predictions(latents: [Tensor], timesteps: [Float], contexts: [Tensor],
+                            added: [AddedConditioning]? = nil) throws -> [Tensor] {
+        precondition(latents.count == timesteps.count && latents.count == contexts.count && (added?.count ?? latents.count) == latents.count,
+                     "one timestep, context and added conditioning per latent")
         var groups: [(tokens: Int, items: [Int])] = []
         for (i, context) in contexts.enumerated() {
             let tokens = context.shape.count == 3 ? context.shape[1] : -1
@@ -18,7 +20,8 @@ extension UNet2DConditionModel {
         for group in groups {
             let prediction = try self(sample: Tensor.concatenateBatch(group.items.map { latents[$0] }),
                                       timesteps: group.items.map { timesteps[$0] },
-                                      context: Tensor.concatenateBatch(group.items.map { contexts[$0] }))
+                                      context: Tensor.concatenateBatch(group.items.map { contexts[$0] }),
+                                      added: added.map { all in group.items.map { all[$0] } })
             for (k, i) in group.items.enumerated() { out[i] = prediction.sample(k) }
         }
         return out.map { $0! }

@@ -1,0 +1,103 @@
+import Compute
+
+/// The text conditioning of one slot for SDXL's UNet: the cross-attention context and what
+/// `add_embedding` takes (pooled text, time ids). Carried per text slot beside the sampling state
+/// machine, which stays the same for every family: it asks for evaluations by slot and never
+/// looks at the text.
+struct SDXLSlotConditioning {
+    var context: Tensor
+    var added: AddedConditioning
+}
+
+extension StableDiffusionPipeline {
+    /// SDXL's text side when `location` has a second text encoder, checked against the UNet's
+    /// widths; nil for SD 1.x/2.x.
+    static func sdxlPromptEncoder(location: ModelLocation, firstTokenizer: CLIPTokenizer, firstTokenizerDirectory: String,
+                                  firstEncoder: CLIPTextModel,
+                                  unet: UNet2DConditionModel, precision: Precision,
+                                  textualInversions: Bool) throws -> SDXLPromptEncoder? {
+        guard let second = location.textEncoder2 else {
+            if unet.needsAddedConditioning {
+                throw UnsupportedModelError(component: "unet/config.json", detail: "addition_embed_type 'text_time' (SDXL) "
+                    + "needs the second text encoder (text_encoder_2/), which \(location.name) does not have")
+            }
+            return nil
+        }
+        if textualInversions {
+            throw UnsupportedModelError(component: location.name, detail: "textual inversion is not supported for SDXL "
+                + "models yet (SDXL embeddings hold vectors for both text encoders); run without --embeddings")
+        }
+        // Without its own tokenizer_2/ the second tokenizer is the first's vocabulary padded with "!", as SDXL's is.
+        let tokenizer2 = try location.tokenizer2Directory.map { try CLIPTokenizer(directory: $0) }
+            ?? CLIPTokenizer(directory: firstTokenizerDirectory, padToken: ModelLocation.stableDiffusion2PadToken)
+        let encoder2 = try CLIPTextModel(config: second.config, weights: second.weights, precision: precision)
+        let text = try SDXLPromptEncoder(first: PromptEncoder(tokenizer: firstTokenizer, textEncoder: firstEncoder),
+                                         second: PromptEncoder(tokenizer: tokenizer2, textEncoder: encoder2),
+                                         secondConfig: second.config, secondWeights: second.weights, precision: precision)
+        try second.weights.checkAllUsed()
+        guard text.contextWidth == unet.crossAttentionDim, text.pooledWidth == unet.pooledTextChannels else {
+            throw UnsupportedModelError(component: "unet/config.json", detail: "the text encoders give a \(text.contextWidth)-wide "
+                + "context and a \(text.pooledWidth)-wide pooled embedding; the UNet takes \(unet.crossAttentionDim) "
+                + "(cross_attention_dim) and \(unet.pooledTextChannels.map(String.init) ?? "none") (projection_class_embeddings_input_dim - 6 x addition_time_embed_dim)")
+        }
+        return text
+    }
+
+    /// `generate` for SDXL: both encoders, zeros for an empty negative prompt when the model
+    /// forces them, diffusers' default time ids (original = target = the image size, crop 0, 0).
+    func generateSDXL(_ request: GenerationRequest, text: SDXLPromptEncoder,
+                      progress: ((SamplingProgress) -> Bool)?) throws -> GeneratedImage {
+        let state = try Sampler.prepare(request, model: modelInfo)
+        let request = state.request
+        let timeIds = AddedConditioning.defaultTimeIds(width: state.imageShape[3], height: state.imageShape[2])
+        let cond = try sdxlEncode(request.prompt, encoding: request.textEncoding, text: text)
+        var conditions: [TextSlot: SDXLSlotConditioning] = [
+            .cond: SDXLSlotConditioning(context: cond.context, added: AddedConditioning(pooledText: cond.pooled, timeIds: timeIds)),
+        ]
+        var truncated = cond.truncatedTokens
+        if state.plan.steps.contains(where: { $0.slots.contains(.uncond) }) {
+            if request.negativePrompt.isEmpty && location.forceZerosForEmptyPrompt {
+                // diffusers: torch.zeros_like(prompt_embeds) and of the pooled embedding.
+                conditions[.uncond] = SDXLSlotConditioning(
+                    context: Tensor(shape: cond.context.shape, values: [Float](repeating: 0, count: cond.context.count)),
+                    added: AddedConditioning(pooledText: [Float](repeating: 0, count: cond.pooled.count), timeIds: timeIds))
+            } else {
+                let uncond = try sdxlEncode(request.negativePrompt, encoding: request.textEncoding, text: text)
+                conditions[.uncond] = SDXLSlotConditioning(context: uncond.context,
+                                                           added: AddedConditioning(pooledText: uncond.pooled, timeIds: timeIds))
+                truncated += uncond.truncatedTokens
+            }
+        }
+        let unet = self.unet
+        let final = try Sampler.run(state, progress: progress) { pending in
+            let slots = try pending.map { evaluation -> SDXLSlotConditioning in
+                guard let slot = conditions[evaluation.slot] else { throw SamplingError.missingTextEmbedding(evaluation.slot) }
+                return slot
+            }
+            return try unet.predictions(latents: pending.map(\.latentInput), timesteps: pending.map(\.timestep),
+                                        contexts: slots.map(\.context), added: slots.map(\.added))
+        }
+        guard let latents = final.finalLatents else { throw PipelineError.unfinished }
+        return GeneratedImage(request: state.request, width: state.imageShape[3], height: state.imageShape[2],
+                              rgb: try decode(latents), unetEvaluations: final.evaluationsUsed,
+                              plainGuidanceEvaluations: state.plan.plainGuidanceEvaluations, truncatedTokens: truncated,
+                              engine: fingerprint)
+    }
+
+    /// Both encoders' reading of `prompt`, cached like `embed`'s (the context and the pooled
+    /// embedding under two keys of this model).
+    func sdxlEncode(_ prompt: String, encoding: TextEncoding,
+                    text: SDXLPromptEncoder) throws -> (context: Tensor, pooled: [Float], truncatedTokens: Int) {
+        let variant = [encoding.keyVariant, "sdxl"].filter { !$0.isEmpty }.joined(separator: ";")
+        let contextKey = EmbeddingKey(modelHash: location.contentHash, text: prompt, variant: variant + ";context").id
+        let pooledKey = EmbeddingKey(modelHash: location.contentHash, text: prompt, variant: variant + ";pooled").id
+        let truncated = try text.first.prepare(prompt, syntax: encoding.syntax).truncatedTokenCount
+        if let context = embeddingCache.lookup(contextKey), let pooled = embeddingCache.lookup(pooledKey) {
+            return (context, pooled.values, truncated)
+        }
+        let encoded = try text.encode(prompt, encoding: encoding)
+        embeddingCache.insert(encoded.context, id: contextKey)
+        embeddingCache.insert(Tensor(shape: [1, encoded.pooled.count], values: encoded.pooled), id: pooledKey)
+        return encoded
+    }
+}
