@@ -83,10 +83,9 @@ final class BFloat16Tests: XCTestCase {
         }
     }
 
-    /// Layers wider than one 128-column tile compute tiles of 128 rows or more in a dense buffer
-    /// and copy them into the output's rows (a residual out of them first), smaller ones straight
-    /// into the output: every column, both kinds of tile (256 rows, then 4) and each sample land
-    /// in their place.
+    /// Layers wider than one 128-column tile compute each tile in a dense buffer and copy it into
+    /// the output's rows (a residual out of them first): every column, a full 256-row tile and
+    /// the 4-row one after it, and each sample land in their place.
     func testBF16LinearWiderThanOneTileWithResidualAndActivation() throws {
         try onNativeBFloat16 {
             let x = Reference.tensor([2, 260, 40], seed: 31), w = Reference.tensor([300, 40], seed: 32), b = Reference.tensor([300], seed: 33)
