@@ -59,13 +59,15 @@ public final class Conv2D: @unchecked Sendable {
     }
 
     /// Convolves `x` (`[N, H, W, inChannels]`). With `residual`, returns conv(x) + residual
-    /// (fused); with `silu`, applies SiLU to the result (before any residual is added).
+    /// (fused; summed into the residual's own storage when the caller passes it with `consume`
+    /// and nothing else holds it, else into a copy); with `silu`, applies SiLU to the result
+    /// (before any residual is added).
     /// `biasOverride` (`[outChannels]`) replaces the layer's bias for this call: a ResNet block
     /// folds its per-sample time embedding into the first convolution's bias this way.
     ///
     /// Throws `ShapeError` when `x`, `residual` or `biasOverride` do not fit the layer (or the
     /// input is smaller than the kernel), `DNNLError` when oneDNN fails.
-    public func callAsFunction(_ x: Tensor, residual: Tensor? = nil, silu: Bool = false, biasOverride: Tensor? = nil) throws -> Tensor {
+    public func callAsFunction(_ x: Tensor, residual: consuming Tensor? = nil, silu: Bool = false, biasOverride: Tensor? = nil) throws -> Tensor {
         guard x.shape.count == 4, x.shape[3] == inChannels, x.shape[0] >= 1, x.shape[1] >= 1, x.shape[2] >= 1 else {
             throw ShapeError(name, expected: "[N, H, W, \(inChannels)] (NHWC)", got: x.shape)
         }
@@ -86,7 +88,11 @@ public final class Conv2D: @unchecked Sendable {
         if silu { post.ops.append(.eltwise(dnnl_eltwise_swish, 1)) }
         if residual != nil { post.ops.append(.sum) }
         let compiled = try self.compiled(h: h, w: w, post: post)
-        let out = residual?.copy() ?? Tensor(uninitialized: [n, oh, ow, outChannels])
+        let out: Tensor
+        switch consume residual {
+        case .some(let r): out = (consume r).writable()
+        case .none: out = Tensor(uninitialized: [n, oh, ow, outChannels])
+        }
         for b in 0..<n {
             try OpStatistics.shared.measure("conv\(kernel)x\(kernel) \(inChannels)->\(outChannels) @\(h)x\(w)",
                                         flops: 2.0 * Double(oh * ow * outChannels * inChannels * kernel * kernel)) {

@@ -194,7 +194,8 @@ final class Primitive: @unchecked Sendable {
 
     /// Runs the primitive on the calling thread alone, with memory objects of this call only and
     /// the caller's scratchpad, so that several threads can run it at once (oneDNN's rule for
-    /// concurrent execution). For primitives made with `userScratchpad`. Outside a parallel
+    /// concurrent execution). For primitives made with `userScratchpad` (and so for one thread:
+    /// the scratchpad they report is what one thread doing all the work needs). Outside a parallel
     /// region too it runs on one thread, so its arithmetic is the same in either case.
     /// Throws on failure, leaving nothing behind (its memory objects are destroyed either way).
     func executeConcurrently(_ args: [(Int32, MemoryDesc, UnsafeMutableRawPointer)], scratchpad: UnsafeMutableRawPointer) throws {
@@ -218,10 +219,20 @@ final class Primitive: @unchecked Sendable {
 
     /// Creates a primitive: `create` makes the primitive descriptor (oneDNN 3 has one creation
     /// function per primitive kind) with the attributes built here from `postOps`. With
-    /// `userScratchpad` the caller provides the scratchpad memory at each execution.
+    /// `userScratchpad` the caller provides the scratchpad memory at each execution, and the
+    /// primitive is made for one thread (see `executeConcurrently`).
     static func make(postOps: PostOps = PostOps(), userScratchpad: Bool = false, name: String,
                      _ create: (UnsafeMutablePointer<dnnl_primitive_desc_t?>, dnnl_engine_t, dnnl_primitive_attr_t?) -> dnnl_status_t) throws -> Primitive {
         let context = try DNNLContext.shared
+        // oneDNN fixes a primitive's thread count when the descriptor is made (its
+        // `dnnl_get_max_threads()` then) and sizes the scratchpad for that many threads' shares of
+        // the work; inside a parallel region the same primitive runs all its work on one thread.
+        // 3.2's `gemm:jit:bf16` matmul made for 2 threads books two accumulators of half the
+        // rows each, rounded down (38 of 77 rows) and then writes all 77 rows into the first: a
+        // heap overflow. Primitives that only ever run on one thread are made for one thread.
+        let threadsOutside = omp_get_max_threads()
+        if userScratchpad && threadsOutside > 1 { omp_set_num_threads(1) }
+        defer { if userScratchpad && threadsOutside > 1 { omp_set_num_threads(threadsOutside) } }
         var attr: dnnl_primitive_attr_t?
         try dnnlCheck(dnnl_primitive_attr_create(&attr), "primitive_attr_create")
         defer { dnnl_primitive_attr_destroy(attr) }

@@ -89,8 +89,9 @@ public struct EngineFingerprint: Hashable, Sendable, Codable, CustomStringConver
     /// Raised by every change that alters any image's bits under the same oneDNN version, ISA,
     /// kernel path and precision, so workers of two builds never share an engine class (and an
     /// image's work is never mixed between them). 1: up to 2026-12-02 (PNGs without an `r`
-    /// part). 2: fused flash attention, batch-N convolutions, folded upsamplers.
-    public static let currentRevision = 2
+    /// part). 2: fused flash attention, batch-N convolutions, folded upsamplers. 3: bf16 linear
+    /// tiles of 128 rows or more through oneDNN's dense-output `brg` matmul (bf16 bits only).
+    public static let currentRevision = 3
 
     public init(oneDNN: String, isa: String, kernels: String, precision: String, revision: Int = EngineFingerprint.currentRevision) {
         self.oneDNN = oneDNN

@@ -23,19 +23,25 @@ public struct GroupNorm: Sendable {
     }
 
     /// Normalises `x` (`[N, ..., C]`, C the layer's channels). Throws `ShapeError` for
-    /// another channel count, fewer than two dimensions or an empty tensor.
-    public func callAsFunction(_ x: Tensor, silu: Bool = false) throws -> Tensor {
-        guard x.shape.count >= 2, x.shape.last == gamma.count, x.count > 0 else {
-            throw ShapeError("group norm over \(gamma.count) channels", expected: "[N, ..., \(gamma.count)]", got: x.shape)
+    /// another channel count, fewer than two dimensions or an empty tensor. An `x` passed with
+    /// `consume` that nothing else holds is normalised in place (the same arithmetic), so its
+    /// memory is not needed twice.
+    public func callAsFunction(_ x: consuming Tensor, silu: Bool = false) throws -> Tensor {
+        var input = consume x
+        guard input.shape.count >= 2, input.shape.last == gamma.count, input.count > 0 else {
+            throw ShapeError("group norm over \(gamma.count) channels", expected: "[N, ..., \(gamma.count)]", got: input.shape)
         }
-        return OpStatistics.shared.measure("group norm\(silu ? " + silu" : "") \(x.shape.dropFirst())") { apply(x, silu: silu) }
+        let out = input.isUniquelyReferenced() ? input : Tensor(uninitialized: input.shape)
+        OpStatistics.shared.measure("group norm\(silu ? " + silu" : "") \(input.shape.dropFirst())") { apply(input, silu: silu, into: out) }
+        return out
     }
 
-    private func apply(_ x: Tensor, silu: Bool) -> Tensor {
+    /// Each sample's statistics are taken before any of its values are written, and each value
+    /// is written only from itself, so `out` may be `x`.
+    private func apply(_ x: Tensor, silu: Bool, into out: Tensor) {
         let c = x.shape[x.shape.count - 1]
         let n = x.shape[0]
         let pixels = x.count / n / c
-        let out = Tensor(uninitialized: x.shape)
         let scale = UnsafeMutablePointer<Float>.allocate(capacity: c)
         let shift = UnsafeMutablePointer<Float>.allocate(capacity: c)
         defer { scale.deallocate(); shift.deallocate() }
@@ -49,7 +55,6 @@ public struct GroupNorm: Sendable {
                 }
             }
         }
-        return out
     }
 
     /// Pixels per block of the statistics pass. The blocks are fixed by the input's size alone

@@ -28,7 +28,8 @@ private func aligned_alloc_64(_ bytes: Int) -> UnsafeMutableRawPointer? {
 /// happen only at the boundaries.
 public struct Tensor: @unchecked Sendable {
     public let shape: [Int]
-    public let storage: TensorStorage
+    /// `var` only so that `isKnownUniquelyReferenced` can look at it; never reassigned.
+    public private(set) var storage: TensorStorage
 
     public var count: Int { shape.reduce(1, *) }
     public var pointer: UnsafeMutablePointer<Float> { storage.pointer }
@@ -70,6 +71,19 @@ public struct Tensor: @unchecked Sendable {
         out.pointer.update(from: pointer, count: count)
         return out
     }
+
+    /// This tensor to be written over when nothing else holds its storage (no other tensor or
+    /// reshaped view), else a copy: how a residual becomes the output it is summed into without
+    /// a second buffer. Pass a tensor with `consume` (or as a temporary) for it to be unique.
+    public consuming func writable() -> Tensor {
+        var tensor = consume self
+        return tensor.isUniquelyReferenced() ? tensor : tensor.copy()
+    }
+
+    /// Whether nothing else (no other tensor, no reshaped view) holds this tensor's storage, so
+    /// that an operation may write its output over it. The caller must own the tensor (a
+    /// `consuming` parameter moved into a local `var`), or the answer is no.
+    public mutating func isUniquelyReferenced() -> Bool { isKnownUniquelyReferenced(&storage) }
 
     /// Sample `index` of the leading (batch) dimension, copied.
     public func sample(_ index: Int) -> Tensor {

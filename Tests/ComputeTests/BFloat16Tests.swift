@@ -83,6 +83,26 @@ final class BFloat16Tests: XCTestCase {
         }
     }
 
+    /// Layers wider than one 128-column tile compute each tile in a dense buffer and copy it into
+    /// the output's rows (a residual out of them first): every column, a full 256-row tile and
+    /// the 4-row one after it, and each sample land in their place.
+    func testBF16LinearWiderThanOneTileWithResidualAndActivation() throws {
+        try onNativeBFloat16 {
+            let x = Reference.tensor([2, 260, 40], seed: 31), w = Reference.tensor([300, 40], seed: 32), b = Reference.tensor([300], seed: 33)
+            let r = Reference.tensor([2, 260, 300], seed: 34)
+            let layer = try Linear(weight: w, bias: b, precision: .bf16)
+            let expected = Reference.linear(rounded(x), rounded(w), b)
+            XCTAssertLessThan(Reference.maxError(try layer(x, residual: r), try Elementwise.add(expected, r)), 1e-4)
+            let silu = Tensor(shape: expected.shape, values: expected.values.map { $0 / (1 + exp(-$0)) })
+            XCTAssertLessThan(Reference.maxError(try layer(x, activation: .silu), silu), 1e-4)
+            let out = Tensor(zeros: [2 * 260 * 300 + 7])
+            try x.pointer.withMemoryRebound(to: Float.self, capacity: x.count) {
+                try layer.apply($0, rows: 260, batch: 2, into: out.pointer)
+            }
+            XCTAssertEqual(Array(out.values.suffix(7)), [Float](repeating: 0, count: 7), "nothing past the output is written")
+        }
+    }
+
     func testBF16AttentionStaysCloseToFP32() throws {
         try onNativeBFloat16 {
             let (tq, tk, heads, d) = (33, 20, 2, 8)

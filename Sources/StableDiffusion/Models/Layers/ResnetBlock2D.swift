@@ -26,16 +26,21 @@ final class ResnetBlock2D {
     }
 
     /// `x` is one sample `[1, H, W, C]`; `timeEmbedding` is that sample's SiLU-activated
-    /// embedding `[1, T]` (nil in the VAE).
-    func callAsFunction(_ x: Tensor, timeEmbedding: Tensor? = nil) throws -> Tensor {
+    /// embedding `[1, T]` (nil in the VAE). Pass `x` with `consume` where the caller is done with
+    /// it: each intermediate is then freed, or written over, as soon as it is dead (at most the
+    /// input, or the shortcut, plus two feature maps live at once), the same arithmetic either way.
+    func callAsFunction(_ x: consuming Tensor, timeEmbedding: Tensor? = nil) throws -> Tensor {
         var bias: Tensor? = nil
         if let timeEmbeddingProjection, let timeEmbedding {
             // conv1's bias + this sample's projected time embedding, added in one place.
             bias = try timeEmbeddingProjection(timeEmbedding, residual: conv1BiasRow).reshaped([outChannels])
         }
-        let h = try conv1(norm1(x, silu: true), biasOverride: bias)
-        let skip = try shortcut.map { try $0(x) } ?? x
-        return try conv2(norm2(h, silu: true), residual: skip)
+        let input = consume x
+        // The shortcut first, so that norm1 can overwrite the input when the shortcut is a
+        // convolution (with an identity shortcut the input lives on as the residual).
+        let skip = try shortcut.map { try $0(input) } ?? input
+        var h = try conv1(norm1(consume input, silu: true), biasOverride: bias)
+        h = try norm2(consume h, silu: true)
+        return try conv2(h, residual: consume skip)
     }
-
 }

@@ -65,7 +65,7 @@ final class UNetBlock {
                 }
                 h = try Elementwise.concatChannels(h, skip)
             }
-            h = try resnet(h, timeEmbedding: time)
+            h = try resnet(consume h, timeEmbedding: time)
             if !attentions.isEmpty { h = try attentions[i](h, context: context) }
             if direction == .down { skips.append(h) }
         }

@@ -32,7 +32,7 @@ final class VAEMidBlock {
     func callAsFunction(_ x: Tensor) throws -> Tensor {
         var h = try resnet1(x)
         if let attention { h = try attention(h) }
-        return try resnet2(h)
+        return try resnet2(consume h)
     }
 }
 
@@ -71,7 +71,7 @@ final class VAEEncoder {
     func callAsFunction(_ x: Tensor) throws -> Tensor {
         var h = try convIn(x)
         for block in blocks {
-            for resnet in block.resnets { h = try resnet(h) }
+            for resnet in block.resnets { h = try resnet(consume h) }
             if let down = block.downsampler { h = try down(h) }
         }
         return try convOut(normOut(mid(h), silu: true))
@@ -112,9 +112,9 @@ final class VAEDecoder {
     func callAsFunction(_ z: Tensor) throws -> Tensor {
         var h = try mid(convIn(z))
         for block in blocks {
-            for resnet in block.resnets { h = try resnet(h) }
-            if let up = block.upsampler { h = try up(h) }
+            for resnet in block.resnets { h = try resnet(consume h) }
+            if let up = block.upsampler { h = try up(consume h) }
         }
-        return try convOut(normOut(h, silu: true))
+        return try convOut(normOut(consume h, silu: true))
     }
 }

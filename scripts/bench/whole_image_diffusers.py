@@ -1,0 +1,75 @@
+#!/usr/bin/env python3
+"""One image with diffusers' StableDiffusionPipeline, as scripts/bench/whole-image.sh times it.
+
+Loads a diffusers folder (e.g. the random SD 1.5 of make_random_sd15.py), swaps in DPM++ 2M
+Karras (DPMSolverMultistepScheduler, use_karras_sigmas) built from the folder's scheduler
+config, and makes one image with classifier-free guidance, cut off after the first
+k = floor(cutoff * steps) steps by a step-end callback that does what diffusers'
+SDCFGCutoffCallback does (guidance scale 0, the conditional half of the embeddings kept): the
+same k guided steps and the same conditional pass after them as
+`sdcluster generate --guidance-cutoff C --late-pass cond`. Writes the PNG and prints a line
+`diffusers image: S s in process, N UNet evaluations`. The caller times the whole process.
+
+Usage: whole_image_diffusers.py MODEL_DIR OUT.png [--steps 25] [--cutoff 1] [--guidance 7.5]
+       [--size 512] [--seed 42] [--threads N] [--prompt TEXT]
+"""
+import argparse, math, time
+
+start = time.perf_counter()
+import torch  # noqa: E402
+from diffusers import DPMSolverMultistepScheduler, StableDiffusionPipeline  # noqa: E402
+
+
+class GuidanceCutoff:
+    """Step-end callback: after step k - 1 (so that steps 0 .. k - 1 are guided) one pass per
+    step, the conditional one. Counts the UNet's batch items through a forward pre-hook."""
+
+    def __init__(self, pipe, guided_steps):
+        self.guided_steps = guided_steps
+        self.evaluations = 0
+        self.hook = pipe.unet.register_forward_pre_hook(self.count)
+
+    def count(self, module, args):
+        self.evaluations += args[0].shape[0]
+
+    def __call__(self, pipe, step, timestep, tensors):
+        if step == self.guided_steps - 1:
+            pipe._guidance_scale = 0.0  # do_classifier_free_guidance is guidance_scale > 1
+            tensors["prompt_embeds"] = tensors["prompt_embeds"].chunk(2)[-1]  # [uncond, cond]: keep cond
+        return tensors
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("model")
+    ap.add_argument("out")
+    ap.add_argument("--steps", type=int, default=25)
+    ap.add_argument("--cutoff", type=float, default=1.0)
+    ap.add_argument("--guidance", type=float, default=7.5)
+    ap.add_argument("--size", type=int, default=512)
+    ap.add_argument("--seed", type=int, default=42)
+    ap.add_argument("--threads", type=int, default=None)
+    ap.add_argument("--prompt", default="a red circle on a blue background")
+    args = ap.parse_args()
+    if args.threads:
+        torch.set_num_threads(args.threads)
+    pipe = StableDiffusionPipeline.from_pretrained(args.model, torch_dtype=torch.float32, safety_checker=None,
+                                                   requires_safety_checker=False)
+    pipe.scheduler = DPMSolverMultistepScheduler.from_config(pipe.scheduler.config, use_karras_sigmas=True)
+    pipe.set_progress_bar_config(disable=True)
+    # sdcluster's rule, with the same 1e-6 tolerance for decimal cut-offs (docs/sampling.md).
+    guided = min(args.steps, math.floor(args.cutoff * args.steps + 1e-6))
+    cutoff = GuidanceCutoff(pipe, guided)
+    with torch.inference_mode():
+        image = pipe(args.prompt, height=args.size, width=args.size, num_inference_steps=args.steps,
+                     guidance_scale=args.guidance if guided > 0 else 1.0, generator=torch.Generator("cpu").manual_seed(args.seed),
+                     callback_on_step_end=cutoff if 0 < guided < args.steps else None,
+                     callback_on_step_end_tensor_inputs=["prompt_embeds"]).images[0]
+    image.save(args.out)
+    cutoff.hook.remove()
+    print(f"diffusers image: {time.perf_counter() - start:.2f} s in process, {cutoff.evaluations} UNet evaluations",
+          flush=True)
+
+
+if __name__ == "__main__":
+    main()
