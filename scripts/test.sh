@@ -21,7 +21,7 @@ case "$best" in
   avx512*)
     echo "== again with ONEDNN_MAX_CPU_ISA=AVX2 (this CPU's best: $best)" >&2
     ONEDNN_MAX_CPU_ISA=AVX2 swift test --skip-build --filter \
-      'ComputeTests|StableDiffusionTests\.(DiffusersParityTests|EndToEndParityTests|PipelineParityTests|PipelineBatchingTests|ImageSizeParityTests|StableDiffusion2ParityTests|DiffusersTextParityTests|PromptEncoderTests|TextualInversionTests|ThreadInvarianceTests|BFloat16ModelTests|LoRAParityTests|LoRAThreadInvarianceTests)|ClusterTests\.(ClusterEndToEndTests|ClusterLoRATests)|DefaultModelTests\.BFloat16FidelityTests'
+      'ComputeTests|StableDiffusionTests\.(DiffusersParityTests|EndToEndParityTests|PipelineParityTests|PipelineBatchingTests|ImageSizeParityTests|StableDiffusion2ParityTests|SDXLParityTests|ResnetBlockInPlaceTests|DiffusersTextParityTests|PromptEncoderTests|TextualInversionTests|ThreadInvarianceTests|BFloat16ModelTests|LoRAParityTests|LoRAThreadInvarianceTests)|ClusterTests\.(ClusterEndToEndTests|ClusterLoRATests)|DefaultModelTests\.BFloat16FidelityTests'
     ;;
   *) echo "== this CPU's best ISA is $best: the run above took the AVX2-class paths" >&2 ;;
 esac
