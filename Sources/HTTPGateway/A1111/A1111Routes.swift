@@ -23,15 +23,29 @@ struct A1111Routes {
         api.post("interrupt") { _, _ in await interrupt() }
     }
 
-    func txt2img(_ request: Request) async -> Response {
+    /// A request body read as a JSON object, or the A1111-style answer refusing it.
+    private enum JSONBody {
+        case object([String: Any])
+        case refused(Response)
+    }
+
+    /// The body of `request` (at most `maxBodyBytes`) as a JSON object.
+    private func jsonBody(_ request: Request) async -> JSONBody {
         var request = request
         guard let body = try? await request.collectBody(upTo: maxBodyBytes) else {
-            return HTTPAnswers.a1111Error(.contentTooLarge, "the body is larger than \(maxBodyBytes) bytes")
+            return .refused(HTTPAnswers.a1111Error(.contentTooLarge, "the body is larger than \(maxBodyBytes) bytes"))
         }
-        let object: [String: Any]
         switch HTTPAnswers.jsonObject(body) {
-        case .success(let o): object = o
-        case .failure(let problem): return HTTPAnswers.unprocessable([problem])
+        case .success(let object): return .object(object)
+        case .failure(let problem): return .refused(HTTPAnswers.unprocessable([problem]))
+        }
+    }
+
+    func txt2img(_ request: Request) async -> Response {
+        let object: [String: Any]
+        switch await jsonBody(request) {
+        case .object(let o): object = o
+        case .refused(let answer): return answer
         }
         switch Txt2ImgRequest.parse(object, defaults: await settings.txt2imgDefaults) {
         case .failure(let problems): return HTTPAnswers.unprocessable(problems.all)
@@ -100,14 +114,10 @@ struct A1111Routes {
     /// Sets options; `sd_model_checkpoint` must name a model a connected worker hosts and
     /// becomes the model of txt2img calls that name none. Other keys are kept and shown back.
     func setOptions(_ request: Request) async -> Response {
-        var request = request
-        guard let body = try? await request.collectBody(upTo: maxBodyBytes) else {
-            return HTTPAnswers.a1111Error(.contentTooLarge, "the body is larger than \(maxBodyBytes) bytes")
-        }
         let object: [String: Any]
-        switch HTTPAnswers.jsonObject(body) {
-        case .success(let o): object = o
-        case .failure(let problem): return HTTPAnswers.unprocessable([problem])
+        switch await jsonBody(request) {
+        case .object(let o): object = o
+        case .refused(let answer): return answer
         }
         if let raw = object["sd_model_checkpoint"], !(raw is NSNull) {
             guard let title = raw as? String else {
