@@ -82,6 +82,42 @@ final class ClusterEndToEndTests: XCTestCase {
         }
     }
 
+    /// SDXL through the cluster (tiny-sdxl: both text encoders, pooled embeddings and time ids
+    /// on the wire) beside an SD 1.x worker: every SDXL image is `generate`'s, pixel for pixel
+    /// (empty negative prompts conditioned on zeros, a long prompt of two chunks, the cut-off),
+    /// both SDXL workers take part, and each image stays with its model's workers.
+    func testSDXLWorkersMakeGeneratesImagesBesideAnSD1Worker() throws {
+        let cluster = try LocalCluster(self)
+        try cluster.startCoordinator()
+        for name in ["xl1", "xl2"] {
+            try cluster.startWorker(name, ["--model", LocalCluster.fixtureModel("tiny-sdxl"), "--threads", "1"])
+        }
+        try cluster.startWorker("sd1")
+        try cluster.waitForWorkers(3)
+        var requests = mixedRequests(8)
+        for i in requests.indices where i % 4 != 3 { requests[i].model = "tiny-sdxl" }
+        requests[2].prompt = Array(repeating: "a red circle on a blue background,", count: 12).joined(separator: " ")
+        requests[4].width = 48  // time ids follow the image size
+        let client = try cluster.client()
+        let accepted = try client.submit(SubmitBatch(clientBatchName: "sdxl", submissionId: UUID().uuidString, requests: requests))
+        let out = cluster.folder.appendingPathComponent("received").path
+        let outcome = try BatchWaiter(client: client, batchId: accepted.batchId, outputDirectory: out).run()
+        XCTAssertEqual(outcome.counts.done, 8)
+        try assertBatchMatchesLocal(folder: out, requests: requests)
+        var sdxlWorkers: Set<String> = []
+        for line in try String(contentsOfFile: out + "/manifest.jsonl", encoding: .utf8).split(separator: "\n") {
+            let entry = try XCTUnwrap(JSONSerialization.jsonObject(with: Data(line.utf8)) as? [String: Any])
+            let workers = Set(entry["workers"] as? [String] ?? [])
+            if entry["model"] as? String == "tiny-sdxl" {
+                XCTAssertTrue(workers.isSubset(of: ["xl1", "xl2"]), "SDXL image \(entry["index"] ?? "?") served by \(workers)")
+                sdxlWorkers.formUnion(workers)
+            } else {
+                XCTAssertEqual(workers, ["sd1"], "SD 1.x image \(entry["index"] ?? "?") served by its model's worker")
+            }
+        }
+        XCTAssertEqual(sdxlWorkers, ["xl1", "xl2"], "both SDXL workers took part")
+    }
+
     func testWorkersThatForgetEmbeddingsAreSentThemAgain() throws {
         let cluster = try LocalCluster(self)
         try cluster.startCoordinator(["--placement", "pack"])

@@ -143,7 +143,7 @@ final class ClusterFaultTests: XCTestCase {
             replacing(good, at: 0, with: bytes("SDC9")),
             WorkerToCoordinator.heartbeat.encode(),
             replacing(WorkerToCoordinator.ready(Samples.ready).encode(), at: 2, with: bytes(#"{"taskId":"t2"}"#)),
-            [bytes("SDC3"), bytes("RESULT-UNET")],
+            [bytes("SDC4"), bytes("RESULT-UNET")],
         ]
         for frames in cases {
             XCTAssertNil(WorkerToCoordinator.answeredTaskId(frames), "\(frames.prefix(3).map { String(decoding: $0, as: UTF8.self) })")
@@ -178,15 +178,23 @@ final class ClusterFaultTests: XCTestCase {
                                                                  embeddings: [text.embeddings[0], text.embeddings[0]],
                                                                  computeSeconds: 0), needed: [.cond]))
         var odd = text
-        odd.embeddings[1].embedding = WireTensor(Tensor(zeros: [1, 77, 9]))
+        odd.embeddings[1].conditioning.embedding = WireTensor(Tensor(zeros: [1, 77, 9]))
         XCTAssertNotNil(Coordinator.textProblem(odd, needed: [.cond, .uncond]))
         // A long prompt (two 77-token chunks) next to a one-chunk negative prompt is fine.
-        let width = text.embeddings[0].embedding.tensor.shape[2]
+        let width = text.embeddings[0].conditioning.embedding.tensor.shape[2]
         var long = text
-        long.embeddings[0].embedding = WireTensor(Tensor(zeros: [1, 154, width]))
+        long.embeddings[0].conditioning.embedding = WireTensor(Tensor(zeros: [1, 154, width]))
         XCTAssertNil(Coordinator.textProblem(long, needed: [.cond, .uncond]))
-        long.embeddings[0].embedding = WireTensor(Tensor(zeros: [1, 0, width]))
+        long.embeddings[0].conditioning.embedding = WireTensor(Tensor(zeros: [1, 0, width]))
         XCTAssertNotNil(Coordinator.textProblem(long, needed: [.cond, .uncond]))
+        // SDXL: a pooled embedding with every text, of one width, or with none.
+        XCTAssertNil(Coordinator.textProblem(Samples.textResultSDXL, needed: [.cond, .uncond]))
+        var halfPooled = Samples.textResultSDXL
+        halfPooled.embeddings[1].conditioning.pooled = nil
+        XCTAssertNotNil(Coordinator.textProblem(halfPooled, needed: [.cond, .uncond]))
+        var pooledWidths = Samples.textResultSDXL
+        pooledWidths.embeddings[1].conditioning.pooled = WireTensor(Tensor(zeros: [1, 7]))
+        XCTAssertNotNil(Coordinator.textProblem(pooledWidths, needed: [.cond, .uncond]))
     }
 }
 
@@ -206,14 +214,15 @@ final class FaultyEngine: WorkerEngine, @unchecked Sendable {
     var calls: Int { lock.withLock { callCount } }
     var models: [HostedModel] { base.models }
 
-    func encode(text: String, model: String?, encoding: TextEncoding) throws -> Tensor {
-        try base.encode(text: text, model: model, encoding: encoding)
+    func encode(text: String, slot: TextSlot, model: String?, encoding: TextEncoding) throws -> TextConditioning {
+        try base.encode(text: text, slot: slot, model: model, encoding: encoding)
     }
     func decode(latents: Tensor, model: String?) throws -> RGBPixels { try base.decode(latents: latents, model: model) }
 
-    func unet(latents: [Tensor], timesteps: [Float], contexts: [Tensor], model: String?) throws -> [Tensor] {
+    func unet(latents: [Tensor], timesteps: [Float], conditionings: [TextConditioning], timeIds: [[Float]]?,
+              model: String?) throws -> [Tensor] {
         let call = lock.withLock { callCount += 1; return callCount - 1 }
-        let good = try base.unet(latents: latents, timesteps: timesteps, contexts: contexts, model: model)
+        let good = try base.unet(latents: latents, timesteps: timesteps, conditionings: conditionings, timeIds: timeIds, model: model)
         switch plan(call) {
         case .good: return good
         case .nonFinite: return latents.map { Tensor(shape: $0.shape, values: [Float](repeating: .nan, count: $0.count)) }

@@ -38,7 +38,7 @@ final class ClusterRobustnessTests: XCTestCase {
         let cluster = try simulatedCluster(workers: 1)
         let context = try ZMQContext()
         let socket = try dealer(context, cluster.clientsEndpoint)
-        let sig = bytes("SDC3")
+        let sig = bytes("SDC4")
         let cases: [([[UInt8]], String)] = [
             ([bytes("garbage")], "bad-frames"),
             ([bytes("SDC1"), bytes("STATUS"), bytes("{}")], "unsupported-version"),
@@ -77,7 +77,7 @@ final class ClusterRobustnessTests: XCTestCase {
         let cluster = try simulatedCluster(workers: 1)
         let context = try ZMQContext()
         let socket = try dealer(context, cluster.workersEndpoint)
-        let sig = bytes("SDC3")
+        let sig = bytes("SDC4")
         let result = UNetEvalResult(taskId: "t1", items: [UNetPrediction(imageId: "b/0", step: 0, slot: .cond,
                                                                            prediction: WireTensor(Tensor(zeros: [1, 4, 2, 2])))],
                                     computeSeconds: 0.1)

@@ -86,6 +86,28 @@ final class ProtocolRefusalTests: XCTestCase {
         XCTAssertEqual(refusal { try CoordinatorToWorker.decode(frames) }, .missingField("items[0].timestep"))
     }
 
+    /// A header announcing a pooled embedding whose frame is missing, a pooled embedding that is
+    /// not `[1, width]`, and time ids that are not six finite numbers are refused.
+    func testMalformedSDXLConditioningIsRefused() throws {
+        var frames = WorkerToCoordinator.textEncodeResult(Samples.textResultSDXL).encode()
+        frames.removeLast()
+        XCTAssertEqual(refusal { try WorkerToCoordinator.decode(frames) }, .payloadCountMismatch(expected: 4, found: 3))
+        var wide = Samples.textResultSDXL
+        wide.embeddings[0].conditioning.pooled = sampleTensor([2, 6])
+        guard case .invalidField(let field, _)? = refusal({ try WorkerToCoordinator.decode(WorkerToCoordinator.textEncodeResult(wide).encode()) }) else {
+            return XCTFail("a [2, 6] pooled embedding was accepted")
+        }
+        XCTAssertEqual(field, "embeddings[0].pooled")
+        for bad: [Float] in [[1, 2, 3], [128, 96, 0, 0, 128, .infinity]] {
+            var task = Samples.unetTaskSDXL
+            task.items[1].timeIds = bad
+            guard case .invalidField(let field, _)? = refusal({ try CoordinatorToWorker.decode(CoordinatorToWorker.unetTask(task).encode()) }) else {
+                return XCTFail("time ids \(bad) were accepted")
+            }
+            XCTAssertTrue(field.hasPrefix("items[1].timeIds"), field)
+        }
+    }
+
     func testInvalidFieldValuesAreRefused() {
         var bad = Samples.ready
         bad.maxBatch = 0

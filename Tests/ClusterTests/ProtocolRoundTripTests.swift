@@ -7,7 +7,7 @@ final class ProtocolRoundTripTests: XCTestCase {
     func testEveryWorkerToCoordinatorMessageRoundTrips() throws {
         let messages: [WorkerToCoordinator] = [
             .ready(Samples.ready), .heartbeat, .disconnect(Disconnect(reason: "SIGTERM")), .disconnect(Disconnect()),
-            .textEncodeResult(Samples.textResult), .unetResult(Samples.unetResult), .vaeDecodeResult(Samples.vaeResult),
+            .textEncodeResult(Samples.textResult), .textEncodeResult(Samples.textResultSDXL), .unetResult(Samples.unetResult), .vaeDecodeResult(Samples.vaeResult),
             .missingEmbedding(MissingEmbedding(taskId: "t2", embeddingIds: ["b1/0/c"])),
             .error(ErrorReply(code: .unknownModel, message: "no model sd-xl here", inReplyTo: "TASK-UNET", taskId: "t9")),
         ]
@@ -19,7 +19,7 @@ final class ProtocolRoundTripTests: XCTestCase {
     func testEveryCoordinatorToWorkerMessageRoundTrips() throws {
         let messages: [CoordinatorToWorker] = [
             .textEncodeTask(Samples.textTask), .textEncodeTask(Samples.textTaskWithEncoding),
-            .unetTask(Samples.unetTask), .vaeDecodeTask(Samples.vaeTask),
+            .unetTask(Samples.unetTask), .unetTask(Samples.unetTaskSDXL), .vaeDecodeTask(Samples.vaeTask),
             .heartbeat, .disconnect(Disconnect(reason: "coordinator stopping")),
             .error(ErrorReply(code: .badTensor, message: "x")),
         ]
@@ -51,16 +51,34 @@ final class ProtocolRoundTripTests: XCTestCase {
         }
     }
 
+    /// SDXL's pooled embeddings follow their embeddings frame by frame; an attached
+    /// conditioning without one (the other family's or a zero one) takes a single frame.
+    func testPooledEmbeddingsFollowTheirEmbeddingsAndTimeIdsRideInTheHeader() throws {
+        let text = WorkerToCoordinator.textEncodeResult(Samples.textResultSDXL).encode()
+        XCTAssertEqual(text.count, 3 + 4, "two embeddings, each followed by its pooled embedding")
+        XCTAssertEqual(text[4], Samples.textResultSDXL.embeddings[0].conditioning.pooled?.encodedFrame())
+        XCTAssertEqual(text[5], Samples.textResultSDXL.embeddings[1].conditioning.embedding.encodedFrame())
+        let task = CoordinatorToWorker.unetTask(Samples.unetTaskSDXL).encode()
+        XCTAssertEqual(task.count, 3 + 2 + 3, "two latents, an embedding with its pooled one, an embedding alone")
+        XCTAssertEqual(task[6], Samples.unetTaskSDXL.embeddings[0].conditioning.pooled?.encodedFrame())
+        let header = try XCTUnwrap(JSONSerialization.jsonObject(with: Data(task[2])) as? [String: Any])
+        let items = try XCTUnwrap(header["items"] as? [[String: Any]])
+        XCTAssertEqual(items[0]["timeIds"] as? [Double], [128, 96, 0, 0, 128, 96])
+        // An SD 1.x task's header has no time ids (version 3 workers never saw the key).
+        let plain = try XCTUnwrap(JSONSerialization.jsonObject(with: Data(CoordinatorToWorker.unetTask(Samples.unetTask).encode()[2])) as? [String: Any])
+        XCTAssertNil((plain["items"] as? [[String: Any]])?.first?["timeIds"])
+    }
+
     func testFrameLayoutIsSignatureTypeHeaderThenPayloadsInHeaderOrder() throws {
         let frames = CoordinatorToWorker.unetTask(Samples.unetTask).encode()
-        XCTAssertEqual(frames[0], Array("SDC3".utf8))
+        XCTAssertEqual(frames[0], Array("SDC4".utf8))
         XCTAssertEqual(frames[1], Array("TASK-UNET".utf8))
         let header = try JSONSerialization.jsonObject(with: Data(frames[2])) as? [String: Any]
         XCTAssertEqual((header?["items"] as? [Any])?.count, 3)
         XCTAssertEqual(frames.count, 3 + 3 + 1, "three latents then one embedding")
         XCTAssertEqual(frames[3], Samples.unetTask.items[0].latent.encodedFrame())
         XCTAssertEqual(frames[5].count, 4 * 4 * 4 * 2, "bf16 latent takes two bytes per value")
-        XCTAssertEqual(frames[6], Samples.unetTask.embeddings[0].embedding.encodedFrame())
+        XCTAssertEqual(frames[6], Samples.unetTask.embeddings[0].conditioning.embedding.encodedFrame())
     }
 
     func testFloat32FramesAreLittleEndianIEEE() {

@@ -31,8 +31,8 @@ enum Samples {
     }()
     static let textResult = TextEncodeResult(
         taskId: "t1", imageId: "b1/0",
-        embeddings: [EncodedText(slot: .cond, embeddingId: "b1/0/c", embedding: sampleTensor([1, 77, 8])),
-                     EncodedText(slot: .uncond, embeddingId: "b1/0/u", embedding: sampleTensor([1, 77, 8], offset: 1))],
+        embeddings: [EncodedText(slot: .cond, embeddingId: "b1/0/c", conditioning: WireConditioning(embedding: sampleTensor([1, 77, 8]))),
+                     EncodedText(slot: .uncond, embeddingId: "b1/0/u", conditioning: WireConditioning(embedding: sampleTensor([1, 77, 8], offset: 1)))],
         computeSeconds: 0.05)
     static let unetTask = UNetEvalTask(
         taskId: "t2", model: nil,
@@ -40,7 +40,25 @@ enum Samples {
                 UNetEvalItem(imageId: "b1/0", step: 3, slot: .uncond, timestep: 761, embeddingId: "b1/0/u", latent: sampleTensor([1, 4, 4, 4])),
                 UNetEvalItem(imageId: "b1/5", step: 0, slot: .cond, timestep: 999.5, embeddingId: "b1/5/c",
                              latent: sampleTensor([1, 4, 4, 4], offset: 2, bf16Exact: true))],
-        embeddings: [AttachedEmbedding(embeddingId: "b1/5/c", embedding: sampleTensor([1, 77, 8], offset: 3))])
+        embeddings: [AttachedEmbedding(embeddingId: "b1/5/c", conditioning: WireConditioning(embedding: sampleTensor([1, 77, 8], offset: 3)))])
+    /// SDXL's RESULT-TEXT: each embedding with its pooled embedding.
+    static let textResultSDXL = TextEncodeResult(
+        taskId: "t1", imageId: "b1/0",
+        embeddings: [EncodedText(slot: .cond, embeddingId: "b1/0/c",
+                                 conditioning: WireConditioning(embedding: sampleTensor([1, 77, 8]), pooled: sampleTensor([1, 6], offset: 4))),
+                     EncodedText(slot: .uncond, embeddingId: "b1/0/u",
+                                 conditioning: WireConditioning(embedding: sampleTensor([1, 77, 8], offset: 1), pooled: sampleTensor([1, 6], offset: 5)))],
+        computeSeconds: 0.05)
+    /// SDXL's TASK-UNET: time ids per item, an attached conditioning with its pooled embedding.
+    static let unetTaskSDXL = UNetEvalTask(
+        taskId: "t2", model: "tiny-sdxl",
+        items: [UNetEvalItem(imageId: "b1/0", step: 3, slot: .cond, timestep: 761, embeddingId: "b1/0/c",
+                             latent: sampleTensor([1, 4, 4, 4]), timeIds: [128, 96, 0, 0, 128, 96]),
+                UNetEvalItem(imageId: "b1/0", step: 3, slot: .uncond, timestep: 761, embeddingId: "b1/0/u",
+                             latent: sampleTensor([1, 4, 4, 4]), timeIds: [128, 96, 0, 0, 128, 96])],
+        embeddings: [AttachedEmbedding(embeddingId: "b1/0/c",
+                                       conditioning: WireConditioning(embedding: sampleTensor([1, 77, 8], offset: 3), pooled: sampleTensor([1, 6], offset: 6))),
+                     AttachedEmbedding(embeddingId: "b1/0/u", conditioning: WireConditioning(embedding: sampleTensor([1, 77, 8], offset: 2)))])
     static let unetResult = UNetEvalResult(
         taskId: "t2",
         items: [UNetPrediction(imageId: "b1/0", step: 3, slot: .cond, prediction: sampleTensor([1, 4, 4, 4], offset: -1)),

@@ -11,7 +11,7 @@ final class WorkerTaskRunnerTests: XCTestCase {
             UNetEvalItem(imageId: "b/\(i)", step: 0, slot: .cond, timestep: 999, embeddingId: e,
                          latent: WireTensor(Tensor(zeros: [1, 4, 8, 8])))
         }
-        let attached = attach.map { AttachedEmbedding(embeddingId: $0, embedding: WireTensor(Tensor(zeros: [1, 77, 8]))) }
+        let attached = attach.map { AttachedEmbedding(embeddingId: $0, conditioning: WireConditioning(embedding: WireTensor(Tensor(zeros: [1, 77, 8])))) }
         return .unetTask(UNetEvalTask(taskId: id, model: nil, items: items, embeddings: attached))
     }
 
@@ -93,7 +93,7 @@ final class WorkerTaskRunnerTests: XCTestCase {
                              latent: WireTensor(Tensor(zeros: shape)))
             }
             let attached = embeddings.enumerated().map { i, shape in
-                AttachedEmbedding(embeddingId: "\(id)/e\(i)", embedding: WireTensor(Tensor(zeros: shape)))
+                AttachedEmbedding(embeddingId: "\(id)/e\(i)", conditioning: WireConditioning(embedding: WireTensor(Tensor(zeros: shape))))
             }
             return .unetTask(UNetEvalTask(taskId: id, model: nil, items: items, embeddings: attached))
         }
@@ -137,12 +137,13 @@ final class CountingEngine: WorkerEngine, @unchecked Sendable {
     /// The texts encoded so far, in order.
     var encodes: [String] { lock.withLock { texts } }
 
-    func encode(text: String, model: String?, encoding: TextEncoding) throws -> Tensor {
+    func encode(text: String, slot: TextSlot, model: String?, encoding: TextEncoding) throws -> TextConditioning {
         lock.withLock { texts.append(text) }
-        return try base.encode(text: text, model: model, encoding: encoding)
+        return try base.encode(text: text, slot: slot, model: model, encoding: encoding)
     }
-    func unet(latents: [Tensor], timesteps: [Float], contexts: [Tensor], model: String?) throws -> [Tensor] {
-        try base.unet(latents: latents, timesteps: timesteps, contexts: contexts, model: model)
+    func unet(latents: [Tensor], timesteps: [Float], conditionings: [TextConditioning], timeIds: [[Float]]?,
+              model: String?) throws -> [Tensor] {
+        try base.unet(latents: latents, timesteps: timesteps, conditionings: conditionings, timeIds: timeIds, model: model)
     }
     func decode(latents: Tensor, model: String?) throws -> RGBPixels { try base.decode(latents: latents, model: model) }
 }

@@ -10,7 +10,7 @@ final class ZMQSocketTests: XCTestCase {
         try dealer.set(.routingId(bytes("worker-7")))
         try dealer.connect("inproc://round-trip")
 
-        let sent: [[UInt8]] = [bytes("SDC3"), bytes("READY"), [], [UInt8](repeating: 0xAB, count: 100_000)]
+        let sent: [[UInt8]] = [bytes("SDC4"), bytes("READY"), [], [UInt8](repeating: 0xAB, count: 100_000)]
         try dealer.send(frames: sent)
         let got = try XCTUnwrap(try receive(router))
         XCTAssertEqual(got.first, bytes("worker-7"), "ROUTER prefixes the peer's routing id")

@@ -168,10 +168,11 @@ extension Coordinator {
                 guard let evaluation = job.pending.first(where: { $0.slot == slot }), let embedding = job.embeddings[slot] else { continue }
                 let embeddingId = job.embeddingId(slot)
                 if !worker.knownEmbeddings.contains(embeddingId), !attached.contains(where: { $0.embeddingId == embeddingId }) {
-                    attached.append(AttachedEmbedding(embeddingId: embeddingId, embedding: WireTensor(embedding)))
+                    attached.append(AttachedEmbedding(embeddingId: embeddingId, conditioning: WireConditioning(embedding)))
                 }
                 items.append(UNetEvalItem(imageId: job.imageId, step: step, slot: slot, timestep: evaluation.timestep,
-                                          embeddingId: embeddingId, latent: WireTensor(evaluation.latentInput)))
+                                          embeddingId: embeddingId, latent: WireTensor(evaluation.latentInput),
+                                          timeIds: job.timeIds(slot)))
                 covered.append((job.key, step, slot))
                 job.assign(slot)
             }

@@ -206,9 +206,9 @@ extension Coordinator {
             return refused(record, from: worker, reason: "worker \(worker.name) \(problem)")
         }
         accepted(record, from: worker, computeSeconds: result.computeSeconds)
-        var embeddings: [TextSlot: Tensor] = [:]
+        var embeddings: [TextSlot: TextConditioning] = [:]
         for entry in result.embeddings {
-            embeddings[entry.slot] = entry.embedding.tensor
+            embeddings[entry.slot] = entry.conditioning.conditioning
             worker.knownEmbeddings.insert(entry.embeddingId)
         }
         job.noteWorker(worker)
@@ -282,13 +282,13 @@ extension Coordinator {
         worker.knownEmbeddings.subtract(missing.embeddingIds)
         var attached: [AttachedEmbedding] = []
         for item in items {
-            guard let job = jobs[item.key], let tensor = job.embeddings[item.slot] else {
+            guard let job = jobs[item.key], let conditioning = job.embeddings[item.slot] else {
                 _ = ledger.close(record.id, from: worker.identity)
                 return requeue(record)
             }
             let id = job.embeddingId(item.slot)
             if !attached.contains(where: { $0.embeddingId == id }) {
-                attached.append(AttachedEmbedding(embeddingId: id, embedding: WireTensor(tensor)))
+                attached.append(AttachedEmbedding(embeddingId: id, conditioning: WireConditioning(conditioning)))
             }
         }
         task.embeddings = attached
@@ -334,16 +334,21 @@ extension Coordinator {
     }
 
     /// Every slot the image needs, each once, as `[1, tokens, width]` of one width (the token
-    /// counts may differ: a long prompt has 77 k tokens, its negative prompt may have 77).
+    /// counts may differ: a long prompt has 77 k tokens, its negative prompt may have 77), and
+    /// pooled embeddings (SDXL) with all of them or none, of one width.
     static func textProblem(_ result: TextEncodeResult, needed: [TextSlot]) -> String? {
         let slots = result.embeddings.map(\.slot)
         guard Set(slots).count == slots.count, needed.allSatisfy(slots.contains) else {
             return "returned text embeddings for \(slots.map(\.rawValue)), the image needs \(needed.map(\.rawValue))"
         }
-        let shapes = result.embeddings.map(\.embedding.tensor.shape)
+        let shapes = result.embeddings.map(\.conditioning.embedding.tensor.shape)
         guard let first = shapes.first,
               shapes.allSatisfy({ $0.count == 3 && $0[0] == 1 && $0[1] >= 1 && $0[2] == first[2] }) else {
             return "returned text embeddings of shapes \(shapes), expected [1, tokens, width] each, of one width"
+        }
+        let pooled = result.embeddings.compactMap { $0.conditioning.pooled?.tensor.shape }
+        guard pooled.isEmpty || (pooled.count == shapes.count && Set(pooled).count == 1) else {
+            return "returned pooled text embeddings of shapes \(pooled) for \(shapes.count) texts, expected one [1, width] per text or none"
         }
         return nil
     }

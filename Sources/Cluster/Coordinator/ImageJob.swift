@@ -33,7 +33,8 @@ final class ImageJob {
     private(set) var state: ImageState?
     /// A stored checkpoint, decoded when the image is prepared (it needs the model's info).
     private var checkpoint: [UInt8]?
-    private(set) var embeddings: [TextSlot: Tensor] = [:]
+    /// Its texts' conditionings (embedding, and SDXL's pooled embedding), by slot.
+    private(set) var embeddings: [TextSlot: TextConditioning] = [:]
     /// The current step's evaluations, their predictions so far and the slots out at workers.
     private(set) var pending: [Evaluation] = []
     private(set) var predictions: [TextSlot: Tensor] = [:]
@@ -81,9 +82,20 @@ final class ImageJob {
     /// The embedding id of a slot: a content key (`EmbeddingKey`: the model's content hash, the
     /// slot's text and how the request reads it: prompt syntax, clip skip), the same for every image, run and machine, so a worker that has the
     /// embedding of a text (the empty negative prompt, mostly) is never sent it again.
+    /// An empty negative prompt gets an id of its own: SDXL models condition on zeros for it
+    /// (`force_zeros_for_empty_prompt`), not on the empty prompt's embedding.
     func embeddingId(_ slot: TextSlot) -> String {
-        EmbeddingKey(modelHash: modelHash, text: slot == .cond ? request.prompt : request.negativePrompt,
-                     variant: request.textEncoding.keyVariant).id
+        let text = slot == .cond ? request.prompt : request.negativePrompt
+        let variant = [request.textEncoding.keyVariant, slot == .uncond && text.isEmpty ? "empty-negative" : ""]
+            .filter { !$0.isEmpty }.joined(separator: ";")
+        return EmbeddingKey(modelHash: modelHash, text: text, variant: variant).id
+    }
+
+    /// SDXL's time ids for its evaluations in `slot` (diffusers' defaults for its size, as
+    /// `generate` uses them) when that slot's conditioning has a pooled embedding; nil otherwise.
+    func timeIds(_ slot: TextSlot) -> [Float]? {
+        guard embeddings[slot]?.pooled != nil, let shape = state?.imageShape else { return nil }
+        return AddedConditioning.defaultTimeIds(width: shape[3], height: shape[2])
     }
 
     /// The texts this image's plan needs: cond always, uncond when any step uses it.
@@ -155,7 +167,7 @@ final class ImageJob {
     /// Its text embeddings arrived (answering text task `taskId`): keeps them and loads the
     /// current step's evaluations. On a throw (the step cannot be loaded) nothing but the
     /// embeddings changed.
-    func textArrived(_ arrived: [TextSlot: Tensor], taskId: String) throws {
+    func textArrived(_ arrived: [TextSlot: TextConditioning], taskId: String) throws {
         guard isEncoding(taskId) else { return }
         embeddings.merge(arrived) { _, new in new }
         guard let state else { return }

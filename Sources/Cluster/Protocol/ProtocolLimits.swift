@@ -3,9 +3,10 @@ public enum ProtocolSignature {
     /// Three bytes naming the protocol.
     public static let magic: [UInt8] = Array("SDC".utf8)
     /// The version this build speaks. A message with another version is refused.
-    public static let version: UInt8 = UInt8(ascii: "3")
-    /// Frame 0 as sent: "SDC3" (version 3: TASK-TEXT's prompt syntax and clip skip, LoRA sets in
-    /// model names; version 2: RESULT-VAE carries RGB8 pixels).
+    public static let version: UInt8 = UInt8(ascii: "4")
+    /// Frame 0 as sent: "SDC4" (version 4: SDXL's pooled embeddings in RESULT-TEXT and TASK-UNET,
+    /// its time ids per UNet item; version 3: TASK-TEXT's prompt syntax and clip skip, LoRA sets
+    /// in model names; version 2: RESULT-VAE carries RGB8 pixels).
     public static let frame: [UInt8] = magic + [version]
 }
 

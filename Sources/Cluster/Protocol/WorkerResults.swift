@@ -2,15 +2,16 @@
 
 import StableDiffusion
 
-/// One embedding in a RESULT-TEXT.
+/// One text's conditioning in a RESULT-TEXT.
 struct EncodedText: Sendable, Equatable {
     var slot: TextSlot
     var embeddingId: String
-    var embedding: WireTensor
+    var conditioning: WireConditioning
 }
 
 /// RESULT-TEXT (worker -> coordinator): the text encoder's output for a TASK-TEXT.
-/// Payloads: one embedding tensor per entry of `embeddings`, in order.
+/// Payloads: per entry of `embeddings`, in order, its embedding tensor, then its pooled
+/// embedding when the header announces one (SDXL).
 struct TextEncodeResult: Sendable, Equatable {
     var taskId: String
     var imageId: String
@@ -23,7 +24,7 @@ extension TextEncodeResult: WireCodable {
     static let messageType = MessageType.textEncodeResult
 
     struct Header: Codable {
-        struct Entry: Codable { var slot: TextSlot; var embeddingId: String; var tensor: TensorSpec }
+        struct Entry: Codable { var slot: TextSlot; var embeddingId: String; var tensor: TensorSpec; var pooled: TensorSpec? }
         var taskId: String
         var imageId: String
         var computeSeconds: Double
@@ -32,9 +33,10 @@ extension TextEncodeResult: WireCodable {
 
     func wireFrames() -> WireFrames {
         let header = Header(taskId: taskId, imageId: imageId, computeSeconds: computeSeconds,
-                            embeddings: embeddings.map { .init(slot: $0.slot, embeddingId: $0.embeddingId, tensor: $0.embedding.spec) })
+                            embeddings: embeddings.map { .init(slot: $0.slot, embeddingId: $0.embeddingId,
+                                                               tensor: $0.conditioning.embedding.spec, pooled: $0.conditioning.pooled?.spec) })
         return WireFrames(type: Self.messageType, header: HeaderCoding.encode(header),
-                          payloads: embeddings.map { $0.embedding.encodedFrame() })
+                          payloads: embeddings.flatMap { $0.conditioning.encodedFrames() })
     }
 
     static func decode(_ wire: WireFrames, limits: ProtocolLimits) throws -> Self {
@@ -43,12 +45,12 @@ extension TextEncodeResult: WireCodable {
         try Check.nonEmpty(h.imageId, "imageId")
         try Check.seconds(h.computeSeconds, "computeSeconds")
         try Check.range(h.embeddings.count, 1...2, "embeddings")
-        try wire.expectPayloads(h.embeddings.count)
+        try wire.expectPayloads(h.embeddings.reduce(0) { $0 + WireConditioning.frameCount(pooled: $1.pooled) })
         var reader = PayloadReader(wire, limits: limits)
         let entries = try h.embeddings.enumerated().map { i, e in
             try Check.nonEmpty(e.embeddingId, "embeddings[\(i)].embeddingId")
             return EncodedText(slot: e.slot, embeddingId: e.embeddingId,
-                               embedding: try reader.tensor(e.tensor, field: "embeddings[\(i)]"))
+                               conditioning: try WireConditioning.read(&reader, tensor: e.tensor, pooled: e.pooled, field: "embeddings[\(i)]"))
         }
         return TextEncodeResult(taskId: h.taskId, imageId: h.imageId, embeddings: entries, computeSeconds: h.computeSeconds)
     }

@@ -40,7 +40,7 @@ extension TextEncodeTask: HeaderOnlyMessage {
 }
 
 /// One evaluation in a TASK-UNET: run the UNet on `latent` at `timestep` with the text
-/// embedding `embeddingId`.
+/// conditioning `embeddingId` (and, for SDXL, the six `timeIds`).
 struct UNetEvalItem: Sendable, Equatable {
     var imageId: String
     /// The sampling step this evaluation belongs to (lets late duplicates be recognised).
@@ -50,17 +50,22 @@ struct UNetEvalItem: Sendable, Equatable {
     var embeddingId: String
     /// The model input for this evaluation (already scaled as the scheduler requires).
     var latent: WireTensor
+    /// SDXL's time ids (original height, width, crop top, left, target height, width), sent
+    /// with the conditionings that carry a pooled embedding; nil for other families.
+    var timeIds: [Float]? = nil
+
+    static let timeIdCount = 6
 }
 
-/// An embedding attached to a TASK-UNET because the coordinator believes the worker lacks it.
+/// A conditioning attached to a TASK-UNET because the coordinator believes the worker lacks it.
 struct AttachedEmbedding: Sendable, Equatable {
     var embeddingId: String
-    var embedding: WireTensor
+    var conditioning: WireConditioning
 }
 
 /// TASK-UNET (coordinator -> worker): a batch of UNet evaluations, possibly from several
-/// images, run as one UNet call. Payloads: the latents of `items` in order, then the tensors of
-/// `embeddings` in order.
+/// images, run as one UNet call. Payloads: the latents of `items` in order, then the frames of
+/// `embeddings` in order (each its embedding, then its pooled embedding when it has one).
 struct UNetEvalTask: Sendable, Equatable {
     var taskId: String
     var model: String?
@@ -79,8 +84,9 @@ extension UNetEvalTask: WireCodable {
             var timestep: Float
             var embeddingId: String
             var latent: TensorSpec
+            var timeIds: [Float]?
         }
-        struct Embedding: Codable { var embeddingId: String; var tensor: TensorSpec }
+        struct Embedding: Codable { var embeddingId: String; var tensor: TensorSpec; var pooled: TensorSpec? }
         var taskId: String
         var model: String?
         var items: [Item]
@@ -91,10 +97,11 @@ extension UNetEvalTask: WireCodable {
         let header = Header(
             taskId: taskId, model: model,
             items: items.map { .init(imageId: $0.imageId, step: $0.step, slot: $0.slot, timestep: $0.timestep,
-                                     embeddingId: $0.embeddingId, latent: $0.latent.spec) },
-            embeddings: embeddings.map { .init(embeddingId: $0.embeddingId, tensor: $0.embedding.spec) })
+                                     embeddingId: $0.embeddingId, latent: $0.latent.spec, timeIds: $0.timeIds) },
+            embeddings: embeddings.map { .init(embeddingId: $0.embeddingId, tensor: $0.conditioning.embedding.spec,
+                                               pooled: $0.conditioning.pooled?.spec) })
         return WireFrames(type: Self.messageType, header: HeaderCoding.encode(header),
-                          payloads: items.map { $0.latent.encodedFrame() } + embeddings.map { $0.embedding.encodedFrame() })
+                          payloads: items.map { $0.latent.encodedFrame() } + embeddings.flatMap { $0.conditioning.encodedFrames() })
     }
 
     static func decode(_ wire: WireFrames, limits: ProtocolLimits) throws -> Self {
@@ -102,19 +109,25 @@ extension UNetEvalTask: WireCodable {
         try Check.nonEmpty(h.taskId, "taskId")
         try Check.range(h.items.count, 1...limits.maxBatchItems, "items")
         try Check.range(h.embeddings.count, 0...(2 * limits.maxBatchItems), "embeddings")
-        try wire.expectPayloads(h.items.count + h.embeddings.count)
+        try wire.expectPayloads(h.items.count + h.embeddings.reduce(0) { $0 + WireConditioning.frameCount(pooled: $1.pooled) })
         var reader = PayloadReader(wire, limits: limits)
         let items = try h.items.enumerated().map { i, item in
             try Check.nonEmpty(item.imageId, "items[\(i)].imageId")
             try Check.nonEmpty(item.embeddingId, "items[\(i)].embeddingId")
             try Check.range(item.step, 0...Int(Int32.max), "items[\(i)].step")
             try Check.finite(item.timestep, "items[\(i)].timestep")
+            if let timeIds = item.timeIds {
+                try Check.range(timeIds.count, UNetEvalItem.timeIdCount...UNetEvalItem.timeIdCount, "items[\(i)].timeIds")
+                for value in timeIds { try Check.finite(value, "items[\(i)].timeIds") }
+            }
             return UNetEvalItem(imageId: item.imageId, step: item.step, slot: item.slot, timestep: item.timestep,
-                                embeddingId: item.embeddingId, latent: try reader.tensor(item.latent, field: "items[\(i)].latent"))
+                                embeddingId: item.embeddingId, latent: try reader.tensor(item.latent, field: "items[\(i)].latent"),
+                                timeIds: item.timeIds)
         }
         let embeddings = try h.embeddings.enumerated().map { i, e in
             try Check.nonEmpty(e.embeddingId, "embeddings[\(i)].embeddingId")
-            return AttachedEmbedding(embeddingId: e.embeddingId, embedding: try reader.tensor(e.tensor, field: "embeddings[\(i)]"))
+            return AttachedEmbedding(embeddingId: e.embeddingId,
+                                     conditioning: try WireConditioning.read(&reader, tensor: e.tensor, pooled: e.pooled, field: "embeddings[\(i)]"))
         }
         return UNetEvalTask(taskId: h.taskId, model: h.model, items: items, embeddings: embeddings)
     }

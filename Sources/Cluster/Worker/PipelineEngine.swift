@@ -60,11 +60,12 @@ public final class PipelineEngine: WorkerEngine {
         return built
     }
 
-    public func encode(text: String, model: String?, encoding: TextEncoding) throws -> Tensor {
-        try pipeline(for: model).embed(text, encoding: encoding).embedding
+    public func encode(text: String, slot: TextSlot, model: String?, encoding: TextEncoding) throws -> TextConditioning {
+        try pipeline(for: model).conditioning(text, slot: slot, encoding: encoding).conditioning
     }
 
-    public func unet(latents: [Tensor], timesteps: [Float], contexts: [Tensor], model: String?) throws -> [Tensor] {
+    public func unet(latents: [Tensor], timesteps: [Float], conditionings: [TextConditioning], timeIds: [[Float]]?,
+                     model: String?) throws -> [Tensor] {
         let pipeline = try pipeline(for: model)
         let channels = pipeline.modelInfo.latentChannels
         for latent in latents where latent.shape.count != 4 || latent.shape[0] != 1 || latent.shape[1] != channels {
@@ -73,14 +74,15 @@ public final class PipelineEngine: WorkerEngine {
         guard Set(latents.map(\.shape)).count == 1 else {
             throw WorkerEngineError.shapeMismatch("latents of different sizes in one batch: \(latents.map(\.shape))")
         }
-        let width = pipeline.textEncoder.shape.hiddenSize
-        for context in contexts where context.shape.count != 3 || context.shape[0] != 1 || context.shape[2] != width {
+        let width = pipeline.unet.crossAttentionDim
+        for context in conditionings.map(\.context) where context.shape.count != 3 || context.shape[0] != 1 || context.shape[2] != width {
             throw WorkerEngineError.shapeMismatch("text embedding \(context.shape), the UNet takes [1, tokens, \(width)]")
         }
-        // The UNet checks the rest (token counts, timesteps) and throws what it cannot take, as
-        // do its layers when oneDNN fails: TaskRunner answers ERROR task-failed with the message.
-        // Embeddings of different token counts (long prompts) run as separate UNet calls.
-        return try pipeline.unet.predictions(latents: latents, timesteps: timesteps, contexts: contexts)
+        // The UNet checks the rest (token counts, timesteps, SDXL's pooled embeddings and time
+        // ids) and throws what it cannot take, as do its layers when oneDNN fails: TaskRunner
+        // answers ERROR task-failed with the message. Embeddings of different token counts
+        // (long prompts) run as separate UNet calls.
+        return try pipeline.predictions(latents: latents, timesteps: timesteps, conditionings: conditionings, timeIds: timeIds)
     }
 
     public func decode(latents: Tensor, model: String?) throws -> RGBPixels {

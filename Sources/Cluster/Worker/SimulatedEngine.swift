@@ -21,12 +21,13 @@ public final class SimulatedEngine: WorkerEngine {
         models = [HostedModel(name: Self.modelName, contentHash: "simulated-v1", info: info)]
     }
 
-    public func encode(text: String, model: String?, encoding: TextEncoding) throws -> Tensor {
+    public func encode(text: String, slot: TextSlot, model: String?, encoding: TextEncoding) throws -> TextConditioning {
         try requireModel(model)
-        return Tensor(zeros: Self.embeddingShape)
+        return TextConditioning(context: Tensor(zeros: Self.embeddingShape))
     }
 
-    public func unet(latents: [Tensor], timesteps: [Float], contexts: [Tensor], model: String?) throws -> [Tensor] {
+    public func unet(latents: [Tensor], timesteps: [Float], conditionings: [TextConditioning], timeIds: [[Float]]?,
+                     model: String?) throws -> [Tensor] {
         try requireModel(model)
         if unetSeconds > 0 { Thread.sleep(forTimeInterval: unetSeconds * Double(latents.count)) }
         return latents.map { Tensor(zeros: $0.shape) }

@@ -6,12 +6,12 @@ import StableDiffusion
 /// worker's compute thread; nothing here touches a socket.
 final class TaskRunner {
     let engine: WorkerEngine
-    /// Text embeddings by id, `--embedding-cache` of them.
-    private(set) var cache: EmbeddingCache
+    /// Text conditionings by embedding id, `--embedding-cache` of them.
+    private(set) var cache: EmbeddingCache<TextConditioning>
 
     init(engine: WorkerEngine, cacheCapacity: Int) {
         self.engine = engine
-        cache = EmbeddingCache(capacity: cacheCapacity)
+        cache = EmbeddingCache<TextConditioning>(capacity: cacheCapacity)
     }
 
     /// The reply to a task: its result, MISSING-EMBEDDING, or ERROR task-failed.
@@ -33,16 +33,16 @@ final class TaskRunner {
         let embeddings = try task.outputs.map { output -> EncodedText in
             // Ids are content keys (model and text, `EmbeddingKey`): one already here is this
             // text's embedding, from an earlier image (the empty negative prompt, mostly).
-            let tensor: Tensor
+            let conditioning: TextConditioning
             if let cached = cache.lookup(output.embeddingId) {
-                tensor = cached
+                conditioning = cached
             } else {
                 // The prompt's <lora:...> tags are not text (as in `generate`); task.model names the set.
-                tensor = try engine.encode(text: output.slot == .cond ? LoRATags.removed(from: task.prompt) : task.negativePrompt,
-                                           model: task.model, encoding: task.encoding)
-                cache.insert(tensor, id: output.embeddingId)
+                conditioning = try engine.encode(text: output.slot == .cond ? LoRATags.removed(from: task.prompt) : task.negativePrompt,
+                                                 slot: output.slot, model: task.model, encoding: task.encoding)
+                cache.insert(conditioning, id: output.embeddingId)
             }
-            return EncodedText(slot: output.slot, embeddingId: output.embeddingId, embedding: WireTensor(tensor))
+            return EncodedText(slot: output.slot, embeddingId: output.embeddingId, conditioning: WireConditioning(conditioning))
         }
         return TextEncodeResult(taskId: task.taskId, imageId: task.imageId, embeddings: embeddings,
                                 computeSeconds: monotonicSeconds() - start)
@@ -51,23 +51,30 @@ final class TaskRunner {
     private func unet(_ task: UNetEvalTask, start: Double) throws -> WorkerToCoordinator {
         // Attached embeddings are used from the task itself, so a task needing more of them
         // than the cache holds still runs.
-        var attached: [String: Tensor] = [:]
+        var attached: [String: TextConditioning] = [:]
         for a in task.embeddings {
-            attached[a.embeddingId] = a.embedding.tensor
-            cache.insert(a.embedding.tensor, id: a.embeddingId)
+            attached[a.embeddingId] = a.conditioning.conditioning
+            cache.insert(a.conditioning.conditioning, id: a.embeddingId)
         }
         var missing: [String] = []
-        var contexts: [Tensor] = []
+        var conditionings: [TextConditioning] = []
         for item in task.items {
-            if let tensor = attached[item.embeddingId] ?? cache.lookup(item.embeddingId) {
-                contexts.append(tensor)
+            if let conditioning = attached[item.embeddingId] ?? cache.lookup(item.embeddingId) {
+                conditionings.append(conditioning)
             } else if !missing.contains(item.embeddingId) {
                 missing.append(item.embeddingId)
             }
         }
         guard missing.isEmpty else { return .missingEmbedding(MissingEmbedding(taskId: task.taskId, embeddingIds: missing)) }
+        // Time ids come with every item of an SDXL image and with none of other families' images.
+        let timeIds = task.items.contains { $0.timeIds != nil } ? try task.items.map { item -> [Float] in
+            guard let ids = item.timeIds else {
+                throw WorkerEngineError.shapeMismatch("item \(item.imageId) step \(item.step) has no time ids, other items of the task have")
+            }
+            return ids
+        } : nil
         let outputs = try engine.unet(latents: task.items.map(\.latent.tensor), timesteps: task.items.map(\.timestep),
-                                      contexts: contexts, model: task.model)
+                                      conditionings: conditionings, timeIds: timeIds, model: task.model)
         let predictions = zip(task.items, outputs).map { item, output in
             UNetPrediction(imageId: item.imageId, step: item.step, slot: item.slot, prediction: WireTensor(output))
         }

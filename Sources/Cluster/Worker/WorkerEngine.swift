@@ -10,12 +10,15 @@ public protocol WorkerEngine: AnyObject {
     var fingerprint: String? { get }
     /// The LoRAs it can merge into its models (none by default).
     var loras: [HostedLoRA] { get }
-    /// The text embedding `[1, tokens, width]` of one text read with `encoding` (tokens = 77 k
-    /// for A1111-style long prompts).
-    func encode(text: String, model: String?, encoding: TextEncoding) throws -> Tensor
+    /// The conditioning of one text read for `slot` with `encoding`: its embedding
+    /// `[1, tokens, width]` (tokens = 77 k for A1111-style long prompts) and, for SDXL, its
+    /// pooled embedding.
+    func encode(text: String, slot: TextSlot, model: String?, encoding: TextEncoding) throws -> TextConditioning
     /// One UNet call over a batch: per item its latent `[1, C, h, w]`, timestep and text
-    /// embedding. Returns one prediction per item, shaped like its latent.
-    func unet(latents: [Tensor], timesteps: [Float], contexts: [Tensor], model: String?) throws -> [Tensor]
+    /// conditioning, and SDXL's time ids per item (nil for other families). Returns one
+    /// prediction per item, shaped like its latent.
+    func unet(latents: [Tensor], timesteps: [Float], conditionings: [TextConditioning], timeIds: [[Float]]?,
+              model: String?) throws -> [Tensor]
     /// Decodes final latents `[1, C, h, w]` (before the VAE scaling) to 8-bit RGB, exactly as the
     /// local pipeline does (`StableDiffusionPipeline.decodeToPixels`).
     func decode(latents: Tensor, model: String?) throws -> RGBPixels

@@ -1,14 +1,5 @@
 import Compute
 
-/// The text conditioning of one slot for SDXL's UNet: the cross-attention context and what
-/// `add_embedding` takes (pooled text, time ids). Carried per text slot beside the sampling state
-/// machine, which stays the same for every family: it asks for evaluations by slot and never
-/// looks at the text.
-struct SDXLSlotConditioning {
-    var context: Tensor
-    var added: AddedConditioning
-}
-
 extension StableDiffusionPipeline {
     /// SDXL's text side when `location` has a second text encoder, checked against the UNet's
     /// widths; nil for SD 1.x/2.x.
@@ -43,39 +34,27 @@ extension StableDiffusionPipeline {
         return text
     }
 
-    /// `generate` for SDXL: both encoders, zeros for an empty negative prompt when the model
-    /// forces them, diffusers' default time ids (original = target = the image size, crop 0, 0).
-    func generateSDXL(_ request: GenerationRequest, text: SDXLPromptEncoder,
-                      progress: ((SamplingProgress) -> Bool)?) throws -> GeneratedImage {
+    /// `generate` for SDXL: both encoders (`conditioning`), diffusers' default time ids
+    /// (original = target = the image size, crop 0, 0).
+    func generateSDXL(_ request: GenerationRequest, progress: ((SamplingProgress) -> Bool)?) throws -> GeneratedImage {
         let state = try Sampler.prepare(request, model: modelInfo)
         let request = state.request
         let timeIds = AddedConditioning.defaultTimeIds(width: state.imageShape[3], height: state.imageShape[2])
-        let cond = try sdxlEncode(request.prompt, encoding: request.textEncoding, text: text)
-        var conditions: [TextSlot: SDXLSlotConditioning] = [
-            .cond: SDXLSlotConditioning(context: cond.context, added: AddedConditioning(pooledText: cond.pooled, timeIds: timeIds)),
-        ]
+        let cond = try conditioning(request.prompt, slot: .cond, encoding: request.textEncoding)
+        var conditions: [TextSlot: TextConditioning] = [.cond: cond.conditioning]
         var truncated = cond.truncatedTokens
         if state.plan.steps.contains(where: { $0.slots.contains(.uncond) }) {
-            if request.negativePrompt.isEmpty && location.forceZerosForEmptyPrompt {
-                // diffusers: torch.zeros_like(prompt_embeds) and of the pooled embedding.
-                conditions[.uncond] = SDXLSlotConditioning(
-                    context: Tensor(shape: cond.context.shape, values: [Float](repeating: 0, count: cond.context.count)),
-                    added: AddedConditioning(pooledText: [Float](repeating: 0, count: cond.pooled.count), timeIds: timeIds))
-            } else {
-                let uncond = try sdxlEncode(request.negativePrompt, encoding: request.textEncoding, text: text)
-                conditions[.uncond] = SDXLSlotConditioning(context: uncond.context,
-                                                           added: AddedConditioning(pooledText: uncond.pooled, timeIds: timeIds))
-                truncated += uncond.truncatedTokens
-            }
+            let uncond = try conditioning(request.negativePrompt, slot: .uncond, encoding: request.textEncoding)
+            conditions[.uncond] = uncond.conditioning
+            truncated += uncond.truncatedTokens
         }
-        let unet = self.unet
         let final = try Sampler.run(state, progress: progress) { pending in
-            let slots = try pending.map { evaluation -> SDXLSlotConditioning in
+            let slots = try pending.map { evaluation -> TextConditioning in
                 guard let slot = conditions[evaluation.slot] else { throw SamplingError.missingTextEmbedding(evaluation.slot) }
                 return slot
             }
-            return try unet.predictions(latents: pending.map(\.latentInput), timesteps: pending.map(\.timestep),
-                                        contexts: slots.map(\.context), added: slots.map(\.added))
+            return try self.predictions(latents: pending.map(\.latentInput), timesteps: pending.map(\.timestep),
+                                        conditionings: slots, timeIds: slots.map { _ in timeIds })
         }
         guard let latents = final.finalLatents else { throw PipelineError.unfinished }
         return GeneratedImage(request: state.request, width: state.imageShape[3], height: state.imageShape[2],

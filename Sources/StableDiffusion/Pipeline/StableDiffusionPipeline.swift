@@ -33,7 +33,7 @@ public final class StableDiffusionPipeline {
     public let modelInfo: SamplingModelInfo
     public let precision: Precision
     /// Prompt embeddings by `EmbeddingKey` (this model, the text), the most recent few.
-    var embeddingCache: EmbeddingCache
+    var embeddingCache: EmbeddingCache<Tensor>
 
     /// Prompt embeddings a pipeline keeps unless told otherwise (about 15 MiB at SD 1.5's width).
     public static let standardEmbeddingCacheCapacity = 64
@@ -48,7 +48,7 @@ public final class StableDiffusionPipeline {
                 embeddingCacheCapacity: Int = standardEmbeddingCacheCapacity,
                 textualInversions: ((CLIPTokenizer, _ hiddenSize: Int) throws -> TextualInversionLibrary)? = nil) throws {
         try precision.checkSupported()  // before loading: a bf16 model on a CPU without bf16 is refused at once
-        embeddingCache = EmbeddingCache(capacity: embeddingCacheCapacity)
+        embeddingCache = EmbeddingCache<Tensor>(capacity: embeddingCacheCapacity)
         self.location = location
         self.precision = precision
         guard let tokenizerDirectory = location.tokenizerDirectory ?? fallbackTokenizerDirectory else {
@@ -117,7 +117,7 @@ public final class StableDiffusionPipeline {
     /// Throws `SamplingError` for a request the model cannot sample, and whatever the networks
     /// throw (`DNNLError`, `UNetInputError`, `ShapeError`, `AllocationError`).
     public func generate(_ request: GenerationRequest, progress: ((SamplingProgress) -> Bool)? = nil) throws -> GeneratedImage {
-        if let sdxlText { return try generateSDXL(request, text: sdxlText, progress: progress) }
+        if sdxlText != nil { return try generateSDXL(request, progress: progress) }
         let state = try Sampler.prepare(request, model: modelInfo)
         try checkLoRAs(of: request)
         let cond = try embed(LoRATags.removed(from: request.prompt), encoding: request.textEncoding)

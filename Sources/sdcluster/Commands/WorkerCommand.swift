@@ -75,7 +75,6 @@ struct WorkerCommand: ParsableCommand {
         case .pipeline:
             let precision = engineOptions.precision
             let pipeline = try model.loadPipeline(precision: precision, embeddingDir: embeddingDir)
-            try PipelineEngine.checkClusterSupport(pipeline)  // SDXL: generate only, said before connecting
             workerEngine = try PipelineEngine(pipeline: pipeline,
                                               loraLibrary: model.loraDirectory.map { LoRALibrary(directory: $0) },
                                               build: { [model, embeddingDir] in

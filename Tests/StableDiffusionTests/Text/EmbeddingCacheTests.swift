@@ -5,7 +5,7 @@ import Compute
 /// The bounded embedding cache and its content keys.
 final class EmbeddingCacheTests: XCTestCase {
     func testTheCacheDropsTheLeastRecentlyUsedEntry() {
-        var cache = EmbeddingCache(capacity: 2)
+        var cache = EmbeddingCache<Tensor>(capacity: 2)
         cache.insert(Tensor(zeros: [1]), id: "a")
         cache.insert(Tensor(zeros: [1]), id: "b")
         XCTAssertNotNil(cache.lookup("a"))
@@ -17,14 +17,14 @@ final class EmbeddingCacheTests: XCTestCase {
     }
 
     func testTheCacheNeverHoldsMoreThanItsCapacityAndCountsHitsAndMisses() {
-        var cache = EmbeddingCache(capacity: 3)
+        var cache = EmbeddingCache<Tensor>(capacity: 3)
         for i in 0..<50 { cache.insert(Tensor(zeros: [1]), id: "e\(i)") }
         XCTAssertEqual(cache.count, 3)
         XCTAssertEqual((0..<50).filter { cache.contains("e\($0)") }, [47, 48, 49])
         XCTAssertNotNil(cache.lookup("e49"))
         XCTAssertNil(cache.lookup("e0"))
         XCTAssertEqual([cache.hits, cache.misses], [1, 1])
-        XCTAssertEqual(EmbeddingCache(capacity: 0).capacity, 1, "a cache holds at least one entry")
+        XCTAssertEqual(EmbeddingCache<Tensor>(capacity: 0).capacity, 1, "a cache holds at least one entry")
     }
 
     func testTheSameTextOnTheSameModelHasTheSameIdAndAnythingElseAnother() {
