@@ -23,7 +23,11 @@ final class EmbeddingSharingTests: XCTestCase {
         let outcome = try cluster.submitAndWait(requests)
         XCTAssertEqual(outcome.counts.done, 6)
 
-        let empty = EmbeddingKey(modelHash: SimulatedEngine(unetSeconds: 0).models[0].contentHash, text: "").id
+        let empty = ImageJob.embeddingId(modelHash: SimulatedEngine(unetSeconds: 0).models[0].contentHash, text: "", slot: .uncond,
+                                         encoding: requests[0].textEncoding)
+        XCTAssertNotEqual(empty, ImageJob.embeddingId(modelHash: SimulatedEngine(unetSeconds: 0).models[0].contentHash, text: "",
+                                                      slot: .cond, encoding: requests[0].textEncoding),
+                          "an empty negative prompt is not an empty prompt (SDXL conditions on zeros for it)")
         var uncondIds = Set<String>()
         for worker in workers {
             let log = worker.record

@@ -85,8 +85,12 @@ final class ImageJob {
     /// An empty negative prompt gets an id of its own: SDXL models condition on zeros for it
     /// (`force_zeros_for_empty_prompt`), not on the empty prompt's embedding.
     func embeddingId(_ slot: TextSlot) -> String {
-        let text = slot == .cond ? request.prompt : request.negativePrompt
-        let variant = [request.textEncoding.keyVariant, slot == .uncond && text.isEmpty ? "empty-negative" : ""]
+        Self.embeddingId(modelHash: modelHash, text: slot == .cond ? request.prompt : request.negativePrompt, slot: slot,
+                         encoding: request.textEncoding)
+    }
+
+    static func embeddingId(modelHash: String, text: String, slot: TextSlot, encoding: TextEncoding) -> String {
+        let variant = [encoding.keyVariant, slot == .uncond && text.isEmpty ? "empty-negative" : ""]
             .filter { !$0.isEmpty }.joined(separator: ";")
         return EmbeddingKey(modelHash: modelHash, text: text, variant: variant).id
     }
