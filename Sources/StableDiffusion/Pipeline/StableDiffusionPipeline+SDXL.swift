@@ -40,7 +40,9 @@ extension StableDiffusionPipeline {
         let state = try Sampler.prepare(request, model: modelInfo)
         let request = state.request
         let timeIds = AddedConditioning.defaultTimeIds(width: state.imageShape[3], height: state.imageShape[2])
-        let cond = try conditioning(request.prompt, slot: .cond, encoding: request.textEncoding)
+        try checkLoRAs(of: request)
+        // The prompt's <lora:...> tags are not text, for SDXL as for the other families (and workers).
+        let cond = try conditioning(LoRATags.removed(from: request.prompt), slot: .cond, encoding: request.textEncoding)
         var conditions: [TextSlot: TextConditioning] = [.cond: cond.conditioning]
         var truncated = cond.truncatedTokens
         if state.plan.steps.contains(where: { $0.slots.contains(.uncond) }) {

@@ -125,6 +125,15 @@ final class SDXLParityTests: XCTestCase {
         XCTAssertThrowsError(try Self.folder.generate(request))
     }
 
+    /// A prompt's <lora:...> tags name LoRAs, as for SD 1.x: a model without them merged refuses
+    /// the prompt instead of reading the tag as text.
+    func testLoRATagsAreCheckedNotReadAsText() {
+        let request = GenerationRequest(prompt: "a red circle <lora:style:0.8>", steps: 1, width: 32, height: 32)
+        XCTAssertThrowsError(try Self.folder.generate(request)) { error in
+            XCTAssertTrue("\(error)".contains("style"), "\(error)")
+        }
+    }
+
     func testTheUNetRefusesToRunWithoutThePooledTextAndTimeIds() throws {
         let unet = Self.folder.unet
         let sample = Tensor(shape: [1, 4, 8, 8], values: [Float](repeating: 0.1, count: 256))
