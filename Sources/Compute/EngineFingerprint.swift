@@ -91,7 +91,9 @@ public struct EngineFingerprint: Hashable, Sendable, Codable, CustomStringConver
     /// image's work is never mixed between them). 1: up to 2026-12-02 (PNGs without an `r`
     /// part). 2: fused flash attention, batch-N convolutions, folded upsamplers. 3: bf16 linear
     /// tiles of 128 rows or more through oneDNN's dense-output `brg` matmul (bf16 bits only).
-    public static let currentRevision = 3
+    /// 4: upsampler biases added by the engine (oneDNN 3.2's strided deconvolution added wrong
+    /// ones from 1024 channels on: SD UNets' first two upsamplers).
+    public static let currentRevision = 4
 
     public init(oneDNN: String, isa: String, kernels: String, precision: String, revision: Int = EngineFingerprint.currentRevision) {
         self.oneDNN = oneDNN

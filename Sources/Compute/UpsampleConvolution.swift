@@ -24,7 +24,6 @@ public final class UpsampleConvolution: @unchecked Sendable {
     private struct Compiled {
         let primitive: Primitive
         let src, dst, weights: MemoryDesc
-        let bias: MemoryDesc?
         let packed: AlignedBuffer
     }
 
@@ -137,19 +136,32 @@ public final class UpsampleConvolution: @unchecked Sendable {
             try OpStatistics.shared.measure("upsample2x+conv3x3 \(inChannels)->\(outChannels) @\(h)x\(w)",
                                             flops: 2.0 * Double(perOut * inChannels * 4)) {
                 try withInput(x.pointer + b * perIn, count: perIn, precision: precision) { src in
-                    var args: [(Int32, MemoryDesc, UnsafeMutableRawPointer)] = [
+                    try compiled.primitive.execute([
                         (DNNLArg.src, compiled.src, src),
                         (DNNLArg.weights, compiled.weights, compiled.packed.raw),
                         (DNNLArg.dst, compiled.dst, UnsafeMutableRawPointer(out.pointer + b * perOut)),
-                    ]
-                    if let bias, let biasMD = compiled.bias {
-                        args.append((DNNLArg.bias, biasMD, UnsafeMutableRawPointer(bias.pointer)))
-                    }
-                    try compiled.primitive.execute(args)
+                    ])
                 }
             }
         }
+        if let bias { addBias(bias, to: out) }
         return out
+    }
+
+    /// Adds the bias to every output pixel, in place. Not left to the deconvolution: oneDNN
+    /// 3.2's `brgconv_strided` deconvolution adds wrong biases from 1024 output channels on
+    /// (up to 3 x the bias off, seen on AVX-512 at 1024 and 1280 channels: every SD UNet's first
+    /// two upsamplers), while its output without a bias is right; below that this gives the
+    /// same bits as its own bias (one fp32 addition to the finished sum either way).
+    private func addBias(_ bias: Tensor, to out: Tensor) {
+        let c = outChannels, pixels = out.count / c
+        let dst = out.pointer, add = bias.pointer
+        Threads.parallelFor(pixels, itemCost: c) { p0, p1 in
+            for p in p0..<p1 {
+                let row = dst + p * c
+                for i in 0..<c { row[i] += add[i] }
+            }
+        }
     }
 
     /// oneDNN's implementation for an `h` x `w` input (e.g. `brg_conv_bwd_strided:avx512_core`),
@@ -166,18 +178,16 @@ public final class UpsampleConvolution: @unchecked Sendable {
         let src = try MemoryDesc.tagged([1, inChannels, h, w], dnnl_nhwc, precision.dataType)
         let dst = try MemoryDesc.tagged([1, outChannels, 2 * h, 2 * w], dnnl_nhwc)
         let wts = try MemoryDesc.tagged([outChannels, inChannels, 4, 4], dnnl_format_tag_any, precision.dataType)
-        let b = bias == nil ? nil : try MemoryDesc.tagged([outChannels], dnnl_a)
         // Output size (h - 1) * 2 - 1 - 1 + 4 = 2h.
         let prim = try Primitive.make(name: "\(name) @\(h)x\(w)") { pd, engine, attr in
             dnnl_deconvolution_forward_primitive_desc_create(pd, engine, dnnl_forward_inference, dnnl_deconvolution_direct,
-                                                             src.handle, wts.handle, b?.handle, dst.handle,
+                                                             src.handle, wts.handle, nil, dst.handle,
                                                              MemoryDesc.dims([2, 2]), MemoryDesc.dims([0, 0]),
                                                              MemoryDesc.dims([1, 1]), MemoryDesc.dims([1, 1]), attr)
         }
         prim.serial = 2 * 4 * h * w * outChannels * inChannels * 4 < 2 * Threads.minimumFlopsPerThread
         let packedMD = try prim.queryMD(dnnl_query_weights_md)
-        let made = Compiled(primitive: prim, src: src, dst: dst, weights: packedMD, bias: b,
-                            packed: try weights.buffer(for: packedMD))
+        let made = Compiled(primitive: prim, src: src, dst: dst, weights: packedMD, packed: try weights.buffer(for: packedMD))
         compiledKernels[key] = made
         return made
     }

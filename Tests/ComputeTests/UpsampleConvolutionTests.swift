@@ -53,6 +53,26 @@ final class UpsampleConvolutionTests: XCTestCase {
         }
     }
 
+    /// oneDNN 3.2's strided deconvolution adds wrong biases from 1024 output channels on (off by
+    /// up to 3 x the bias, where every SD UNet has its first two upsamplers: 1280 channels); the
+    /// layer adds its bias itself. At SD's widths and smallest inputs, with a bias, it must equal
+    /// upsampling and then the 3x3 convolution (Conv2D, whose bias is right), and the output
+    /// without a bias plus the bias, bit for bit.
+    func testTheBiasIsRightAtTheWidestUpsamplers() throws {
+        for (i, (c, side)) in [(1280, 2), (1024, 4), (640, 2)].enumerated() {
+            let seed = UInt64(100 + 10 * i)
+            let x = Reference.tensor([1, side, side, c], seed: seed), wt = Reference.tensor([c, c, 3, 3], seed: seed + 1)
+            let b = Reference.tensor([c], seed: seed + 2)
+            let y = try UpsampleConvolution(weight: wt, bias: b)(x)
+            let plain = try Conv2D(weight: wt, bias: b, padding: 1)(Elementwise.upsampleNearest2x(x))
+            XCTAssertLessThan(Reference.maxError(y, plain), 1e-5 * max(1, scale(plain)), "\(c) channels at \(side)x\(side)")
+            let unbiased = try UpsampleConvolution(weight: wt, bias: nil)(x).values, bias = b.values
+            let biased = y.values
+            XCTAssertTrue(biased.indices.allSatisfy { biased[$0].bitPattern == (unbiased[$0] + bias[$0 % c]).bitPattern },
+                          "\(c) channels: the bias is one addition to the finished sum")
+        }
+    }
+
     func testWithoutBiasMatchesTheOldPathThroughConv2D() throws {
         let x = Reference.tensor([2, 6, 5, 32], seed: 1), wt = Reference.tensor([24, 32, 3, 3], seed: 2)
         let old = try Conv2D(weight: wt, bias: nil, padding: 1)(Elementwise.upsampleNearest2x(x))

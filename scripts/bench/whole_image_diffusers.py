@@ -14,6 +14,10 @@ same k guided steps and the same conditional pass after them as
 
 Usage: whole_image_diffusers.py MODEL_DIR OUT.png [--steps 25] [--cutoff 1] [--guidance 7.5]
        [--size 512] [--seed 42] [--threads N] [--prompt TEXT] [--scheduler dpmpp-2m-karras|ddim|euler-a]
+       [--dtype float32|float64]
+--dtype float64 runs the whole pipeline in double precision (the same noise, drawn in float32 and
+widened): a reference that fp32 programs can be measured against (DDIM: schedulers that draw noise
+at every step would draw other float64 values).
 """
 import argparse, math, time
 
@@ -62,10 +66,12 @@ def main():
     ap.add_argument("--threads", type=int, default=None)
     ap.add_argument("--prompt", default="a red circle on a blue background")
     ap.add_argument("--scheduler", choices=sorted(SCHEDULERS), default="dpmpp-2m-karras")
+    ap.add_argument("--dtype", choices=["float32", "float64"], default="float32")
     args = ap.parse_args()
     if args.threads:
         torch.set_num_threads(args.threads)
-    pipe = DiffusionPipeline.from_pretrained(args.model, torch_dtype=torch.float32, safety_checker=None,
+    dtype = getattr(torch, args.dtype)
+    pipe = DiffusionPipeline.from_pretrained(args.model, torch_dtype=dtype, safety_checker=None,
                                              requires_safety_checker=False)
     pipe.scheduler = SCHEDULERS[args.scheduler](pipe.scheduler.config)
     xl = "text_encoder_2" in pipe.components
@@ -74,8 +80,15 @@ def main():
     # sdcluster's rule, with the same 1e-6 tolerance for decimal cut-offs (docs/sampling.md).
     guided = min(args.steps, math.floor(args.cutoff * args.steps + 1e-6))
     cutoff = GuidanceCutoff(pipe, guided)
+    latents = None
+    if dtype == torch.float64:
+        # The pipeline would draw float64 noise (other values): draw float32 noise as the float32
+        # run does and widen it.
+        scale = pipe.vae_scale_factor
+        shape = (1, pipe.unet.config.in_channels, args.size // scale, args.size // scale)
+        latents = torch.randn(shape, generator=torch.Generator("cpu").manual_seed(args.seed), dtype=torch.float32).double()
     with torch.inference_mode():
-        image = pipe(args.prompt, height=args.size, width=args.size, num_inference_steps=args.steps,
+        image = pipe(args.prompt, latents=latents, height=args.size, width=args.size, num_inference_steps=args.steps,
                      guidance_scale=args.guidance if guided > 0 else 1.0, generator=torch.Generator("cpu").manual_seed(args.seed),
                      callback_on_step_end=cutoff if 0 < guided < args.steps else None,
                      callback_on_step_end_tensor_inputs=tensor_inputs).images[0]
