@@ -1,9 +1,11 @@
 #!/usr/bin/env python3
-"""Time diffusers (PyTorch, CPU) on the same SD 1.5 / SD 2.1 shapes `sdcluster bench` uses.
+"""Time diffusers (PyTorch, CPU) on the same SD 1.5 / SD 2.1 / SDXL shapes `sdcluster bench` uses.
 
-Random weights from the real SD 1.5 (or, with --config sd2, SD 2.1) configs (nothing downloaded). Prints one line per case in
-the same format as `sdcluster bench`, so scripts/bench-vs-diffusers.sh can pair them.
-Usage: bench_diffusers.py unet|text-encoder|vae [--config sd15|sd2] [--sizes ..] [--batches ..] [--repeat N] [--bf16]
+Random weights from the real SD 1.5 (or, with --config sd2, SD 2.1; with --config sdxl, SDXL 1.0 base) configs (nothing
+downloaded). Prints one line per case in the same format as `sdcluster bench`, so scripts/bench-vs-diffusers.sh can pair
+them. For sdxl, as in `sdcluster bench`, the UNet also gets a pooled text embedding (0.1 everywhere) and a 1024x1024
+image's time ids, and the text encoder case runs the first encoder (CLIP ViT-L).
+Usage: bench_diffusers.py unet|text-encoder|vae [--config sd15|sd2|sdxl] [--sizes ..] [--batches ..] [--repeat N] [--bf16]
 """
 import argparse, resource, sys, time
 
@@ -26,7 +28,28 @@ SD2_UNET = dict(SD15_UNET, attention_head_dim=(5, 10, 20, 20), cross_attention_d
                 use_linear_projection=True, upcast_attention=True, sample_size=96)
 SD2_CLIP = dict(SD15_CLIP, hidden_size=1024, intermediate_size=4096, num_hidden_layers=23,
                 num_attention_heads=16, hidden_act="gelu")
-CONFIGS = {"sd15": (SD15_UNET, SD15_CLIP), "sd2": (SD2_UNET, SD2_CLIP)}
+# SDXL 1.0 base (unet/config.json): three levels, no attention in the first, 1/2/10 transformer blocks per
+# attention block, 5/10/20 heads of 64, a 2048-wide context (both text encoders' hidden states side by side) and
+# "text_time" conditioning (the second encoder's pooled 1280 + six time ids x 256 = 2816), 128x128 latents.
+# The same as Sources/StableDiffusion/Models/SDXLConfigs.swift (`UNetConfig.stableDiffusionXL`).
+SDXL_UNET = dict(sample_size=128, in_channels=4, out_channels=4, layers_per_block=2, norm_num_groups=32,
+                 block_out_channels=(320, 640, 1280),
+                 down_block_types=("DownBlock2D", "CrossAttnDownBlock2D", "CrossAttnDownBlock2D"),
+                 up_block_types=("CrossAttnUpBlock2D", "CrossAttnUpBlock2D", "UpBlock2D"),
+                 transformer_layers_per_block=(1, 2, 10), attention_head_dim=(5, 10, 20), cross_attention_dim=2048,
+                 use_linear_projection=True, addition_embed_type="text_time", addition_time_embed_dim=256,
+                 projection_class_embeddings_input_dim=2816)
+# SDXL's VAE: SD's architecture, another latent scale, decoded in fp32 by diffusers when the model is fp16.
+SDXL_VAE = dict(SD15_VAE, scaling_factor=0.13025, force_upcast=True, sample_size=1024)
+# text_encoder (CLIP ViT-L, as SD 1.5's, with its 768 projection) and text_encoder_2 (OpenCLIP ViT-bigG/14's
+# text tower: 1280 wide, 32 layers, 20 heads, plain GELU, a 1280 projection of the pooled output).
+SDXL_CLIP = dict(SD15_CLIP, projection_dim=768, bos_token_id=0, eos_token_id=2, pad_token_id=1)
+SDXL_CLIP2 = dict(SD15_CLIP, hidden_size=1280, intermediate_size=5120, num_hidden_layers=32, num_attention_heads=20,
+                  hidden_act="gelu", projection_dim=1280, bos_token_id=0, eos_token_id=2, pad_token_id=1)
+# SDXL's time ids for a 1024x1024 image: original size, crop top-left, target size.
+SDXL_TIME_IDS = (1024, 1024, 0, 0, 1024, 1024)
+CONFIGS = {"sd15": (SD15_UNET, SD15_CLIP, SD15_VAE), "sd2": (SD2_UNET, SD2_CLIP, SD15_VAE),
+           "sdxl": (SDXL_UNET, SDXL_CLIP, SDXL_VAE)}
 
 
 def peak_rss_gib():
@@ -64,7 +87,7 @@ def main():
     torch.manual_seed(0)
     dtype = torch.bfloat16 if args.bf16 else torch.float32
     tag = "diffusers" + (" bf16" if args.bf16 else "")
-    unet_config, clip_config = CONFIGS[args.config]
+    unet_config, clip_config, vae_config = CONFIGS[args.config]
     if args.what == "unet":
         model = UNet2DConditionModel(**unet_config).eval().to(dtype)
         for size in [int(s) for s in (args.sizes or "32,64").split(",")]:
@@ -72,13 +95,18 @@ def main():
                 x = torch.randn(batch, 4, size, size, dtype=dtype)
                 ctx = torch.randn(batch, 77, unet_config["cross_attention_dim"], dtype=dtype)
                 t = torch.full((batch,), 500)
-                report(f"unet {size}x{size} batch {batch}", timed(lambda: model(x, t, ctx), args.repeat))
+                added = None
+                if unet_config.get("addition_embed_type") == "text_time":
+                    added = {"text_embeds": torch.full((batch, 1280), 0.1, dtype=dtype),
+                             "time_ids": torch.tensor([SDXL_TIME_IDS] * batch, dtype=dtype)}
+                report(f"unet {size}x{size} batch {batch}",
+                       timed(lambda: model(x, t, ctx, added_cond_kwargs=added), args.repeat))
     elif args.what == "text-encoder":
         model = CLIPTextModel(CLIPTextConfig(**clip_config)).eval().to(dtype)
         ids = torch.tensor([[49406] + [320] * 20 + [49407] * 56] * args.batch)
         report(f"text encoder batch {args.batch}", timed(lambda: model(ids), args.repeat))
     else:
-        model = AutoencoderKL(**SD15_VAE).eval().to(dtype)
+        model = AutoencoderKL(**vae_config).eval().to(dtype)
         for size in [int(s) for s in (args.sizes or "256,512").split(",")]:
             z = torch.randn(1, 4, size // 8, size // 8, dtype=dtype)
             report(f"vae decode {size}x{size}", timed(lambda: model.decode(z), args.repeat))
