@@ -255,14 +255,16 @@ func assertBatchMatchesLocal(folder: String, requests: [GenerationRequest], file
         XCTAssertEqual(entry["negative_prompt"] as? String, request.negativePrompt, file: file, line: line)
         XCTAssertEqual((entry["seed"] as? NSNumber)?.uint64Value, request.seed, file: file, line: line)
         XCTAssertEqual((entry["guidance_cutoff"] as? NSNumber)?.floatValue, request.guidanceCutoff, file: file, line: line)
-        XCTAssertEqual(entry["scheduler"] as? String, request.scheduler.rawValue, file: file, line: line)
+        // An unset scheduler is the model's own, and the manifest says which was used.
+        let scheduler = try request.validated(for: LocalReference.pipeline(for: request.model).modelInfo).scheduler
+        XCTAssertEqual(entry["scheduler"] as? String, scheduler?.rawValue, file: file, line: line)
         XCTAssertFalse((entry["workers"] as? [String] ?? []).isEmpty, "workers of image \(index)", file: file, line: line)
         let name = try XCTUnwrap(entry["file"] as? String)
         let got = try PNG.read(from: (folder as NSString).appendingPathComponent(name))
         let expected = try LocalReference.pixels(request)
         XCTAssertEqual(entry["unet_evaluations"] as? Int, expected.evaluations, "UNet evaluations of image \(index)", file: file, line: line)
         XCTAssertEqual(got.width, request.width, file: file, line: line)
-        XCTAssertTrue(got.pixels == expected.rgb, "image \(index) (\(request.scheduler.rawValue), cutoff \(request.guidanceCutoff)) differs from the local pipeline's pixels", file: file, line: line)
+        XCTAssertTrue(got.pixels == expected.rgb, "image \(index) (\(scheduler?.rawValue ?? "?"), cutoff \(request.guidanceCutoff)) differs from the local pipeline's pixels", file: file, line: line)
         // The workers run this machine's engine: the manifest and the PNG record its fingerprint.
         let engine = try XCTUnwrap(LocalReference.pipeline).fingerprint.description
         XCTAssertEqual(entry["engine"] as? String, engine, "manifest engine of image \(index)", file: file, line: line)

@@ -66,7 +66,7 @@ final class EngineClassProcessTests: XCTestCase {
     private static func jsonLine(_ r: GenerationRequest) throws -> String {
         let object: [String: Any] = ["prompt": r.prompt, "negative_prompt": r.negativePrompt, "seed": r.seed, "steps": r.steps,
                                      "guidance_scale": r.guidanceScale ?? 7.5, "guidance_cutoff": r.guidanceCutoff,
-                                     "scheduler": r.scheduler.rawValue, "width": r.width ?? 128, "height": r.height ?? 128]
+                                     "scheduler": (r.scheduler ?? .pndm).rawValue, "width": r.width ?? 128, "height": r.height ?? 128]
         return String(decoding: try JSONSerialization.data(withJSONObject: object, options: [.sortedKeys]), as: UTF8.self)
     }
 }

@@ -32,7 +32,10 @@ if [ -z "$bin" ]; then
 fi
 dir=$(mktemp -d)
 coordinator=""; worker=""
-cleanup() { kill -TERM $worker $coordinator 2>/dev/null || true; wait 2>/dev/null || true; rm -rf "$dir"; }
+cleanup() {
+  if [ -n "$worker" ]; then pkill -TERM -P "$worker" 2>/dev/null || true; fi
+  kill -TERM $coordinator 2>/dev/null || true; wait 2>/dev/null || true; rm -rf "$dir"
+}
 trap cleanup EXIT
 port=$((20000 + RANDOM % 20000))
 "$bin" coordinator --clients "tcp://127.0.0.1:$port" --workers "tcp://127.0.0.1:$((port + 1))" \
@@ -51,7 +54,8 @@ done
 "$bin" submit --coordinator "tcp://127.0.0.1:$port" --prompt "a red circle on a blue background" --count "$count" \
   --width "$size" --height "$size" --steps "$steps" --scheduler "$scheduler" --wait --out "$dir/images" \
   || { tail -n 20 "$dir/worker.log" "$dir/coordinator.log" >&2; exit 1; }
-kill -TERM "$worker"; wait "$worker" || true; worker=""
+# SIGTERM to the worker itself (GNU time's child), so that time reports when it has left.
+pkill -TERM -P "$worker" || true; wait "$worker" || true; worker=""
 kib=$(sed -n 's/.*Maximum resident set size (kbytes): //p' "$dir/time")
 weights=$(du -sbL "$model" | cut -f1)
 awk -v kib="$kib" -v w="$weights" -v s="$size" -v p="$precision" -v n="$count" -v t=$(( $(date +%s) - start )) 'BEGIN {

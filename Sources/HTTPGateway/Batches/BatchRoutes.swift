@@ -25,7 +25,7 @@ struct BatchRoutes {
     }
 
     /// The lines `sdcluster submit` takes (JSONL, or one plain prompt a line), with its
-    /// defaults (seed 42, 25 steps, pndm) and the gateway's `--guidance-cutoff`. Answered once
+    /// defaults (seed 42, 25 steps, the model's own scheduler) and the gateway's `--guidance-cutoff`. Answered once
     /// the batch is durable. `?name=` names it; an `Idempotency-Key` header (or
     /// `?submission_id=`) makes a retried POST return the same batch.
     func submit(_ request: Request) async -> Response {

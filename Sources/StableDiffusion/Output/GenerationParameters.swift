@@ -58,10 +58,9 @@ public struct GenerationParameters: Sendable, Equatable {
 
     /// The pairs of the last line, in the order the web UI writes its own keys.
     private var fields: [Field] {
-        var fields = [
-            Field(key: "Steps", value: String(request.steps)),
-            Field(key: "Sampler", value: request.scheduler.samplerName),
-        ]
+        var fields = [Field(key: "Steps", value: String(request.steps))]
+        // Always set in written images (the sampler fills in the model's default).
+        if let scheduler = request.scheduler { fields.append(Field(key: "Sampler", value: scheduler.samplerName)) }
         // Always set in written images (the sampler fills in the model's default).
         if let w = request.guidanceScale { fields.append(Field(key: "CFG scale", value: Self.number(w))) }
         fields += [

@@ -19,7 +19,9 @@ public struct GenerationRequest: Codable, Sendable, Equatable {
     /// Share of steps (from the start) that run full classifier-free guidance; 1 = plain CFG.
     public var guidanceCutoff: Float
     public var latePass: LatePass
-    public var scheduler: SchedulerKind
+    /// nil: the model's own (`SamplingModelInfo.defaultScheduler`, from its scheduler config's
+    /// class, as diffusers' pipelines use it). `validated(for:)` fills it in.
+    public var scheduler: SchedulerKind?
     /// Image size in pixels; nil: the model's native size (`SamplingModelInfo.defaultWidth`,
     /// 512 for SD v1). `validated(for:)` fills them in.
     public var width: Int?
@@ -46,7 +48,7 @@ public struct GenerationRequest: Codable, Sendable, Equatable {
 
     public init(prompt: String, negativePrompt: String = "", seed: UInt64 = 0, steps: Int = 25,
                 guidanceScale: Float? = nil, guidanceCutoff: Float = 1, latePass: LatePass = .uncond,
-                scheduler: SchedulerKind = .pndm, width: Int? = nil, height: Int? = nil, model: String? = nil,
+                scheduler: SchedulerKind? = nil, width: Int? = nil, height: Int? = nil, model: String? = nil,
                 guidanceInterval: GuidanceInterval? = nil, adaptiveGuidanceThreshold: Float? = nil,
                 guidanceRescale: Float? = nil,
                 promptSyntax: PromptSyntax? = nil, clipSkip: Int? = nil) {

@@ -80,14 +80,15 @@ public enum RequestValidation {
 
 extension GenerationRequest {
     /// The request checked field by field and, when the model is known, completed with its
-    /// defaults: an unset guidance scale becomes `model.defaultGuidanceScale`, an unset size the
-    /// model's native one. Without a model unset fields stay unset and sizes are checked against 8.
+    /// defaults: an unset guidance scale becomes `model.defaultGuidanceScale`, an unset scheduler
+    /// `model.defaultScheduler`, an unset size the model's native one. Without a model unset fields stay unset and sizes are checked against 8.
     /// Calling it again on its result changes nothing.
     /// - Throws: `InvalidRequest` listing every problem.
     public func validated(for model: SamplingModelInfo?, count: Int = 1, limits: RequestLimits = .standard) throws -> GenerationRequest {
         var out = self
         if let model {
             if out.guidanceScale == nil { out.guidanceScale = model.defaultGuidanceScale }
+            if out.scheduler == nil { out.scheduler = model.defaultScheduler }
             if out.width == nil { out.width = model.defaultWidth }
             if out.height == nil { out.height = model.defaultHeight }
         }

@@ -89,7 +89,7 @@ public enum Sampler {
     /// The image's scheduler, rebuilt from its request and model (cheap: no model involved).
     public static func makeScheduler(_ request: GenerationRequest, _ model: SamplingModelInfo) throws -> any Scheduler {
         do {
-            return try Schedulers.make(request.scheduler, config: model.schedulerConfig, steps: request.steps)
+            return try Schedulers.make(request.scheduler ?? model.defaultScheduler, config: model.schedulerConfig, steps: request.steps)
         } catch let error as SchedulerError {
             throw SamplingError.scheduler(error)
         }

@@ -29,6 +29,19 @@ public struct SamplingModelInfo: Codable, Sendable, Equatable {
         self.nativeHeight = nativeHeight
     }
 
+    /// The scheduler for requests that name none: the one the model's scheduler config names
+    /// (`_class_name`, what diffusers' pipelines load: SDXL's Euler, SD 1.x's PNDM), PNDM when it
+    /// names none sdcluster runs.
+    public var defaultScheduler: SchedulerKind {
+        switch schedulerConfig.className {
+        case "DDIMScheduler": return .ddim
+        case "EulerDiscreteScheduler": return .euler
+        case "EulerAncestralDiscreteScheduler": return .eulerAncestral
+        case "DPMSolverMultistepScheduler": return schedulerConfig.useKarrasSigmas == true ? .dpmpp2mKarras : .dpmpp2m
+        default: return .pndm
+        }
+    }
+
     /// The scale for requests that give none.
     public var defaultGuidanceScale: Float { recommendedGuidanceScale ?? Self.standardGuidanceScale }
 

@@ -73,8 +73,8 @@ struct SamplingOptions: ParsableArguments {
         valueName: "PHI"))
     var guidanceRescale: Float?
 
-    @Option(help: "ddim | pndm | euler | euler-a | dpmpp-2m | dpmpp-2m-karras.")
-    var scheduler: SchedulerKind = .pndm
+    @Option(help: "ddim | pndm | euler | euler-a | dpmpp-2m | dpmpp-2m-karras. Default: the model's own (the class its scheduler_config.json names, as diffusers loads it: PNDM for SD 1.x, Euler for SDXL; PNDM when it names another).")
+    var scheduler: SchedulerKind?
 
     @Option(help: ArgumentHelp(
         "Image width in pixels, a multiple of the model's VAE factor (8 for SD). Default: the size the model was trained at (its UNet's sample_size x the VAE factor: 128 for the shipped shapes model, 512 for SD v1).",

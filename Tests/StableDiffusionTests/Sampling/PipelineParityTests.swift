@@ -22,7 +22,7 @@ final class PipelineParityTests: XCTestCase {
         XCTAssertGreaterThanOrEqual(cases.count, 7)
         for c in cases {
             let r = c.request
-            let label = "\(r.scheduler.rawValue) steps \(r.steps) w \(r.guidanceScale.map { "\($0)" } ?? "default") c \(r.guidanceCutoff) late \(r.latePass.rawValue)"
+            let label = "\(r.scheduler?.rawValue ?? "default") steps \(r.steps) w \(r.guidanceScale.map { "\($0)" } ?? "default") c \(r.guidanceCutoff) late \(r.latePass.rawValue)"
             var state = try Sampler.prepare(r, model: Self.model)
             XCTAssertEqual(state.plan.guidedStepLimit, c.guided_steps, label)
             XCTAssertEqual(state.plan.maximumEvaluations, c.evaluations, label)

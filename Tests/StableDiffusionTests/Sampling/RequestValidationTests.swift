@@ -24,6 +24,31 @@ final class RequestValidationTests: XCTestCase {
         XCTAssertEqual(try GenerationRequest(prompt: "").validated(for: nil), GenerationRequest(prompt: ""), "unset fields stay unset")
     }
 
+    /// An unset scheduler becomes the one the model's scheduler config names (what diffusers'
+    /// pipelines load), PNDM for a class sdcluster does not run; a request's own is kept.
+    func testAnUnsetSchedulerIsTheModelsOwn() throws {
+        func model(_ className: String?, karras: Bool? = nil) -> SamplingModelInfo {
+            var config = SchedulerConfig.stableDiffusion15
+            config.className = className
+            config.useKarrasSigmas = karras
+            return SamplingModelInfo(latentChannels: 4, vaeScaleFactor: 8, schedulerConfig: config)
+        }
+        let unset = GenerationRequest(prompt: "a red circle")
+        let expected: [(String?, Bool?, SchedulerKind)] = [
+            ("EulerDiscreteScheduler", nil, .euler), ("DDIMScheduler", nil, .ddim), ("PNDMScheduler", nil, .pndm),
+            ("EulerAncestralDiscreteScheduler", nil, .eulerAncestral), ("DPMSolverMultistepScheduler", true, .dpmpp2mKarras),
+            ("DPMSolverMultistepScheduler", nil, .dpmpp2m), ("LMSDiscreteScheduler", nil, .pndm), (nil, nil, .pndm),
+        ]
+        for (className, karras, kind) in expected {
+            XCTAssertEqual(try unset.validated(for: model(className, karras: karras)).scheduler, kind, className ?? "no class")
+        }
+        var chosen = unset
+        chosen.scheduler = .ddim
+        XCTAssertEqual(try chosen.validated(for: model("EulerDiscreteScheduler")).scheduler, .ddim)
+        XCTAssertEqual(try Sampler.prepare(unset, model: model("EulerDiscreteScheduler")).request.scheduler, .euler,
+                       "the state (and the PNG text written from it) holds the scheduler used")
+    }
+
     func testStepsMustBeOneToAThousand() {
         for steps in [0, -3, 1001] { XCTAssertEqual(fields(with { $0.steps = steps }), ["steps"], "\(steps)") }
         for steps in [1, 1000] { XCTAssertEqual(fields(with { $0.steps = steps }), [], "\(steps)") }
