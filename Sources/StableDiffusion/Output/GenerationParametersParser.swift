@@ -134,10 +134,14 @@ private struct FieldReader {
 
     mutating func request(prompt: String, negativePrompt: String) throws -> GenerationRequest {
         let steps = try Self.integer(require("Steps"), "Steps")
-        let samplerName = try require("Sampler")
-        let scheduleType = take("Schedule type")
-        guard let scheduler = SchedulerKind(samplerName: samplerName, scheduleType: scheduleType) else {
-            throw GenerationParametersError.unknownSampler(samplerName)
+        // No sampler: the model's own (a request without one; sdcluster's images always name it).
+        var scheduler: SchedulerKind?
+        if let samplerName = take("Sampler") {
+            let scheduleType = take("Schedule type")
+            guard let kind = SchedulerKind(samplerName: samplerName, scheduleType: scheduleType) else {
+                throw GenerationParametersError.unknownSampler(samplerName)
+            }
+            scheduler = kind
         }
         let scale = try Self.float(require("CFG scale"), "CFG scale")
         let seedText = try require("Seed")

@@ -147,6 +147,14 @@ final class GenerationParametersTests: XCTestCase {
         }
     }
 
+    /// A line without a sampler reads as a request without one: the model's own scheduler.
+    func testAMissingSamplerIsTheModelsOwn() throws {
+        let parsed = try GenerationParameters(parsing: "Steps: 20, CFG scale: 7, Seed: 1, Size: 8x8")
+        XCTAssertNil(parsed.request.scheduler)
+        XCTAssertEqual(parsed.request.steps, 20)
+        XCTAssertFalse(GenerationParameters(request: parsed.request).text.contains("Sampler"))
+    }
+
     func testUnknownSamplerIsReported() {
         XCTAssertThrowsError(try GenerationParameters(parsing: "Steps: 20, Sampler: DPM++ SDE, CFG scale: 7, Seed: 1, Size: 8x8")) {
             XCTAssertEqual($0 as? GenerationParametersError, .unknownSampler("DPM++ SDE"))
