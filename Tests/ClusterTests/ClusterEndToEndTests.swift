@@ -21,10 +21,7 @@ final class ClusterEndToEndTests: XCTestCase {
             requests[i].guidanceCutoff = 1
             if i < 2 { requests[i].guidanceInterval = GuidanceInterval(sigmaLow: 0.5, sigmaHigh: 3) } else { requests[i].adaptiveGuidanceThreshold = 0.5 }
         }
-        let client = try cluster.client()
-        let accepted = try client.submit(SubmitBatch(clientBatchName: "rules", submissionId: UUID().uuidString, requests: requests))
-        let out = cluster.folder.appendingPathComponent("received").path
-        let outcome = try BatchWaiter(client: client, batchId: accepted.batchId, outputDirectory: out).run()
+        let (_, out, outcome) = try cluster.submitAndReceive("rules", requests)
         XCTAssertEqual(outcome.counts.done, 4)
         try assertBatchMatchesLocal(folder: out, requests: requests)
         var plain = requests[0]
@@ -39,11 +36,8 @@ final class ClusterEndToEndTests: XCTestCase {
         for i in 1...3 { try cluster.startWorker("w\(i)") }
         try cluster.waitForWorkers(3)
         let requests = mixedRequests(12)
-        let client = try cluster.client()
-        let accepted = try client.submit(SubmitBatch(clientBatchName: "mixed", submissionId: UUID().uuidString, requests: requests))
+        let (accepted, out, outcome) = try cluster.submitAndReceive("mixed", requests)
         XCTAssertEqual(accepted.count, 12)
-        let out = cluster.folder.appendingPathComponent("received").path
-        let outcome = try BatchWaiter(client: client, batchId: accepted.batchId, outputDirectory: out).run()
         XCTAssertEqual(outcome.counts.done, 12)
         XCTAssertEqual(outcome.files.count, 12)
         try assertBatchMatchesLocal(folder: out, requests: requests)
@@ -69,10 +63,7 @@ final class ClusterEndToEndTests: XCTestCase {
         var requests = mixedRequests(8)
         for i in requests.indices where i % 2 == 1 { requests[i].model = "tiny-sd2" }
         requests[1].guidanceRescale = 0.7  // rides in the request to the coordinator's sampler
-        let client = try cluster.client()
-        let accepted = try client.submit(SubmitBatch(clientBatchName: "families", submissionId: UUID().uuidString, requests: requests))
-        let out = cluster.folder.appendingPathComponent("received").path
-        let outcome = try BatchWaiter(client: client, batchId: accepted.batchId, outputDirectory: out).run()
+        let (_, out, outcome) = try cluster.submitAndReceive("families", requests)
         XCTAssertEqual(outcome.counts.done, 8)
         try assertBatchMatchesLocal(folder: out, requests: requests)
         for line in try String(contentsOfFile: out + "/manifest.jsonl", encoding: .utf8).split(separator: "\n") {
@@ -98,10 +89,7 @@ final class ClusterEndToEndTests: XCTestCase {
         for i in requests.indices where i % 4 != 3 { requests[i].model = "tiny-sdxl" }
         requests[2].prompt = Array(repeating: "a red circle on a blue background,", count: 12).joined(separator: " ")
         requests[4].width = 48  // time ids follow the image size
-        let client = try cluster.client()
-        let accepted = try client.submit(SubmitBatch(clientBatchName: "sdxl", submissionId: UUID().uuidString, requests: requests))
-        let out = cluster.folder.appendingPathComponent("received").path
-        let outcome = try BatchWaiter(client: client, batchId: accepted.batchId, outputDirectory: out).run()
+        let (_, out, outcome) = try cluster.submitAndReceive("sdxl", requests)
         XCTAssertEqual(outcome.counts.done, 8)
         try assertBatchMatchesLocal(folder: out, requests: requests)
         var sdxlWorkers: Set<String> = []
@@ -126,10 +114,8 @@ final class ClusterEndToEndTests: XCTestCase {
         }
         try cluster.waitForWorkers(2)
         let requests = Array(mixedRequests(8).prefix(6))
-        let client = try cluster.client()
-        let accepted = try client.submit(SubmitBatch(clientBatchName: "cache", submissionId: UUID().uuidString, requests: requests))
-        let out = cluster.folder.appendingPathComponent("received").path
-        XCTAssertEqual(try BatchWaiter(client: client, batchId: accepted.batchId, outputDirectory: out).run().counts.done, 6)
+        let (_, out, outcome) = try cluster.submitAndReceive("cache", requests)
+        XCTAssertEqual(outcome.counts.done, 6)
         // With a cache of 1 the workers lose embeddings and say MISSING-EMBEDDING; that the
         // coordinator then sends the task again with them attached is checked message by
         // message in CoordinatorDispatchTests.

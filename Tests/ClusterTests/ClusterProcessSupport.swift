@@ -188,6 +188,17 @@ func runCommand(_ binary: String, _ arguments: [String]) throws -> (status: Int3
 
 /// The local pipeline on the tiny test model (or another fixture model a request names), loaded
 /// once for all tests: the reference pixels.
+extension LocalCluster {
+    /// Submits `requests` as one batch named `name` and waits for it as `submit --wait` does,
+    /// into `received/` under the cluster's folder.
+    func submitAndReceive(_ name: String, _ requests: [GenerationRequest]) throws -> (accepted: BatchAccepted, folder: String, outcome: BatchWaiter.Outcome) {
+        let client = try client()
+        let accepted = try client.submit(SubmitBatch(clientBatchName: name, submissionId: UUID().uuidString, requests: requests))
+        let out = folder.appendingPathComponent("received").path
+        return (accepted, out, try BatchWaiter(client: client, batchId: accepted.batchId, outputDirectory: out).run())
+    }
+}
+
 enum LocalReference {
     static let pipeline: StableDiffusionPipeline? = try? StableDiffusionPipeline(location: ModelLocation.open(LocalCluster.tinyModel))
 
