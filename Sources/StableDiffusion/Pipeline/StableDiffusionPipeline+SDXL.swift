@@ -34,37 +34,6 @@ extension StableDiffusionPipeline {
         return text
     }
 
-    /// `generate` for SDXL: both encoders (`conditioning`), diffusers' default time ids
-    /// (original = target = the image size, crop 0, 0).
-    func generateSDXL(_ request: GenerationRequest, progress: ((SamplingProgress) -> Bool)?) throws -> GeneratedImage {
-        let state = try Sampler.prepare(request, model: modelInfo)
-        let request = state.request
-        let timeIds = AddedConditioning.defaultTimeIds(width: state.imageShape[3], height: state.imageShape[2])
-        try checkLoRAs(of: request)
-        // The prompt's <lora:...> tags are not text, for SDXL as for the other families (and workers).
-        let cond = try conditioning(LoRATags.removed(from: request.prompt), slot: .cond, encoding: request.textEncoding)
-        var conditions: [TextSlot: TextConditioning] = [.cond: cond.conditioning]
-        var truncated = cond.truncatedTokens
-        if state.plan.steps.contains(where: { $0.slots.contains(.uncond) }) {
-            let uncond = try conditioning(request.negativePrompt, slot: .uncond, encoding: request.textEncoding)
-            conditions[.uncond] = uncond.conditioning
-            truncated += uncond.truncatedTokens
-        }
-        let final = try Sampler.run(state, progress: progress) { pending in
-            let slots = try pending.map { evaluation -> TextConditioning in
-                guard let slot = conditions[evaluation.slot] else { throw SamplingError.missingTextEmbedding(evaluation.slot) }
-                return slot
-            }
-            return try self.predictions(latents: pending.map(\.latentInput), timesteps: pending.map(\.timestep),
-                                        conditionings: slots, timeIds: slots.map { _ in timeIds })
-        }
-        guard let latents = final.finalLatents else { throw PipelineError.unfinished }
-        return GeneratedImage(request: state.request, width: state.imageShape[3], height: state.imageShape[2],
-                              rgb: try decode(latents), unetEvaluations: final.evaluationsUsed,
-                              plainGuidanceEvaluations: state.plan.plainGuidanceEvaluations, truncatedTokens: truncated,
-                              engine: fingerprint)
-    }
-
     /// Both encoders' reading of `prompt`, cached like `embed`'s (the context and the pooled
     /// embedding under two keys of this model).
     func sdxlEncode(_ prompt: String, encoding: TextEncoding,

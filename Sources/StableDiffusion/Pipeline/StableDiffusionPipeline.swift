@@ -117,18 +117,27 @@ public final class StableDiffusionPipeline {
     /// Throws `SamplingError` for a request the model cannot sample, and whatever the networks
     /// throw (`DNNLError`, `UNetInputError`, `ShapeError`, `AllocationError`).
     public func generate(_ request: GenerationRequest, progress: ((SamplingProgress) -> Bool)? = nil) throws -> GeneratedImage {
-        if sdxlText != nil { return try generateSDXL(request, progress: progress) }
         let state = try Sampler.prepare(request, model: modelInfo)
         try checkLoRAs(of: request)
-        let cond = try embed(LoRATags.removed(from: request.prompt), encoding: request.textEncoding)
-        var embeddings: [TextSlot: Tensor] = [.cond: cond.embedding]
+        // The prompt's <lora:...> tags are not text (workers strip them the same way).
+        let cond = try conditioning(LoRATags.removed(from: request.prompt), slot: .cond, encoding: request.textEncoding)
+        var conditions: [TextSlot: TextConditioning] = [.cond: cond.conditioning]
         var truncated = cond.truncatedTokens
         if state.plan.steps.contains(where: { $0.slots.contains(.uncond) }) {
-            let uncond = try embed(request.negativePrompt, encoding: request.textEncoding)
-            embeddings[.uncond] = uncond.embedding
+            let uncond = try conditioning(request.negativePrompt, slot: .uncond, encoding: request.textEncoding)
+            conditions[.uncond] = uncond.conditioning
             truncated += uncond.truncatedTokens
         }
-        let final = try Sampler.run(state, textEmbeddings: embeddings, evaluator: LocalUNetEvaluator(unet: unet), progress: progress)
+        // SDXL's time ids: diffusers' defaults (original = target = the image size, crop 0, 0).
+        let timeIds = sdxlText == nil ? nil : AddedConditioning.defaultTimeIds(width: state.imageShape[3], height: state.imageShape[2])
+        let final = try Sampler.run(state, progress: progress) { pending in
+            let slots = try pending.map { evaluation -> TextConditioning in
+                guard let slot = conditions[evaluation.slot] else { throw SamplingError.missingTextEmbedding(evaluation.slot) }
+                return slot
+            }
+            return try self.predictions(latents: pending.map(\.latentInput), timesteps: pending.map(\.timestep),
+                                        conditionings: slots, timeIds: timeIds.map { ids in slots.map { _ in ids } })
+        }
         guard let latents = final.finalLatents else { throw PipelineError.unfinished }
         let pixels = try decode(latents)
         return GeneratedImage(request: state.request, width: state.imageShape[3], height: state.imageShape[2], rgb: pixels,
