@@ -293,10 +293,10 @@ final class AttentionKernels: @unchecked Sendable {
         let vMD = try MemoryDesc.tagged([keys, d], dnnl_ab, type)
         let oMD = try MemoryDesc.tagged([rows, d], dnnl_ab)
         let set = Set(
-            scores: try Primitive.make(userScratchpad: true, name: "attention scores \(rows)x\(keys) d\(d)") { pd, engine, attr in
+            scores: try Primitive.make(forOneThread: true, name: "attention scores \(rows)x\(keys) d\(d)") { pd, engine, attr in
                 dnnl_matmul_primitive_desc_create(pd, engine, qMD.handle, kMD.handle, nil, sMD.handle, attr)
             },
-            values: try Primitive.make(userScratchpad: true, name: "attention values \(rows)x\(keys) d\(d)") { pd, engine, attr in
+            values: try Primitive.make(forOneThread: true, name: "attention values \(rows)x\(keys) d\(d)") { pd, engine, attr in
                 dnnl_matmul_primitive_desc_create(pd, engine, pMD.handle, vMD.handle, nil, oMD.handle, attr)
             },
             qMD: qMD, kMD: kMD, sMD: sMD, pMD: pMD, vMD: vMD, oMD: oMD)

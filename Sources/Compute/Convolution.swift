@@ -1,10 +1,12 @@
 import CDNNL
+import Foundation
 
 /// 2-D convolution on channels-last activations (`[N, H, W, C]`), weights pre-packed by oneDNN.
 ///
 /// Each sample runs through a batch-1 primitive, so a sample's result never depends on what
 /// else is in the batch (bit-exact batch invariance by construction). Primitives and packed
-/// weights are cached per input size and fused post-op set.
+/// weights are cached per input size, fused post-op set and thread count (a sample lane's one
+/// thread or the engine's threads); several lanes may run the layer at once.
 public final class Conv2D: @unchecked Sendable {
     public let inChannels: Int
     public let outChannels: Int
@@ -17,8 +19,9 @@ public final class Conv2D: @unchecked Sendable {
     private let bias: Tensor?
     private let weights: PackedWeights
     private var compiledKernels: [Key: Compiled] = [:]
+    private let lock = NSLock()
 
-    private struct Key: Hashable { let h: Int, w: Int, post: PostOps }
+    private struct Key: Hashable { let h: Int, w: Int, post: PostOps, threads: Int32 }
     /// A primitive for one input size and post-op set, with its descriptors and packed weights
     /// (made once: the hot path only re-points memory at each call's buffers).
     private struct Compiled {
@@ -116,7 +119,9 @@ public final class Conv2D: @unchecked Sendable {
     private var name: String { "conv \(inChannels)->\(outChannels) k\(kernel)" }
 
     private func compiled(h: Int, w: Int, post: PostOps) throws -> Compiled {
-        let key = Key(h: h, w: w, post: post)
+        let key = Key(h: h, w: w, post: post, threads: omp_get_max_threads())
+        lock.lock()
+        defer { lock.unlock() }
         if let cached = compiledKernels[key] { return cached }
         let (oh, ow) = outputSize(height: h, width: w)
         let src = try MemoryDesc.tagged([1, inChannels, h, w], dnnl_nhwc, precision.dataType)

@@ -116,13 +116,16 @@ final class MemoryDesc: @unchecked Sendable {
 }
 
 /// A primitive plus the memory descriptors it was created for; executes on raw pointers.
+///
+/// Every primitive is made with a user-managed scratchpad and runs with memory objects of its
+/// call only, so several threads may run the same primitive at once (oneDNN's rule for
+/// concurrent execution): the samples of a batch run side by side on lanes of one thread each
+/// (`Threads.forEachSample`) through the same layers.
 final class Primitive: @unchecked Sendable {
     let primitive: dnnl_primitive_t
     let descriptor: dnnl_primitive_desc_t
-    /// Memory objects are created once per primitive and re-pointed at each call's buffers.
-    private var memories: [Int32: dnnl_memory_t] = [:]
     let implementation: String
-    /// The scratchpad the caller passes to `executeConcurrently` (empty unless `userScratchpad`).
+    /// The scratchpad each execution needs (size 0 for none).
     let scratchpadMD: MemoryDesc
     /// Run on the calling thread alone: the work is too small to pay for waking others
     /// (see `Threads.minimumWorkPerThread`).
@@ -154,7 +157,6 @@ final class Primitive: @unchecked Sendable {
     }
 
     deinit {
-        for m in memories.values { dnnl_memory_destroy(m) }
         dnnl_primitive_destroy(primitive)
         dnnl_primitive_desc_destroy(descriptor)
     }
@@ -163,65 +165,58 @@ final class Primitive: @unchecked Sendable {
         try MemoryDesc.copy(of: dnnl_primitive_desc_query_md(descriptor, what, index), "query \(what.rawValue) of \(implementation)")
     }
 
-    /// Runs the primitive; `args` maps argument ids to (descriptor, buffer).
+    /// Runs the primitive on the calling thread's threads (alone when `serial`); `args` maps
+    /// argument ids to (descriptor, buffer). The scratchpad is borrowed from `ScratchPool`.
     func execute(_ args: [(Int32, MemoryDesc, UnsafeMutableRawPointer)]) throws {
-        let context = try DNNLContext.shared
-        var execArgs = [dnnl_exec_arg_t]()
-        execArgs.reserveCapacity(args.count)
-        for (arg, md, ptr) in args {
-            let mem: dnnl_memory_t
-            if let existing = memories[arg] {
-                mem = existing
-                try dnnlCheck(dnnl_memory_set_data_handle(mem, ptr), "memory_set_data_handle")
-            } else {
-                var m: dnnl_memory_t?
-                try dnnlCheck(dnnl_memory_create(&m, md.handle, context.engine, ptr), "memory_create")
-                guard let m else { throw DNNLError(call: "memory_create returned no memory", status: dnnl_runtime_error) }
-                mem = m
-                memories[arg] = mem
-            }
-            execArgs.append(dnnl_exec_arg_t(arg: arg, memory: mem))
-        }
         let threads = serial ? omp_get_max_threads() : 1
         if threads > 1 { omp_set_num_threads(1) }
         defer { if threads > 1 { omp_set_num_threads(threads) } }
-        try dnnlCheck(dnnl_primitive_execute(primitive, context.stream, Int32(execArgs.count), execArgs), "primitive_execute (\(implementation))")
-        try dnnlCheck(dnnl_stream_wait(context.stream), "stream_wait")
+        let bytes = scratchpadBytes
+        if bytes == 0 { return try run(args, scratchpad: nil) }
+        try ScratchPool.shared.withBuffer(bytes: bytes) { try run(args, scratchpad: $0) }
     }
 
-    /// Bytes of scratchpad the caller must pass (`userScratchpad` primitives only).
+    /// Bytes of scratchpad one execution needs.
     var scratchpadBytes: Int { scratchpadMD.size }
 
-    /// Runs the primitive on the calling thread alone, with memory objects of this call only and
-    /// the caller's scratchpad, so that several threads can run it at once (oneDNN's rule for
-    /// concurrent execution). For primitives made with `userScratchpad` (and so for one thread:
-    /// the scratchpad they report is what one thread doing all the work needs). Outside a parallel
-    /// region too it runs on one thread, so its arithmetic is the same in either case.
-    /// Throws on failure, leaving nothing behind (its memory objects are destroyed either way).
+    /// Runs the primitive on the calling thread alone with the caller's scratchpad: how the
+    /// threads of a parallel loop each run their share of items (for primitives made
+    /// `forOneThread`: the scratchpad they report is what one thread doing all the work needs).
+    /// Outside a parallel region too it runs on one thread, so its arithmetic is the same in
+    /// either case. Throws on failure.
     func executeConcurrently(_ args: [(Int32, MemoryDesc, UnsafeMutableRawPointer)], scratchpad: UnsafeMutableRawPointer) throws {
-        let context = try DNNLContext.shared
         let threads = omp_in_parallel() == 0 ? omp_get_max_threads() : 1
         if threads > 1 { omp_set_num_threads(1) }
         defer { if threads > 1 { omp_set_num_threads(threads) } }
+        try run(args, scratchpad: scratchpad)
+    }
+
+    /// Executes with memory objects made for this call (destroyed either way) and waits.
+    private func run(_ args: [(Int32, MemoryDesc, UnsafeMutableRawPointer)], scratchpad: UnsafeMutableRawPointer?) throws {
+        let context = try DNNLContext.shared
         var mems: [dnnl_memory_t] = []
+        mems.reserveCapacity(args.count + 1)
         defer { for m in mems { dnnl_memory_destroy(m) } }
         var execArgs: [dnnl_exec_arg_t] = []
-        let all = scratchpadMD.size > 0 ? args + [(DNNLArg.scratchpad, scratchpadMD, scratchpad)] : args
-        for (arg, md, ptr) in all {
+        execArgs.reserveCapacity(args.count + 1)
+        func add(_ arg: Int32, _ md: MemoryDesc, _ ptr: UnsafeMutableRawPointer) throws {
             var m: dnnl_memory_t?
             try dnnlCheck(dnnl_memory_create(&m, md.handle, context.engine, ptr), "memory_create")
             guard let m else { throw DNNLError(call: "memory_create returned no memory", status: dnnl_runtime_error) }
             mems.append(m)
             execArgs.append(dnnl_exec_arg_t(arg: arg, memory: m))
         }
+        for (arg, md, ptr) in args { try add(arg, md, ptr) }
+        if let scratchpad, scratchpadMD.size > 0 { try add(DNNLArg.scratchpad, scratchpadMD, scratchpad) }
         try dnnlCheck(dnnl_primitive_execute(primitive, context.stream, Int32(execArgs.count), execArgs), "primitive_execute (\(implementation))")
+        try dnnlCheck(dnnl_stream_wait(context.stream), "stream_wait")
     }
 
     /// Creates a primitive: `create` makes the primitive descriptor (oneDNN 3 has one creation
-    /// function per primitive kind) with the attributes built here from `postOps`. With
-    /// `userScratchpad` the caller provides the scratchpad memory at each execution, and the
-    /// primitive is made for one thread (see `executeConcurrently`).
-    static func make(postOps: PostOps = PostOps(), userScratchpad: Bool = false, name: String,
+    /// function per primitive kind) with the attributes built here from `postOps` and a
+    /// user-managed scratchpad. It is made for the calling thread's thread count (one on a
+    /// sample lane), or for one thread with `forOneThread`.
+    static func make(postOps: PostOps = PostOps(), forOneThread: Bool = false, name: String,
                      _ create: (UnsafeMutablePointer<dnnl_primitive_desc_t?>, dnnl_engine_t, dnnl_primitive_attr_t?) -> dnnl_status_t) throws -> Primitive {
         let context = try DNNLContext.shared
         // oneDNN fixes a primitive's thread count when the descriptor is made (its
@@ -231,12 +226,12 @@ final class Primitive: @unchecked Sendable {
         // rows each, rounded down (38 of 77 rows) and then writes all 77 rows into the first: a
         // heap overflow. Primitives that only ever run on one thread are made for one thread.
         let threadsOutside = omp_get_max_threads()
-        if userScratchpad && threadsOutside > 1 { omp_set_num_threads(1) }
-        defer { if userScratchpad && threadsOutside > 1 { omp_set_num_threads(threadsOutside) } }
+        if forOneThread && threadsOutside > 1 { omp_set_num_threads(1) }
+        defer { if forOneThread && threadsOutside > 1 { omp_set_num_threads(threadsOutside) } }
         var attr: dnnl_primitive_attr_t?
         try dnnlCheck(dnnl_primitive_attr_create(&attr), "primitive_attr_create")
         defer { dnnl_primitive_attr_destroy(attr) }
-        if userScratchpad { try dnnlCheck(dnnl_primitive_attr_set_scratchpad_mode(attr, dnnl_scratchpad_mode_user), "set_scratchpad_mode") }
+        try dnnlCheck(dnnl_primitive_attr_set_scratchpad_mode(attr, dnnl_scratchpad_mode_user), "set_scratchpad_mode")
         if !postOps.isEmpty {
             var ops: dnnl_post_ops_t?
             try dnnlCheck(dnnl_post_ops_create(&ops), "post_ops_create")

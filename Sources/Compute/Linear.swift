@@ -173,7 +173,7 @@ public final class Linear: @unchecked Sendable {
         let dst = try MemoryDesc.strided([rows, columns], strides: [stagesTiles ? columns : outFeatures, 1])
         let b = try MemoryDesc.tagged([1, columns], dnnl_ab)
         let hasBias = bias != nil
-        let prim = try Primitive.make(postOps: post, userScratchpad: true, name: "linear \(inFeatures)->\(columns) x\(rows)") { pd, engine, attr in
+        let prim = try Primitive.make(postOps: post, forOneThread: true, name: "linear \(inFeatures)->\(columns) x\(rows)") { pd, engine, attr in
             dnnl_matmul_primitive_desc_create(pd, engine, src.handle, wts.handle, hasBias ? b.handle : nil, dst.handle, attr)
         }
         let packedMD = try prim.queryMD(dnnl_query_weights_md)

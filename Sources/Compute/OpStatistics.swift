@@ -25,7 +25,12 @@ public final class OpStatistics: @unchecked Sendable {
     }
 
     @inline(__always)
-    func addFlops(_ f: Double) { if countFlops { flops += f } }
+    func addFlops(_ f: Double) {
+        guard countFlops else { return }
+        lock.lock()
+        flops += f
+        lock.unlock()
+    }
 
     /// Times `body` under `name` when profiling; otherwise just runs it.
     @inline(__always)

@@ -23,19 +23,73 @@ public enum Threads {
     public static var minimumFlopsPerThread = 1 << 25
 
     /// Runs `body` on `threads` threads with every operation shared out among them, however small
-    /// (both small-work thresholds at 1), then restores the settings: how the thread-invariance
-    /// tests make small test models take the multi-threaded paths of full-size ones.
+    /// (both small-work thresholds at 1) and the samples of a batch one by one (no lanes), then
+    /// restores the settings: how the thread-invariance tests make small test models take the
+    /// multi-threaded paths of full-size ones.
     public static func withEveryOperationParallel<T>(threads: Int, _ body: () throws -> T) rethrows -> T {
-        let saved = (work: minimumWorkPerThread, flops: minimumFlopsPerThread, count: count)
+        let saved = (work: minimumWorkPerThread, flops: minimumFlopsPerThread, count: count, lanes: sampleLanes)
         minimumWorkPerThread = 1
         minimumFlopsPerThread = 1
+        sampleLanes = false
         setCount(threads)
         defer {
             minimumWorkPerThread = saved.work
             minimumFlopsPerThread = saved.flops
+            sampleLanes = saved.lanes
             setCount(saved.count)
         }
         return try body()
+    }
+
+    /// Whether `forEachSample` runs samples side by side on lanes of one thread each (the
+    /// default) or one after the other on all threads (to compare: `sdcluster bench unet --no-lanes`).
+    public static var sampleLanes = true
+
+    /// `body(i)` for every sample `i` of a batch of `count`, results in order. With several
+    /// threads and samples, the samples run side by side on `min(count, threads)` lanes, each a
+    /// thread of its own running oneDNN and the engine's loops on that one thread; samples left
+    /// over after whole rounds of lanes run one after the other on all threads.
+    ///
+    /// Why: one sample's primitives on 2 threads gave 1.21x (fp32) and 2.11x (bf16) less
+    /// throughput than two 1-thread runs side by side (`scripts/bench/threads-split.sh`): the
+    /// threads of one primitive wait on each other and split small layers badly. The bits do
+    /// not change: each sample is computed on its own whatever the batch (batch invariance) and
+    /// its arithmetic does not depend on the thread count (thread invariance), both tested.
+    /// The first error thrown is rethrown after every lane has stopped.
+    public static func forEachSample<T>(_ count: Int, _ body: (Int) throws -> T) throws -> [T] {
+        let lanes = sampleLanes ? min(count, self.count) : 1
+        if lanes < 2 { return try (0..<count).map(body) }
+        let inLanes = count / lanes * lanes
+        var results = [T?](repeating: nil, count: count)
+        let failure = FirstError()
+        let lock = NSLock()
+        withoutActuallyEscaping(body) { body in
+            let runLane = { (lane: Int) in
+                // The ICV is per thread: this lane's oneDNN calls and loops use one thread.
+                let saved = omp_get_max_threads()
+                omp_set_num_threads(1)
+                defer { omp_set_num_threads(saved) }
+                for i in stride(from: lane, to: inLanes, by: lanes) where !failure.isSet {
+                    failure.capture {
+                        let result = try body(i)
+                        lock.lock()
+                        results[i] = result
+                        lock.unlock()
+                    }
+                }
+            }
+            // Threads of our own, not a shared pool, so that the lanes really run at once; the
+            // caller runs lane 0. Joined before returning: nothing keeps `body` afterwards.
+            var started: [pthread_t] = []
+            for lane in 1..<lanes {
+                if let thread = LaneThread.start({ runLane(lane) }) { started.append(thread) } else { runLane(lane) }
+            }
+            runLane(0)
+            for thread in started { pthread_join(thread, nil) }
+        }
+        try failure.rethrow()
+        for i in inLanes..<count { results[i] = try body(i) }
+        return results.map { $0! }
     }
 
     /// Threads worth using for `work` units of element-wise work.
@@ -58,6 +112,31 @@ public enum Threads {
                 GOMP_parallel(parallelTrampoline, UnsafeMutableRawPointer(ptr), UInt32(threads), 0)
             }
         }
+    }
+}
+
+/// A thread for one sample lane (a large stack: the default for new threads can be small).
+private final class LaneThread {
+    let run: () -> Void
+    init(_ run: @escaping () -> Void) { self.run = run }
+
+    /// Starts `run` on a new thread; nil when no thread could be made.
+    static func start(_ run: @escaping () -> Void) -> pthread_t? {
+        var attributes = pthread_attr_t()
+        pthread_attr_init(&attributes)
+        defer { pthread_attr_destroy(&attributes) }
+        pthread_attr_setstacksize(&attributes, 8 << 20)
+        let box = Unmanaged.passRetained(LaneThread(run))
+        var thread = pthread_t()
+        let status = pthread_create(&thread, &attributes, { raw in
+            Unmanaged<LaneThread>.fromOpaque(raw!).takeRetainedValue().run()
+            return nil
+        }, box.toOpaque())
+        if status != 0 {
+            box.release()
+            return nil
+        }
+        return thread
     }
 }
 

@@ -1,4 +1,5 @@
 import CDNNL
+import Foundation
 
 /// Nearest 2x upsampling followed by a 3x3 convolution with padding 1 (every `Upsample2D` of
 /// SD's UNet and VAE decoder), computed as the one linear map it is: a stride-2 transposed
@@ -9,7 +10,8 @@ import CDNNL
 /// pixel instead of 9 (2.25x fewer FLOPs), and the upsampled activation (4x the input) is never
 /// made. The folded weights are computed once, here, in double precision and rounded once.
 ///
-/// Like `Conv2D`, each sample runs through a batch-1 primitive (bit-exact batch invariance).
+/// Like `Conv2D`, each sample runs through a batch-1 primitive (bit-exact batch invariance), and
+/// several sample lanes may run the layer at once.
 public final class UpsampleConvolution: @unchecked Sendable {
     public let inChannels: Int
     public let outChannels: Int
@@ -19,8 +21,9 @@ public final class UpsampleConvolution: @unchecked Sendable {
     private let weights: PackedWeights
     private var compiledKernels: [Key: Compiled] = [:]
     private var unfolded: Conv2D?
+    private let lock = NSLock()
 
-    private struct Key: Hashable { let h: Int, w: Int }
+    private struct Key: Hashable { let h: Int, w: Int, threads: Int32 }
     private struct Compiled {
         let primitive: Primitive
         let src, dst, weights: MemoryDesc
@@ -105,8 +108,10 @@ public final class UpsampleConvolution: @unchecked Sendable {
     /// that matter they would only cost memory), so it agrees with the original convolution up to
     /// the rounding of the folded sums (in bf16: of the bf16 sums).
     public func unfoldedConvolution() throws -> Conv2D {
+        let any = try compiled(h: 1, w: 1)
+        lock.lock()
+        defer { lock.unlock() }
         if let unfolded { return unfolded }
-        let any = try compiledKernels.values.first ?? compiled(h: 1, w: 1)
         let dims = [outChannels, inChannels, 4, 4], count = dims.reduce(1, *)
         let plain = try reorder(any.packed.raw, from: any.weights, to: MemoryDesc.tagged(dims, dnnl_oihw, precision.dataType))
         let folded = Tensor(uninitialized: dims)
@@ -173,7 +178,9 @@ public final class UpsampleConvolution: @unchecked Sendable {
     private var name: String { "upsample2x+conv3x3 \(inChannels)->\(outChannels)" }
 
     private func compiled(h: Int, w: Int) throws -> Compiled {
-        let key = Key(h: h, w: w)
+        let key = Key(h: h, w: w, threads: omp_get_max_threads())
+        lock.lock()
+        defer { lock.unlock() }
         if let cached = compiledKernels[key] { return cached }
         let src = try MemoryDesc.tagged([1, inChannels, h, w], dnnl_nhwc, precision.dataType)
         let dst = try MemoryDesc.tagged([1, outChannels, 2 * h, 2 * w], dnnl_nhwc)

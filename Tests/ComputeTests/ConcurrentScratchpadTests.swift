@@ -30,7 +30,7 @@ final class ConcurrentScratchpadTests: XCTestCase {
         let anyWeights = try MemoryDesc.tagged([k, n], dnnl_format_tag_any, type)
         let dst = try MemoryDesc.strided([rows, n], strides: [outputStride, 1])
         let bias = try MemoryDesc.tagged([1, n], dnnl_ab)
-        let primitive = try Primitive.make(postOps: post, userScratchpad: true, name: "test matmul \(rows)x\(k)x\(n)") { pd, engine, attr in
+        let primitive = try Primitive.make(postOps: post, forOneThread: true, name: "test matmul \(rows)x\(k)x\(n)") { pd, engine, attr in
             dnnl_matmul_primitive_desc_create(pd, engine, src.handle, anyWeights.handle, bias.handle, dst.handle, attr)
         }
         let weights = try primitive.queryMD(dnnl_query_weights_md)

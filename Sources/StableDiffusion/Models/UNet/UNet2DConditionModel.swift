@@ -3,7 +3,8 @@ import Compute
 /// diffusers' `UNet2DConditionModel` for SD 1.x, 2.x and SDXL-style configs, on the engine's operations.
 ///
 /// Every sample of a batch runs through the network on its own, so its result is bit-identical
-/// whatever else is in the batch; each sample also has its own timestep.
+/// whatever else is in the batch; each sample also has its own timestep. The samples of a batch
+/// run side by side, one thread each (`Threads.forEachSample`), bit-identical to one by one.
 public final class UNet2DConditionModel {
     let layout: UNetLayout
     let convIn: Conv2D
@@ -95,7 +96,8 @@ public final class UNet2DConditionModel {
         } else if added != nil {
             throw UNetInputError("this UNet takes no pooled text embedding or time ids (it has no addition_embed_type)")
         }
-        let outputs = try (0..<n).map { i in
+        // Samples side by side on lanes of one thread each where there are threads to spare.
+        let outputs = try Threads.forEachSample(n) { i in
             try predict(sample.sample(i).nchwToNHWC(), timestep: timesteps[i],
                         context: context.sample(i).reshaped([context.shape[1], context.shape[2]]), added: added?[i])
         }
