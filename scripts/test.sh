@@ -10,7 +10,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/install-deps.sh
-# Passive OpenMP waiting, as the sdcluster binary sets for itself (see OpenMPEnvironment.swift).
+# Passive OpenMP waiting, as the sdcluster binary sets for itself (see ProcessEnvironment.swift).
 export OMP_WAIT_POLICY=${OMP_WAIT_POLICY:-passive}
 swift build --build-tests
 swift test --skip-build "$@"
@@ -21,7 +21,7 @@ case "$best" in
   avx512*)
     echo "== again with ONEDNN_MAX_CPU_ISA=AVX2 (this CPU's best: $best)" >&2
     ONEDNN_MAX_CPU_ISA=AVX2 swift test --skip-build --filter \
-      'ComputeTests|StableDiffusionTests\.(DiffusersParityTests|EndToEndParityTests|PipelineParityTests|PipelineBatchingTests|ImageSizeParityTests|StableDiffusion2ParityTests|SDXLParityTests|ResnetBlockInPlaceTests|DiffusersTextParityTests|PromptEncoderTests|TextualInversionTests|ThreadInvarianceTests|BFloat16ModelTests|LoRAParityTests|LoRAThreadInvarianceTests)|ClusterTests\.(ClusterEndToEndTests|ClusterLoRATests)|DefaultModelTests\.BFloat16FidelityTests'
+      'ComputeTests|StableDiffusionTests\.(DiffusersParityTests|EndToEndParityTests|PipelineParityTests|PipelineBatchingTests|ImageSizeParityTests|StableDiffusion2ParityTests|SDXLParityTests|ResnetBlockInPlaceTests|DiffusersTextParityTests|PromptEncoderTests|TextualInversionTests|ThreadInvarianceTests|SampleLaneTests|BFloat16ModelTests|LoRAParityTests|LoRAThreadInvarianceTests)|ClusterTests\.(ClusterEndToEndTests|ClusterLoRATests)|DefaultModelTests\.BFloat16FidelityTests'
     ;;
   *) echo "== this CPU's best ISA is $best: the run above took the AVX2-class paths" >&2 ;;
 esac

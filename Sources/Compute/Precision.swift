@@ -1,4 +1,5 @@
 import CDNNL
+import CKernels
 import Foundation
 
 /// The number format convolutions, linear layers and attention's matmuls compute in.
@@ -27,15 +28,12 @@ public enum BFloat16 {
     @inline(__always)
     public static func float(_ bits: UInt16) -> Float { Float(bitPattern: UInt32(bits) << 16) }
 
-    /// Converts `count` floats into bfloat16, on the engine's threads when it pays.
+    /// Converts `count` floats into bfloat16 (the bits of `bits(_:)`, in vectors: CKernels'
+    /// `sdc_float_to_bf16`), on the engine's threads when it pays.
     public static func convert(_ src: UnsafePointer<Float>, into dst: UnsafeMutablePointer<UInt16>, count: Int) {
         Threads.parallelFor((count + 1023) / 1024, itemCost: 1024) { c0, c1 in
-            let end = min(count, c1 * 1024)
-            var i = c0 * 1024
-            while i < end {
-                dst[i] = bits(src[i])
-                i += 1
-            }
+            let start = c0 * 1024, end = min(count, c1 * 1024)
+            sdc_float_to_bf16(src + start, dst + start, Int64(end - start))
         }
     }
 }

@@ -1,11 +1,11 @@
 import ArgumentParser
 import Compute
 
-/// Entry point: settles the OpenMP environment, then runs the command line.
+/// Entry point: settles the process environment (OpenMP, malloc), then runs the command line.
 @main
 enum Main {
     static func main() async {
-        OpenMPEnvironment.ensurePassiveWaiting()
+        ProcessEnvironment.settle()
         await SDCluster.main()
     }
 }

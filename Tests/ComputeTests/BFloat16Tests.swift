@@ -1,4 +1,5 @@
 @testable import Compute
+import CKernels
 import XCTest
 
 /// The bf16 path: rounding, and layers that compute on bf16-rounded inputs and weights with fp32
@@ -43,6 +44,31 @@ final class BFloat16Tests: XCTestCase {
         var dst = [UInt16](repeating: 0, count: src.count)
         BFloat16.convert(src, into: &dst, count: src.count)
         XCTAssertEqual(dst.map(BFloat16.float), src.map(referenceRound))
+    }
+
+    /// The array conversion (CKernels' vector loop, on the path the CPU allows, and its plain C
+    /// path) gives the scalar `bits` of every float: random bit patterns of every kind (NaNs,
+    /// infinities, subnormals, ties), at lengths that leave vector tails.
+    func testArrayConversionGivesTheScalarBitsOnEveryPath() {
+        var state: UInt64 = 99
+        var src = (0..<100_003).map { _ -> Float in
+            state = state &* 6364136223846793005 &+ 1442695040888963407
+            return Float(bitPattern: UInt32(truncatingIfNeeded: state >> 32))
+        }
+        src += [.nan, -.nan, .infinity, -.infinity, 0, -0.0, Float(bitPattern: 1), Float(bitPattern: 0x7F80_0001),
+                Float(bitPattern: 0xFF80_0001), Float(bitPattern: 0x7FFF_FFFF), Float(bitPattern: 0x3F80_8000), Float(bitPattern: 0x7F7F_FFFF)]
+        let expected = src.map(BFloat16.bits)
+        XCTAssertTrue(src.contains { $0.isNaN } && src.contains { $0.isSubnormal }, "the sample covers NaNs and subnormals")
+        for count in [src.count, 1, 15, 33] {
+            var vector = [UInt16](repeating: 0, count: count), plain = vector, engine = vector
+            sdc_float_to_bf16(src, &vector, Int64(count))
+            sdc_float_to_bf16_portable(src, &plain, Int64(count))
+            BFloat16.convert(src, into: &engine, count: count)
+            let want = Array(expected.prefix(count))
+            XCTAssertEqual(vector, want, "vector path (level \(sdc_kernels_level())), \(count) values")
+            XCTAssertEqual(plain, want, "plain C path, \(count) values")
+            XCTAssertEqual(engine, want, "BFloat16.convert, \(count) values")
+        }
     }
 
     func testBF16ConvolutionIsTheRoundedInputsConvolvedInFP32() throws {

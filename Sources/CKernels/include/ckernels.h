@@ -75,4 +75,11 @@ void sdc_flash_attention_bf16_amx(const float *q, int64_t ldq, const uint16_t *k
                                   int64_t keys, int64_t d, float scale, int64_t causal_first, float *out, int64_t ldo,
                                   void *scratch);
 
+/// `n` floats rounded to bfloat16 (nearest, ties to even; NaN stays a quiet NaN) into `dst`:
+/// the same bits on every code path (bfloat16.c), the widest vectors `sdc_kernels_level()` allows.
+void sdc_float_to_bf16(const float *src, uint16_t *dst, int64_t n);
+
+/// The same in plain C whatever the CPU, for the tests.
+void sdc_float_to_bf16_portable(const float *src, uint16_t *dst, int64_t n);
+
 #endif
