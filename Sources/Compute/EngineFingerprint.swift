@@ -92,8 +92,11 @@ public struct EngineFingerprint: Hashable, Sendable, Codable, CustomStringConver
     /// part). 2: fused flash attention, batch-N convolutions, folded upsamplers. 3: bf16 linear
     /// tiles of 128 rows or more through oneDNN's dense-output `brg` matmul (bf16 bits only).
     /// 4: upsampler biases added by the engine (oneDNN 3.2's strided deconvolution added wrong
-    /// ones from 1024 channels on: SD UNets' first two upsamplers).
-    public static let currentRevision = 4
+    /// ones from 1024 channels on: SD UNets' first two upsamplers). 5: bf16 linear tiles of whole
+    /// rows (bf16 only; on the Xeon it was made on, SD 1.5 UNet outputs kept revision 4's bits
+    /// with AMX and with AVX512-BF16 kernels: raised because oneDNN's blocking also follows cache
+    /// sizes, so other CPUs were not shown to keep them).
+    public static let currentRevision = 5
 
     public init(oneDNN: String, isa: String, kernels: String, precision: String, revision: Int = EngineFingerprint.currentRevision) {
         self.oneDNN = oneDNN

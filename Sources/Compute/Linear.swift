@@ -4,34 +4,43 @@ import Foundation
 /// A fully connected layer `y = x W^T + b` over the last dimension, on oneDNN's matmul with
 /// weights pre-packed once.
 ///
-/// The output is cut into tiles of at most `rowTile` rows by `columnTile` columns, fixed by the
-/// layer's shape alone, and each tile is one single-threaded matmul; the engine's threads share
-/// out the tiles. So a value's arithmetic never depends on the thread count (oneDNN's own
-/// threading splits the reduction over K between threads for some shapes, which changes the
-/// bits: seen on AVX2 with 64-row inputs), and rows are processed per sample (leading
-/// dimension), so results are independent of the batch too.
+/// The output is cut into tiles fixed by the layer's shape and the row count alone, and each tile
+/// is one single-threaded matmul; the engine's threads share out the tiles. So a value's
+/// arithmetic never depends on the thread count (oneDNN's own threading splits the reduction
+/// over K between threads for some shapes, which changes the bits: seen on AVX2 with 64-row
+/// inputs), and rows are processed per sample (leading dimension), so results are independent
+/// of the batch too. The tiles:
+/// - fp32: at most 256 rows by 128 columns, written in place into the output (`gemm:jit:f32`
+///   with strided rows was as fast as oneDNN's `brg` kernels or faster);
+/// - bf16: whole output rows (all columns, so that each tile's output is dense and oneDNN takes
+///   its `brg` kernels, AMX tiles where there are; strided rows get its slower `gemm:jit:bf16`),
+///   256 rows at a time, fewer for short inputs so that several threads still share a layer
+///   (`bf16RowTile`). The 128-column tiles before needed a dense staging buffer copied into the
+///   output: 1.7x the time of whole rows at SD 1.5's 4096 x 320 -> 1280 (a C harness over
+///   oneDNN 3.2, one thread), the copy the larger part. With AMX a bf16 matmul's bits did not
+///   depend on the tiling (7 SD and CLIP shapes checked).
 public final class Linear: @unchecked Sendable {
     public let inFeatures: Int
     public let outFeatures: Int
     public var precision: Precision { blocks[0].weights.precision }
     private let bias: Tensor?
-    /// The weights' output columns in blocks of `columnTile`, each packed for its own matmul.
+    /// The weights' output columns in blocks (`columnTile` wide in fp32, all of them in bf16),
+    /// each packed for its own matmul.
     private let blocks: [(start: Int, count: Int, weights: PackedWeights)]
     private var kernels: [Key: Kernel] = [:]
     private let lock = NSLock()
 
-    /// Rows and output columns of one tile (one single-threaded matmul).
+    /// fp32 tiles: rows and output columns of one tile (one single-threaded matmul).
     static let rowTile = 256
     static let columnTile = 128
 
-    /// Whether the tiles are computed into a dense per-thread buffer and copied into the output
-    /// (whose rows are `outFeatures` apart) instead of written there directly. For bf16 layers
-    /// wider than one tile: oneDNN 3.2 takes bf16 matmuls with strided output rows to its
-    /// `gemm:jit:bf16` and dense ones to its `brg` kernels (AMX tiles where there are), measured
-    /// 2-3.5x faster per 256-row tile with a residual sum, 1.07x on CLIP's 77-row tiles (paired
-    /// runs of the text encoder). fp32 keeps the strided output: there `gemm:jit:f32` was as fast
-    /// as `brg` or faster.
-    private var stagesTiles: Bool { precision == .bf16 && blocks.count > 1 }
+    /// bf16 tiles' rows for an input of `rows` rows: 256 from 512 rows on (SD 1.5's 64x64 and
+    /// 32x32 levels: 16 and 4 tiles), 128 from 128 rows (16x16: 2 tiles), else 32 (8x8's 64 rows
+    /// and CLIP's 77: 2 and 3 tiles). A function of the shape alone, never of the thread count.
+    static func bf16RowTile(rows: Int) -> Int { rows >= 512 ? 256 : rows >= 128 ? 128 : 32 }
+
+    /// Rows of one tile for an input of `rows` rows, in this layer's precision.
+    private func rowTile(rows: Int) -> Int { precision == .bf16 ? Linear.bf16RowTile(rows: rows) : Linear.rowTile }
 
     private struct Key: Hashable { let rows: Int, columns: Int, post: PostOps }
     private struct Kernel {
@@ -69,9 +78,9 @@ public final class Linear: @unchecked Sendable {
         self.bias = bias
         // PyTorch's [out, in] row-major is the [in, out] matrix in column-major ("ba"); a block of
         // output columns is a run of its rows.
-        let k = inFeatures
-        blocks = try stride(from: 0, to: outFeatures, by: Linear.columnTile).map { start in
-            let count = min(Linear.columnTile, weight.shape[0] - start)
+        let k = inFeatures, width = precision == .bf16 ? outFeatures : Linear.columnTile
+        blocks = try stride(from: 0, to: outFeatures, by: width).map { start in
+            let count = min(width, weight.shape[0] - start)
             return (start, count, try PackedWeights(weight, offset: start * k, dims: [k, count], tag: dnnl_ba, precision: precision))
         }
     }
@@ -107,42 +116,34 @@ public final class Linear: @unchecked Sendable {
         var post = PostOps()
         if let op = activation.postOp { post.ops.append(op) }
         if accumulate { post.ops.append(.sum) }
-        let rowTiles = (rows + Linear.rowTile - 1) / Linear.rowTile
+        let tile = rowTile(rows: rows)
+        let rowTiles = (rows + tile - 1) / tile
         // Every kernel the tiles need, made before the threads start (creation is not thread-safe).
         var tileKernels: [[Kernel]] = []
         for r in 0..<rowTiles {
-            let tileRows = min(Linear.rowTile, rows - r * Linear.rowTile)
+            let tileRows = min(tile, rows - r * tile)
             tileKernels.append(try blocks.indices.map { try kernel(rows: tileRows, block: $0, post: post) })
         }
         let scratchBytes = tileKernels.joined().map(\.primitive.scratchpadBytes).max() ?? 0
         let (k, n, elementSize) = (inFeatures, outFeatures, precision.bytesPerElement)
-        let tilesPerSample = rowTiles * blocks.count, staged = stagesTiles
+        let tilesPerSample = rowTiles * blocks.count
         try OpStatistics.shared.measure("linear \(k)->\(n) x\(rows)", flops: 2.0 * Double(batch * rows * k * n)) {
             try withInput(input, count: batch * rows * k, precision: precision) { src in
                 let failure = FirstError()
-                Threads.parallelFor(batch * tilesPerSample, itemCost: 2 * min(rows, Linear.rowTile) * k * Linear.columnTile) { first, end in
+                Threads.parallelFor(batch * tilesPerSample, itemCost: 2 * min(rows, tile) * k * blocks[0].count) { first, end in
                     failure.capture {
                         let scratchpad = try AlignedBuffer(bytes: max(64, scratchBytes))
-                        let stage = staged ? try AlignedBuffer(bytes: Linear.rowTile * Linear.columnTile * 4) : nil
                         for item in first..<end where !failure.isSet {
                             let b = item / tilesPerSample, r = (item % tilesPerSample) / blocks.count, c = item % blocks.count
                             let kernel = tileKernels[r][c], block = blocks[c]
-                            let row0 = b * rows + r * Linear.rowTile, tileRows = min(Linear.rowTile, rows - r * Linear.rowTile)
-                            let tileOutput = output + row0 * n + block.start
-                            let dst = stage.map { $0.raw.assumingMemoryBound(to: Float.self) } ?? tileOutput
-                            if stage != nil && accumulate {
-                                for row in 0..<tileRows { (dst + row * block.count).update(from: tileOutput + row * n, count: block.count) }
-                            }
+                            let row0 = b * rows + r * tile
                             var args: [(Int32, MemoryDesc, UnsafeMutableRawPointer)] = [
                                 (DNNLArg.src, kernel.src, src + row0 * k * elementSize),
                                 (DNNLArg.weights, kernel.weights, kernel.packed[c]!.raw),
-                                (DNNLArg.dst, kernel.dst, UnsafeMutableRawPointer(dst)),
+                                (DNNLArg.dst, kernel.dst, UnsafeMutableRawPointer(output + row0 * n + block.start)),
                             ]
                             if let bias { args.append((DNNLArg.bias, kernel.bias, UnsafeMutableRawPointer(bias.pointer + block.start))) }
                             try kernel.primitive.executeConcurrently(args, scratchpad: scratchpad.raw)
-                            if stage != nil {
-                                for row in 0..<tileRows { (tileOutput + row * n).update(from: dst + row * block.count, count: block.count) }
-                            }
                         }
                     }
                 }
@@ -170,7 +171,7 @@ public final class Linear: @unchecked Sendable {
         }
         let src = try MemoryDesc.tagged([rows, inFeatures], dnnl_ab, precision.dataType)
         let wts = try MemoryDesc.tagged([inFeatures, columns], dnnl_format_tag_any, precision.dataType)
-        let dst = try MemoryDesc.strided([rows, columns], strides: [stagesTiles ? columns : outFeatures, 1])
+        let dst = try MemoryDesc.strided([rows, columns], strides: [outFeatures, 1])
         let b = try MemoryDesc.tagged([1, columns], dnnl_ab)
         let hasBias = bias != nil
         let prim = try Primitive.make(postOps: post, forOneThread: true, name: "linear \(inFeatures)->\(columns) x\(rows)") { pd, engine, attr in

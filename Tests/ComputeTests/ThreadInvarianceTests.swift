@@ -27,9 +27,15 @@ final class ThreadInvarianceTests: XCTestCase {
 
     func testLinearGivesTheSameBitsOnOneAndTwoThreads() throws {
         // Few rows and a long reduction too: the shapes where a GEMM might split the reduction.
-        for (rows, k, n) in [(300, 256, 192), (2, 1280, 320), (77, 768, 3072)] {
-            let x = Reference.tensor([1, rows, k], seed: UInt64(rows)), w = Reference.tensor([n, k], seed: 5), b = Reference.tensor([n], seed: 6)
-            try assertSameOnOneAndTwoThreads("linear \(k)->\(n) x\(rows)") { try Linear(weight: w, bias: b)(x, activation: .geluErf) }
+        // bf16 (where the CPU has it) tiles whole rows, 256, 128 or 32 at a time by the row count.
+        let precisions: [Precision] = EngineISA.hasNativeBFloat16 ? [.fp32, .bf16] : [.fp32]
+        for precision in precisions {
+            for (rows, k, n) in [(300, 256, 192), (2, 1280, 320), (77, 768, 3072), (600, 320, 640)] {
+                let x = Reference.tensor([1, rows, k], seed: UInt64(rows)), w = Reference.tensor([n, k], seed: 5), b = Reference.tensor([n], seed: 6)
+                try assertSameOnOneAndTwoThreads("linear \(k)->\(n) x\(rows) \(precision)") {
+                    try Linear(weight: w, bias: b, precision: precision)(x, activation: .geluErf)
+                }
+            }
         }
     }
 
