@@ -47,8 +47,10 @@ public enum Threads {
 
     /// `body(i)` for every sample `i` of a batch of `count`, results in order. With several
     /// threads and samples, the samples run side by side on `min(count, threads)` lanes, each a
-    /// thread of its own running oneDNN and the engine's loops on that one thread; samples left
-    /// over after whole rounds of lanes run one after the other on all threads.
+    /// thread of its own running oneDNN and the engine's loops on its share of the threads (one
+    /// each with 2 threads and 2 samples; 8 each with 16 threads; a remainder goes one each to
+    /// the first lanes); samples left over after whole rounds of lanes run one after the other
+    /// on all threads.
     ///
     /// Why: one sample's primitives on 2 threads gave 1.21x (fp32) and 2.11x (bf16) less
     /// throughput than two 1-thread runs side by side (`scripts/bench/threads-split.sh`): the
@@ -57,17 +59,19 @@ public enum Threads {
     /// its arithmetic does not depend on the thread count (thread invariance), both tested.
     /// The first error thrown is rethrown after every lane has stopped.
     public static func forEachSample<T>(_ count: Int, _ body: (Int) throws -> T) throws -> [T] {
-        let lanes = sampleLanes ? min(count, self.count) : 1
+        let threads = self.count
+        let lanes = sampleLanes ? min(count, threads) : 1
         if lanes < 2 { return try (0..<count).map(body) }
+        let threadsOfLane = { (lane: Int) in threads / lanes + (lane < threads % lanes ? 1 : 0) }
         let inLanes = count / lanes * lanes
         var results = [T?](repeating: nil, count: count)
         let failure = FirstError()
         let lock = NSLock()
         withoutActuallyEscaping(body) { body in
             let runLane = { (lane: Int) in
-                // The ICV is per thread: this lane's oneDNN calls and loops use one thread.
+                // The ICV is per thread: this lane's oneDNN calls and loops use its share.
                 let saved = omp_get_max_threads()
-                omp_set_num_threads(1)
+                omp_set_num_threads(Int32(threadsOfLane(lane)))
                 defer { omp_set_num_threads(saved) }
                 for i in stride(from: lane, to: inLanes, by: lanes) where !failure.isSet {
                     failure.capture {

@@ -4,7 +4,7 @@ import Foundation
 import XCTest
 
 /// `Threads.forEachSample`: whole rounds of samples run side by side, each lane on a thread of
-/// its own with one OpenMP thread in force; left-over samples run after them on all threads;
+/// its own with its share of the threads in force; left-over samples run after them on all threads;
 /// results come back in sample order; the first error is rethrown; the caller's thread count is
 /// as it was afterwards.
 final class SampleLaneTests: XCTestCase {
@@ -39,6 +39,15 @@ final class SampleLaneTests: XCTestCase {
         XCTAssertTrue(pthread_equal(seen[1].thread, seen[3].thread) != 0, "one lane runs samples 1 and 3")
         // Sample 4 is left over: all threads.
         XCTAssertEqual(seen[4].ompThreads, 2)
+    }
+
+    func testLanesShareTheThreadsOut() throws {
+        // 5 threads, 4 samples: 4 lanes of 2, 1, 1 and 1 threads; 16 threads, 2 samples: 8 each.
+        let (results, seen) = try run(4, threads: 5)
+        XCTAssertEqual(results, [0, 10, 20, 30])
+        XCTAssertEqual(seen.map(\.ompThreads), [2, 1, 1, 1])
+        XCTAssertEqual(Set(seen.map { "\($0.thread)" }).count, 4, "four lanes, four threads")
+        XCTAssertEqual(try run(2, threads: 16).seen.map(\.ompThreads), [8, 8])
     }
 
     func testOneThreadOrOneSampleOrLanesOffRunsOneByOneOnTheCallersThreads() throws {
