@@ -119,7 +119,7 @@ final class MemoryDesc: @unchecked Sendable {
 ///
 /// Every primitive is made with a user-managed scratchpad and runs with memory objects of its
 /// call only, so several threads may run the same primitive at once (oneDNN's rule for
-/// concurrent execution): the samples of a batch run side by side on lanes of one thread each
+/// concurrent execution): the samples of a batch run side by side on lanes that share the threads
 /// (`Threads.forEachSample`) through the same layers.
 final class Primitive: @unchecked Sendable {
     let primitive: dnnl_primitive_t

@@ -41,7 +41,7 @@ public enum Threads {
         return try body()
     }
 
-    /// Whether `forEachSample` runs samples side by side on lanes of one thread each (the
+    /// Whether `forEachSample` runs samples side by side on lanes sharing the threads (the
     /// default) or one after the other on all threads (to compare: `sdcluster bench unet --no-lanes`).
     public static var sampleLanes = true
 

@@ -31,7 +31,7 @@ struct BenchOptions: ParsableArguments {
     @Option(name: .customLong("max-isa"), help: ArgumentHelp("Cap the instruction set oneDNN's kernels use (e.g. avx2), to measure what a lesser CPU's kernels do here.", valueName: "ISA"))
     var maxISA: String?
 
-    @Flag(name: .customLong("no-lanes"), help: "Run the samples of a batch one after the other, each on all threads, instead of side by side on one thread each (the default, same bits): to measure what the lanes give.")
+    @Flag(name: .customLong("no-lanes"), help: "Run the samples of a batch one after the other, each on all threads, instead of side by side with the threads shared out among them (the default, same bits): to measure what the lanes give.")
     var noLanes = false
 
     @Flag(help: "First time one 3x3 convolution of 320 channels at 64x64 (the machine's peak for the UNet's commonest operation, same precision and threads) and print each result's share of it.")

@@ -4,7 +4,8 @@ import Compute
 ///
 /// Every sample of a batch runs through the network on its own, so its result is bit-identical
 /// whatever else is in the batch; each sample also has its own timestep. The samples of a batch
-/// run side by side, one thread each (`Threads.forEachSample`), bit-identical to one by one.
+/// run side by side, the threads shared out among them (`Threads.forEachSample`), bit-identical
+/// to one by one.
 public final class UNet2DConditionModel {
     let layout: UNetLayout
     let convIn: Conv2D
@@ -96,7 +97,7 @@ public final class UNet2DConditionModel {
         } else if added != nil {
             throw UNetInputError("this UNet takes no pooled text embedding or time ids (it has no addition_embed_type)")
         }
-        // Samples side by side on lanes of one thread each where there are threads to spare.
+        // Samples side by side on lanes that share the threads out, where there are threads to spare.
         let outputs = try Threads.forEachSample(n) { i in
             try predict(sample.sample(i).nchwToNHWC(), timestep: timesteps[i],
                         context: context.sample(i).reshaped([context.shape[1], context.shape[2]]), added: added?[i])
