@@ -66,7 +66,7 @@ final class DiffusersParityTests: XCTestCase {
 
     func testSingleFileCheckpointGivesTheSameOutputsAsTheDiffusersFolder() throws {
         let folder = try ModelLocation.open(Fixtures.path("tiny-sd"))
-        let single = try ModelLocation.open(Fixtures.path("tiny-sd.safetensors"), configDirectory: Fixtures.path("tiny-sd"))
+        let single = try ModelLocation.open(Fixtures.singleFile("tiny-sd"), configDirectory: Fixtures.path("tiny-sd"))
         let io = try Fixtures.io("unet-a")
         let a = try UNet2DConditionModel(config: folder.unet.config, weights: folder.unet.weights)
         let b = try UNet2DConditionModel(config: single.unet.config, weights: single.unet.weights)

@@ -168,7 +168,7 @@ final class SDXLParityTests: XCTestCase {
 
     /// The single file with the folder as config: the same weights, so the same bits as the folder.
     func testTheSingleFileWithItsConfigFolderGivesTheFoldersImagesBitForBit() throws {
-        let location = try ModelLocation.open(Fixtures.path("tiny-sdxl.safetensors"), configDirectory: Fixtures.path("tiny-sdxl"))
+        let location = try ModelLocation.open(Fixtures.singleFile("tiny-sdxl"), configDirectory: Fixtures.path("tiny-sdxl"))
         XCTAssertEqual(location.family, .stableDiffusionXL)
         XCTAssertTrue(location.forceZerosForEmptyPrompt)
         let single = try StableDiffusionPipeline(location: location)
@@ -180,10 +180,10 @@ final class SDXLParityTests: XCTestCase {
 
     /// OpenCLIP stores `text_projection` as `[width, projection]`; the linear weight is its transpose.
     func testTheStoredProjectionIsTransposedIntoTheLinearWeight() throws {
-        let file = try SafeTensorsFile(path: Fixtures.path("tiny-sdxl.safetensors"))
+        let file = try SafeTensorsFile(path: Fixtures.singleFile("tiny-sdxl"))
         let stored = try file.tensor("conditioner.embedders.1.model.text_projection")
         XCTAssertEqual(stored.shape, [16, 24])
-        let location = try ModelLocation.open(Fixtures.path("tiny-sdxl.safetensors"), configDirectory: Fixtures.path("tiny-sdxl"))
+        let location = try ModelLocation.open(Fixtures.singleFile("tiny-sdxl"), configDirectory: Fixtures.path("tiny-sdxl"))
         let weight = try XCTUnwrap(location.textEncoder2).weights.tensor("text_projection.weight")
         XCTAssertEqual(weight.shape, [24, 16])
         for (i, j) in [(0, 0), (3, 7), (15, 23)] { XCTAssertEqual(weight.values[j * 16 + i], stored.values[i * 24 + j]) }
@@ -194,7 +194,7 @@ final class SDXLParityTests: XCTestCase {
     /// Without a config folder an SDXL file is read with SDXL 1.0 base's built-in configs: the tiny
     /// file does not fit them, and the message says to pass the config folder.
     func testAnSDXLSingleFileIsReadWithSDXLsBuiltInConfigsByDefault() throws {
-        let location = try ModelLocation.open(Fixtures.path("tiny-sdxl.safetensors"))
+        let location = try ModelLocation.open(Fixtures.singleFile("tiny-sdxl"))
         XCTAssertEqual(location.family, .stableDiffusionXL)
         XCTAssertEqual(location.unet.config, .stableDiffusionXL)
         XCTAssertEqual(location.textEncoder2?.config.numHiddenLayers, 32)

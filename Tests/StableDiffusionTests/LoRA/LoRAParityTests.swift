@@ -116,7 +116,7 @@ final class LoRAParityTests: XCTestCase {
     func testASingleFileModelTakesTheSameLoRAsWithTheSameBits() throws {
         let c = try cases()[2]
         let folderImage = try pipeline(for: request(c)).generate(request(c)).rgb
-        let single = try ModelLocation.open(Fixtures.path("tiny-sd.safetensors"), configDirectory: Fixtures.path("tiny-sd"))
+        let single = try ModelLocation.open(Fixtures.singleFile("tiny-sd"), configDirectory: Fixtures.path("tiny-sd"))
         let groups = try LoRAGroups([request(c)], library: Self.library, model: single)
         let image = try StableDiffusionPipeline(location: single.applyingLoRAs(groups.groups[0].loras)).generate(request(c)).rgb
         XCTAssertEqual(image, folderImage)

@@ -17,7 +17,7 @@ final class ExternalVAETests: XCTestCase {
     /// vae-ft-mse-840000-ema-pruned.safetensors is laid out), taken from the CompVis checkpoint
     /// fixture with its `first_stage_model.` prefix removed, plus EMA bookkeeping to be ignored.
     private func compVisVAEFile(in folder: TemporaryFolder, dropping dropped: String? = nil) throws -> String {
-        let checkpoint = try SafeTensorsFile(path: Fixtures.path("tiny-sd.safetensors"))
+        let checkpoint = try SafeTensorsFile(path: Fixtures.singleFile("tiny-sd"))
         var writer = SafeTensorsWriter()
         for key in checkpoint.names where key.hasPrefix("first_stage_model.") {
             let name = String(key.dropFirst("first_stage_model.".count))

@@ -12,7 +12,7 @@ final class FixtureModelLoadingTests: XCTestCase {
         .deletingLastPathComponent().appendingPathComponent("Fixtures").path
 
     private func requireFixtures() throws -> (folder: String, single: String) {
-        let folder = fixtures + "/tiny-sd", single = fixtures + "/tiny-sd.safetensors"
+        let folder = fixtures + "/tiny-sd", single = try Fixtures.singleFile("tiny-sd")
         // The fixtures are committed: their absence is a failure, not a reason to skip.
         XCTAssertTrue(FileManager.default.fileExists(atPath: folder + "/model_index.json"), "missing \(folder)")
         XCTAssertTrue(FileManager.default.fileExists(atPath: single), "missing \(single)")
