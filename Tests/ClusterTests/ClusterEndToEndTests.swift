@@ -153,8 +153,11 @@ final class ClusterEndToEndTests: XCTestCase {
     func testCoordinatorKilledAndRestartedMidBatchLosesAndRedoesNothing() throws {
         let cluster = try LocalCluster(self)
         try cluster.startCoordinator(["--placement", "pack"])
-        try cluster.startWorker("w1")
-        try cluster.startWorker("w2")
+        // One image's step at a time per worker, so images finish one by one rather than 8 at
+        // once (with batches of 8 the whole batch could finish between two looks at the status).
+        let oneAtATime = ["--model", LocalCluster.tinyModel, "--threads", "1", "--max-batch", "1"]
+        try cluster.startWorker("w1", oneAtATime)
+        try cluster.startWorker("w2", oneAtATime)
         try cluster.waitForWorkers(2)
         // Long enough (20 steps an image) that the kill reliably lands mid-batch.
         let requests = mixedRequests(12, steps: 20)
